@@ -1,0 +1,22 @@
+"""Proof that an architecture's Keras and PyTorch builders compute the same function."""
+
+from __future__ import annotations
+
+from ._check import FILE_FORMATS, CheckResult, check_architecture, run_keras, run_torch, save_keras
+from ._random import random_inputs, randomise_keras_weights
+from ._tolerance import TOLERANCES, Agreement, Tolerance, compare_arrays
+
+__all__ = [
+    "FILE_FORMATS",
+    "TOLERANCES",
+    "Agreement",
+    "CheckResult",
+    "Tolerance",
+    "check_architecture",
+    "compare_arrays",
+    "random_inputs",
+    "randomise_keras_weights",
+    "run_keras",
+    "run_torch",
+    "save_keras",
+]

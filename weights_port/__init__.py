@@ -1,0 +1,41 @@
+"""Port saved Keras weights to PyTorch, reading files with h5py alone.
+
+>>> with weights_port.open_keras("model.h5") as source:
+...     weights_port.load_into_torch(source, torch_model)
+"""
+
+from __future__ import annotations
+
+from ._errors import KerasFileError, LayoutMismatchError, PortError, UnsupportedLayerError, WeightValueError
+from ._files import atomic_write, save_safetensors
+from ._port import HINTS_ATTRIBUTE, Pairing, pair_layers, torch_targets
+from ._readers import open_keras
+from ._rules import DEFAULT_RULES, PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
+from ._source import KerasLayer, KerasSource, KerasWeight
+from ._torch_side import keras_to_state_dict, load_into_torch
+
+__all__ = [
+    "DEFAULT_RULES",
+    "HINTS_ATTRIBUTE",
+    "KerasFileError",
+    "KerasLayer",
+    "KerasSource",
+    "KerasWeight",
+    "LayoutMismatchError",
+    "Pairing",
+    "PortError",
+    "PortRule",
+    "RuleContext",
+    "RuleMismatch",
+    "RuleSet",
+    "TorchTarget",
+    "UnsupportedLayerError",
+    "WeightValueError",
+    "atomic_write",
+    "keras_to_state_dict",
+    "load_into_torch",
+    "open_keras",
+    "pair_layers",
+    "save_safetensors",
+    "torch_targets",
+]

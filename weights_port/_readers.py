@@ -1,0 +1,417 @@
+"""Readers for every way Keras saves weights, with h5py alone.
+
+Formats, told apart by content rather than by file name:
+
+* Keras 3 ``.keras``: a zip holding ``config.json`` (read as JSON data, never executed)
+  and ``model.weights.h5``;
+* Keras 3 ``.weights.h5``: groups ``layers/<path>/vars/<i>``, where ``<path>`` is the
+  snake-cased class name made unique in layer order ("dense", "dense_1", ...);
+* legacy HDF5 ``model.save("x.h5")`` (Keras 2, tf.keras, Keras 3): ``model_weights`` with
+  ``layer_names`` / ``weight_names`` attributes and a ``model_config`` attribute;
+* legacy ``save_weights("x.h5")``: the same groups at the root, without a config;
+* an in-memory ``keras.Model`` (duck-typed, so this module never imports Keras).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import struct
+import tempfile
+import zipfile
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import h5py
+import numpy as np
+
+from ._errors import KerasFileError
+from ._source import (
+    KerasLayer,
+    KerasSource,
+    KerasWeight,
+    as_sequence,
+    natural_key,
+    snake_case,
+    split_first,
+    strip_device_suffix,
+)
+
+__all__ = ["open_keras"]
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
+_WEIGHTS_MEMBER = "model.weights.h5"
+
+
+def open_keras(source: str | os.PathLike[str] | Any) -> KerasSource:
+    """Open saved Keras weights (any format, or a live ``keras.Model``) for porting."""
+    if hasattr(source, "layers") and hasattr(source, "weights"):
+        return _from_model(source)
+    path = Path(source)
+    if not path.exists():
+        raise KerasFileError(f"{path}: no such file; pass the path of a saved Keras model or weights file")
+    if not path.is_file():
+        raise KerasFileError(f"{path}: is a directory, not a Keras file (.keras, .weights.h5 or .h5)")
+    with path.open("rb") as handle:
+        magic = handle.read(8)
+    if not magic:
+        raise KerasFileError(f"{path}: the file is empty; re-save the model with Keras")
+    if magic.startswith(_ZIP_MAGIC):
+        return _from_keras_zip(path)
+    if magic == _HDF5_MAGIC:
+        h5 = _open_h5(path, path)
+        return _from_h5(h5, path, config=None)
+    raise KerasFileError(
+        f"{path}: not a Keras file (starts with {magic[:8]!r}); expected a .keras zip "
+        "or an HDF5 file (.h5 / .weights.h5) written by Keras"
+    )
+
+
+# --------------------------------------------------------------------------- HDF5
+
+
+def _open_h5(target: Any, label: Path) -> h5py.File:
+    try:
+        return h5py.File(target, "r")
+    except Exception as exc:  # h5py raises OSError, ValueError, KeyError... on bad bytes
+        raise KerasFileError(
+            f"{label}: not a readable HDF5 file ({_short(exc)}); the file may be truncated or corrupt"
+        ) from None
+
+
+def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None) -> KerasSource:
+    try:
+        if "model_weights" in h5:
+            model_config = _json_attr(h5, "model_config", label)
+            layers = _legacy_layers(h5["model_weights"], label, model_config)
+            kind = "legacy HDF5 model (model.save .h5)"
+            ordered = True
+        elif "layer_names" in h5.attrs:
+            layers = _legacy_layers(h5, label, None)
+            kind = "legacy HDF5 weights (save_weights .h5)"
+            ordered = True
+        elif "layers" in h5 or "vars" in h5:
+            layers = _keras3_layers(h5, config)
+            kind = "Keras 3 weights (.weights.h5)" if config is None else "Keras 3 model (.keras)"
+            ordered = config is not None
+        else:
+            raise KerasFileError(
+                f"{label}: an HDF5 file but not a Keras one (no 'model_weights' group, "
+                f"'layer_names' attribute or 'layers' group; top level holds {sorted(h5)[:5]})"
+            )
+    except KerasFileError:
+        h5.close()
+        raise
+    except Exception as exc:  # damaged structure inside an HDF5 that opened
+        h5.close()
+        raise KerasFileError(f"{label}: damaged Keras weights structure ({_short(exc)})") from None
+    return KerasSource(f"{label} [{kind}]", layers, ordered, [h5])
+
+
+def _json_attr(h5: h5py.File, name: str, label: Path) -> dict[str, Any] | None:
+    raw = h5.attrs.get(name)
+    if raw is None:
+        return None
+    try:
+        return json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise KerasFileError(f"{label}: the '{name}' attribute is not valid JSON ({exc})") from None
+
+
+def _legacy_layers(group: h5py.Group, label: Path, model_config: Mapping[str, Any] | None) -> list[KerasLayer]:
+    """Layers of a Keras 2-style file; a nested model's weights are split per inner layer."""
+    known = _configs_by_name(model_config) if model_config else {}
+    layers: list[KerasLayer] = []
+    for layer_name in as_sequence(group.attrs["layer_names"]):
+        if layer_name not in group:
+            raise KerasFileError(f"{label}: layer '{layer_name}' is listed in layer_names but has no group")
+        layer_group = group[layer_name]
+        weight_names = as_sequence(layer_group.attrs.get("weight_names", []))
+        if not weight_names:
+            continue
+        weights = [(name, layer_group[name]) for name in weight_names]
+        heads = {split_first(name)[0] for name in weight_names}
+        class_name, config, is_model = known.get(layer_name, (None, None, heads != {layer_name}))
+        if is_model:
+            layers.extend(_split_nested(layer_name, weights, known))
+        else:
+            layers.append(_legacy_layer(layer_name, class_name, config, weights))
+    return layers
+
+
+def _split_nested(
+    model_name: str, weights: list[tuple[str, Any]], known: Mapping[str, tuple[str | None, Any, bool]]
+) -> list[KerasLayer]:
+    """A nested model stores "<inner layer>/<variable>" names; group them by inner layer."""
+    groups: dict[str, list[tuple[str, Any]]] = {}
+    for name, data in weights:
+        groups.setdefault(split_first(name)[0], []).append((name, data))
+    layers = []
+    for inner, inner_weights in groups.items():
+        class_name, config, _ = known.get(inner, (None, None, False))
+        layers.append(_legacy_layer(f"{model_name}/{inner}", class_name, config, inner_weights))
+    return layers
+
+
+def _legacy_layer(name: str, class_name: str | None, config: Any, weights: list[tuple[str, Any]]) -> KerasLayer:
+    return KerasLayer(
+        name=name,
+        class_name=class_name,
+        config=config,
+        weights=tuple(KerasWeight(strip_device_suffix(split_first(n)[1] or n), d) for n, d in weights),
+    )
+
+
+def _configs_by_name(model_config: Mapping[str, Any]) -> dict[str, tuple[str | None, Any, bool]]:
+    """name → (class name, config, is a model) for every layer at any depth of a config."""
+    found: dict[str, tuple[str | None, Any, bool]] = {}
+
+    def visit(entry: Mapping[str, Any]) -> None:
+        config = entry.get("config") or {}
+        children = config.get("layers") if isinstance(config, Mapping) else None
+        name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None)
+        if name:
+            found.setdefault(str(name), (entry.get("class_name"), config, isinstance(children, list)))
+        for child in children or []:
+            if isinstance(child, Mapping):
+                visit(child)
+
+    visit(model_config)
+    return found
+
+
+def _keras3_layers(h5: h5py.File, config: Mapping[str, Any] | None) -> list[KerasLayer]:
+    return list(_keras3_container(h5, "", config))
+
+
+def _keras3_container(group: h5py.Group, prefix: str, config: Mapping[str, Any] | None) -> Iterable[KerasLayer]:
+    """Walk ``layers/`` in model order (from the config) or in per-type creation order."""
+    if "layers" not in group:
+        return
+    children = group["layers"]
+    ordered = _keras3_paths_from_config(config) if config else None
+    if ordered is None or not set(ordered) <= set(children):
+        ordered = {name: None for name in sorted(children, key=natural_key)}
+    for path_name, child_config in ordered.items():
+        child = children[path_name]
+        real_name = _keras3_layer_name(child) or (child_config or {}).get("name") or path_name
+        if "layers" in child:
+            yield from _keras3_container(child, f"{prefix}{real_name}/", child_config)
+            continue
+        weights = tuple(_keras3_weights(child))
+        if not weights:
+            continue
+        class_name = child_config.get("class_name") if child_config else _class_from_path(path_name)
+        layer_config = child_config.get("config") if child_config else None
+        yield KerasLayer(f"{prefix}{real_name}", class_name, layer_config, weights)
+
+
+def _keras3_paths_from_config(config: Mapping[str, Any]) -> dict[str, Mapping[str, Any]] | None:
+    """Recreate Keras 3's save paths: snake-cased class names made unique in layer order."""
+    inner = config.get("config")
+    entries = inner.get("layers") if isinstance(inner, Mapping) else None
+    if not isinstance(entries, list):
+        return None
+    used: dict[str, int] = {}
+    paths: dict[str, Mapping[str, Any]] = {}
+    for entry in entries:
+        base = snake_case(str(entry.get("class_name", "")))
+        count = used.get(base)
+        used[base] = 0 if count is None else count + 1
+        paths[base if count is None else f"{base}_{count + 1}"] = entry
+    return paths
+
+
+def _keras3_layer_name(group: h5py.Group) -> str | None:
+    vars_group = group.get("vars")
+    name = vars_group.attrs.get("name") if isinstance(vars_group, h5py.Group) else None
+    return name.decode() if isinstance(name, bytes) else name
+
+
+_WRAPPER_ORDER = {"forward_layer": (0, 0), "backward_layer": (0, 1)}
+
+
+def _keras3_weights(group: h5py.Group) -> Iterable[KerasWeight]:
+    """Every variable below a layer group, forward before backward, vars/2 before vars/10."""
+    found: list[tuple[str, h5py.Dataset]] = []
+    group.visititems(lambda name, obj: found.append((name, obj)) if isinstance(obj, h5py.Dataset) else None)
+
+    def order(item: tuple[str, h5py.Dataset]) -> list[tuple[Any, ...]]:
+        return [(_WRAPPER_ORDER.get(p, (1, 0)), natural_key(p) if not p.isdigit() else ("", int(p)))
+                for p in item[0].split("/")]
+
+    for name, data in sorted(found, key=order):
+        yield KerasWeight(name, data)
+
+
+def _class_from_path(path_name: str) -> str | None:
+    """Keras 3 paths are snake-cased class names: "conv2d_3" → "Conv2D"."""
+    base = natural_key(path_name)[0]
+    return _KNOWN_CLASSES.get(base)
+
+
+_KNOWN_CLASSES = {
+    snake_case(name): name
+    for name in (
+        "Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+        "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D",
+        "BatchNormalization", "LayerNormalization", "Embedding", "LSTM", "GRU", "SimpleRNN",
+        "Bidirectional", "TimeDistributed", "PReLU",
+    )
+}
+
+
+# --------------------------------------------------------------------------- .keras zip
+
+
+def _from_keras_zip(path: Path) -> KerasSource:
+    try:
+        archive = zipfile.ZipFile(path)
+        names = archive.namelist()
+    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+        raise KerasFileError(f"{path}: not a readable .keras archive ({_short(exc)}); the file may be truncated") from None
+    with archive:
+        if _WEIGHTS_MEMBER not in names:
+            raise KerasFileError(
+                f"{path}: the .keras archive has no '{_WEIGHTS_MEMBER}' (it holds {names}); "
+                "re-save the model with model.save('x.keras')"
+            )
+        config = _zip_config(archive, path)
+        info = archive.getinfo(_WEIGHTS_MEMBER)
+        handle: Any
+        if info.compress_type == zipfile.ZIP_STORED:
+            handle = _MemberView(path, _member_data_offset(path, info), info.file_size)
+        else:
+            handle = _extract_to_temp(archive, info)
+    h5 = _open_h5(handle, path)
+    source = _from_h5(h5, path, config)
+    source._closers.insert(0, handle)
+    return source
+
+
+def _zip_config(archive: zipfile.ZipFile, path: Path) -> dict[str, Any] | None:
+    if "config.json" not in archive.namelist():
+        return None
+    try:
+        config = json.loads(archive.read("config.json"))
+    except (ValueError, zipfile.BadZipFile, OSError) as exc:
+        raise KerasFileError(f"{path}: config.json inside the archive is unreadable ({_short(exc)})") from None
+    return config if isinstance(config, dict) else None
+
+
+def _member_data_offset(path: Path, info: zipfile.ZipInfo) -> int:
+    with path.open("rb") as handle:
+        handle.seek(info.header_offset)
+        header = handle.read(30)
+    if len(header) < 30 or header[:4] != _ZIP_MAGIC:
+        raise KerasFileError(f"{path}: damaged zip entry for '{info.filename}'")
+    name_length, extra_length = struct.unpack("<HH", header[26:30])
+    return info.header_offset + 30 + name_length + extra_length
+
+
+class _MemberView(io.RawIOBase):
+    """A read-only window onto an uncompressed zip member, so h5py reads it in place."""
+
+    def __init__(self, path: Path, start: int, size: int) -> None:
+        super().__init__()
+        self._file = path.open("rb")
+        self._start, self._size, self._pos = start, size, 0
+
+    def readable(self) -> bool:
+        return True
+
+    def seekable(self) -> bool:
+        return True
+
+    def tell(self) -> int:
+        return self._pos
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET) -> int:
+        base = {io.SEEK_SET: 0, io.SEEK_CUR: self._pos, io.SEEK_END: self._size}[whence]
+        self._pos = max(0, base + offset)
+        return self._pos
+
+    def readinto(self, buffer: Any) -> int:
+        view = memoryview(buffer).cast("B")
+        count = max(0, min(len(view), self._size - self._pos))
+        self._file.seek(self._start + self._pos)
+        read = self._file.readinto(view[:count]) or 0
+        self._pos += read
+        return read
+
+    def close(self) -> None:
+        self._file.close()
+        super().close()
+
+
+def _extract_to_temp(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
+    handle, name = tempfile.mkstemp(suffix=".weights.h5")
+    with os.fdopen(handle, "wb") as out, archive.open(info) as member:
+        while chunk := member.read(1 << 24):
+            out.write(chunk)
+    return _TempCopyPath(name)
+
+
+class _TempCopyPath(str):
+    """A path that h5py opens like any other and that deletes itself on ``close``."""
+
+    def close(self) -> None:
+        Path(self).unlink(missing_ok=True)
+
+
+# --------------------------------------------------------------------------- live model
+
+
+def _from_model(model: Any) -> KerasSource:
+    layers: list[KerasLayer] = []
+
+    def visit(container: Any, prefix: str) -> None:
+        for layer in container.layers:
+            if hasattr(layer, "layers") and _is_model(layer):
+                visit(layer, f"{prefix}{layer.name}/")
+            elif layer.weights:
+                try:
+                    config = layer.get_config()
+                except Exception:  # a custom layer without get_config is still portable
+                    config = None
+                weights = tuple(KerasWeight(_variable_key(v, layer.name), VariableArray(v)) for v in layer.weights)
+                layers.append(KerasLayer(f"{prefix}{layer.name}", type(layer).__name__, config, weights))
+
+    visit(model, "")
+    return KerasSource(f"in-memory Keras model '{getattr(model, 'name', '?')}'", layers, True)
+
+
+class VariableArray:
+    """A live Keras variable seen as a stored array; ``variable`` allows assigning back."""
+
+    def __init__(self, variable: Any) -> None:
+        self.variable = variable
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.variable.shape)
+
+    @property
+    def dtype(self) -> np.dtype[Any]:
+        return np.dtype(str(getattr(self.variable.dtype, "name", self.variable.dtype)))
+
+    def __getitem__(self, key: Any) -> np.ndarray:
+        return np.asarray(self.variable.numpy())[key]
+
+
+def _is_model(layer: Any) -> bool:
+    return any(cls.__name__ in {"Model", "Functional", "Sequential"} for cls in type(layer).__mro__)
+
+
+def _variable_key(variable: Any, layer_name: str) -> str:
+    path = strip_device_suffix(str(getattr(variable, "path", None) or variable.name))
+    head, rest = split_first(path)
+    return rest if head == layer_name and rest else path
+
+
+def _short(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+    return text[:200]

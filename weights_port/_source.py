@@ -1,0 +1,125 @@
+"""A format-neutral view of saved Keras weights: ordered layers, each with its arrays.
+
+Every reader in ``_readers`` produces a ``KerasSource``. Arrays stay lazy (an h5py
+dataset or an in-memory array) until a rule converts them, so a port reads each weight
+once and never holds the whole file in memory twice.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any, Protocol
+
+import numpy as np
+
+__all__ = ["ArrayLike", "KerasWeight", "KerasLayer", "KerasSource", "natural_key", "snake_case"]
+
+
+class ArrayLike(Protocol):
+    """What a stored weight offers before it is read: a shape, a dtype, and ``[()]``."""
+
+    @property
+    def shape(self) -> tuple[int, ...]: ...
+
+    @property
+    def dtype(self) -> np.dtype[Any]: ...
+
+    def __getitem__(self, key: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class KerasWeight:
+    """One stored variable. ``key`` is its path inside the layer ("kernel", "cell/vars/1")."""
+
+    key: str
+    data: ArrayLike
+
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return tuple(int(n) for n in self.data.shape)
+
+    def read(self) -> np.ndarray:
+        return np.asarray(self.data[()])
+
+
+@dataclass(frozen=True)
+class KerasLayer:
+    """A Keras layer that owns weights, as the file describes it.
+
+    ``class_name`` and ``config`` are ``None`` where the format does not record them
+    (a legacy ``save_weights`` file); rules then work from the arrays alone.
+    """
+
+    name: str
+    class_name: str | None
+    config: Mapping[str, Any] | None
+    weights: tuple[KerasWeight, ...]
+
+    @property
+    def shapes(self) -> list[tuple[int, ...]]:
+        return [w.shape for w in self.weights]
+
+    def describe(self) -> str:
+        kind = self.class_name or "layer of unrecorded type"
+        return f"Keras layer '{self.name}' ({kind})"
+
+
+@dataclass
+class KerasSource:
+    """All weighted layers of one saved model, in the best order the format records.
+
+    ``ordered`` is True when the format records the model's layer order (a config or
+    ``layer_names``); otherwise layers are in creation order within each layer type.
+    """
+
+    description: str
+    layers: list[KerasLayer]
+    ordered: bool
+    _closers: list[Any] = field(default_factory=list, repr=False)
+
+    def __iter__(self) -> Iterator[KerasLayer]:
+        return iter(self.layers)
+
+    def close(self) -> None:
+        while self._closers:
+            self._closers.pop().close()
+
+    def __enter__(self) -> KerasSource:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+def snake_case(class_name: str) -> str:
+    """Keras's own class-name → path-name rule ("Conv2D" → "conv2d", "ReLU" → "re_lu")."""
+    name = re.sub(r"\W+", "", class_name)
+    name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", name)
+    return re.sub(r"([a-z])([A-Z])", r"\1_\2", name).lower()
+
+
+def natural_key(name: str) -> tuple[str, int]:
+    """Sort "dense", "dense_1", …, "dense_10" in creation order, not alphabetically."""
+    base, _, number = name.rpartition("_")
+    if base and number.isdigit():
+        return (base, int(number) + 1)
+    return (name, 0)
+
+
+def split_first(path: str) -> tuple[str, str]:
+    head, _, rest = path.partition("/")
+    return head, rest
+
+
+def strip_device_suffix(name: str) -> str:
+    """Keras 2 names variables "kernel:0"; Keras 3 legacy files use "kernel"."""
+    return re.sub(r":\d+$", "", name)
+
+
+def as_sequence(value: Any) -> Sequence[str]:
+    if isinstance(value, bytes | str):
+        text = value.decode() if isinstance(value, bytes) else value
+        return [text] if text else []
+    return [v.decode() if isinstance(v, bytes) else str(v) for v in np.asarray(value).ravel()]

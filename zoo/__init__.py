@@ -1,0 +1,53 @@
+"""A model zoo where every architecture exists in Keras and in PyTorch, computing the same function.
+
+>>> import zoo
+>>> zoo.list_models()
+>>> model = zoo.get("siamese", backend="torch", weights="siamese.h5")
+
+``import zoo`` imports neither PyTorch nor TensorFlow; a backend's framework is imported
+only when a model of that backend is built.
+"""
+
+from __future__ import annotations
+
+from ._api import ModelInfo, get, info, list_models, port
+from ._errors import (
+    BackendError,
+    ConfigError,
+    DuplicateModelError,
+    PluginError,
+    UnknownModelError,
+    ZooError,
+    ZooPluginWarning,
+)
+from ._plugins import PluginReport
+from ._spec import Architecture, Param, TensorSpec
+from .hookspecs import hookimpl
+
+__all__ = [
+    "Architecture",
+    "BackendError",
+    "ConfigError",
+    "DuplicateModelError",
+    "ModelInfo",
+    "Param",
+    "PluginError",
+    "PluginReport",
+    "TensorSpec",
+    "UnknownModelError",
+    "ZooError",
+    "ZooPluginWarning",
+    "get",
+    "hookimpl",
+    "info",
+    "list_models",
+    "plugins",
+    "port",
+]
+
+
+def plugins() -> list[PluginReport]:
+    """Every loaded plugin (built-ins first) with its distribution, version, models, error."""
+    from ._plugins import host
+
+    return list(host().reports)

@@ -1,0 +1,151 @@
+"""The public functions: list, describe, build (optionally with weights) and port."""
+
+from __future__ import annotations
+
+import importlib.util
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from ._errors import BackendError, ConfigError
+from ._plugins import host
+from ._spec import Architecture, TensorSpec, check_dtype, resolve_config
+
+__all__ = ["ModelInfo", "get", "info", "list_models", "port", "architecture", "torch_weight_suffixes"]
+
+BACKENDS = ("torch", "keras")
+_FRAMEWORK = {"torch": ("torch", "torch"), "keras": ("keras", "keras")}
+torch_weight_suffixes = (".safetensors", ".pt", ".pth", ".bin")
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    """Everything ``zoo info`` prints: no framework needed."""
+
+    name: str
+    description: str
+    source: str
+    registered_by: str
+    defaults: dict[str, Any]
+    inputs: list[TensorSpec]
+    outputs: list[TensorSpec]
+
+
+def list_models(pattern: str | None = None) -> list[str]:
+    """Registered architecture names, sorted; ``pattern`` is a shell-style filter ("*cnn")."""
+    return host().registry.names(pattern)
+
+
+def architecture(name: str) -> Architecture:
+    return host().registry.entry(name).architecture
+
+
+def info(name: str) -> ModelInfo:
+    entry = host().registry.entry(name)
+    arch = entry.architecture
+    defaults = arch.defaults
+    return ModelInfo(arch.name, arch.description, arch.source, entry.source, defaults,
+                     arch.inputs(defaults), arch.outputs(defaults))
+
+
+def get(name: str, backend: str = "torch", weights: str | os.PathLike[str] | None = None,
+        dtype: str = "float32", **config: Any) -> Any:
+    """Build ``name`` for ``backend`` ("torch" → ``nn.Module``, "keras" → ``keras.Model``).
+
+    With ``weights`` (any Keras file, or for torch a ``.safetensors`` written by
+    ``zoo port``), the model is returned loaded and in inference mode, like
+    ``from_pretrained``; without, it has fresh initial weights.
+    """
+    arch, resolved = _resolve(name, backend, dtype, config)
+    _require_framework(backend)
+    if backend == "torch":
+        model = arch.build_torch(**resolved, dtype=dtype)
+        if weights is not None:
+            _load_torch_weights(model, Path(weights))
+            model.eval()
+        return model
+    model = arch.build_keras(**resolved, dtype=dtype)
+    if weights is not None:
+        from ._keras_weights import load_into_keras
+
+        load_into_keras(model, Path(weights), arch.name, resolved, host().port_rules)
+    return model
+
+
+def port(name: str, keras_file: str | os.PathLike[str], output: str | os.PathLike[str],
+         dtype: str = "float32", **config: Any) -> Path:
+    """Port a Keras file of ``name`` to a PyTorch ``.safetensors`` state dict, atomically.
+
+    The PyTorch model is built on the ``meta`` device, so the port holds the weights once.
+    """
+    import weights_port
+
+    arch, resolved = _resolve(name, "torch", dtype, config)
+    source_path = Path(keras_file)
+    with weights_port.open_keras(source_path) as source:  # fail on a bad file before importing torch
+        _require_framework("torch")
+        import torch
+
+        with torch.device("meta"):
+            model = arch.build_torch(**resolved, dtype=dtype)
+        state = weights_port.keras_to_state_dict(source, model, _rules())
+    metadata = {"zoo_architecture": arch.name, "zoo_config": _json(resolved), "zoo_dtype": dtype,
+                "ported_from": source_path.name}
+    return weights_port.save_safetensors(state, output, metadata=metadata, protect=(source_path,))
+
+
+def _resolve(name: str, backend: str, dtype: str, config: dict[str, Any]) -> tuple[Architecture, dict[str, Any]]:
+    if backend not in BACKENDS:
+        raise BackendError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
+    arch = architecture(name)
+    check_dtype(dtype)
+    return arch, resolve_config(arch, config)
+
+
+def _require_framework(backend: str) -> None:
+    module, extra = _FRAMEWORK[backend]
+    if importlib.util.find_spec(module) is None:
+        raise BackendError(f"backend {backend!r} needs {module}, which is not installed; "
+                           f"install it with: pip install 'keras-torch-zoo[{extra}]'")
+
+
+def _rules() -> Any:
+    import weights_port
+
+    return weights_port.DEFAULT_RULES.extended(host().port_rules)
+
+
+def _load_torch_weights(model: Any, path: Path) -> None:
+    import weights_port
+
+    if path.suffix.lower() in torch_weight_suffixes:
+        from ._torch_weights import load_state_file
+
+        load_state_file(model, path)
+        return
+    with weights_port.open_keras(path) as source:
+        weights_port.load_into_torch(source, model, _rules())
+
+
+def _json(value: Any) -> str:
+    import json
+
+    return json.dumps(value, default=lambda v: getattr(v, "tolist", lambda: str(v))())
+
+
+def config_from_pairs(pairs: list[str]) -> dict[str, Any]:
+    """``["hidden=[64,32]", "input_size=65"]`` → dict; values are JSON literals (bare words: strings)."""
+    import json
+
+    config: dict[str, Any] = {}
+    for pair in pairs:
+        key, sep, raw = pair.partition("=")
+        if not sep or not key.strip():
+            raise ConfigError(f"config {pair!r} is not KEY=VALUE (for example hidden=[64,32])")
+        try:
+            value = json.loads(raw)
+        except ValueError:
+            value = raw
+        config[key.strip()] = value
+    return config

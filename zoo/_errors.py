@@ -1,0 +1,41 @@
+"""The zoo's exception hierarchy. Weight-file problems raise ``weights_port.PortError``."""
+
+from __future__ import annotations
+
+__all__ = [
+    "ZooError",
+    "UnknownModelError",
+    "ConfigError",
+    "DuplicateModelError",
+    "PluginError",
+    "BackendError",
+    "ZooPluginWarning",
+]
+
+
+class ZooError(Exception):
+    """Base class of every error the zoo raises about its own inputs."""
+
+
+class UnknownModelError(ZooError, LookupError):
+    """No architecture has that name; the message suggests the closest names."""
+
+
+class ConfigError(ZooError, ValueError):
+    """A config keyword is unknown or has a value of the wrong type or range."""
+
+
+class DuplicateModelError(ZooError):
+    """Two sources registered the same architecture name."""
+
+
+class PluginError(ZooError):
+    """A plugin failed to import or register (raised only with ZOO_STRICT_PLUGINS=1)."""
+
+
+class BackendError(ZooError):
+    """The backend name is invalid or its framework is not installed."""
+
+
+class ZooPluginWarning(UserWarning):
+    """A plugin was skipped; ``zoo plugins`` shows why."""

@@ -1,0 +1,53 @@
+"""Loading weights into a Keras model: from any Keras file, or back from a PyTorch state dict."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["load_into_keras"]
+
+
+def load_into_keras(model: Any, path: Path, name: str, config: dict[str, Any], extra_rules: Sequence[Any]) -> None:
+    """Fill ``model`` from ``path``; every array is converted and checked before any is assigned."""
+    from ._api import torch_weight_suffixes
+
+    if path.suffix.lower() in torch_weight_suffixes:
+        arrays = _from_torch_state(model, path, name, config, extra_rules)
+    else:
+        arrays = _from_keras_file(model, path)
+    for variable, array in arrays:
+        variable.assign(array)
+
+
+def _from_keras_file(model: Any, path: Path) -> list[tuple[Any, np.ndarray]]:
+    import weights_port
+    from weights_port._port import pair_layers
+    from weights_port._rules import PortRule, RuleSet, TorchTarget
+
+    own = weights_port.open_keras(model).layers
+    # The model's own layers act as targets that take the file's arrays unchanged: the
+    # same structural pairing as a port, with an identity rule per Keras class.
+    def identity(arrays: Any, ctx: Any) -> dict[str, np.ndarray]:
+        return {str(i): a for i, a in enumerate(arrays)}
+
+    classes = sorted({layer.class_name or "" for layer in own})
+    rules = RuleSet(PortRule(c, (c,), identity, lambda s, ctx: list(s.values())) for c in classes)
+    targets = [TorchTarget(layer.name, layer.class_name or "", {str(i): s for i, s in enumerate(layer.shapes)})
+               for layer in own]
+    by_name = {layer.name: layer for layer in own}
+    with weights_port.open_keras(path) as source:
+        assignments = []
+        for pair in pair_layers(source, targets, rules):
+            for mine, theirs in zip(by_name[pair.target.path].weights, pair.layer.weights):
+                variable = mine.data.variable  # type: ignore[attr-defined]
+                assignments.append((variable, theirs.read().astype(mine.data.dtype)))
+    return assignments
+
+
+def _from_torch_state(model: Any, path: Path, name: str, config: dict[str, Any],
+                      extra_rules: Sequence[Any]) -> list[tuple[Any, np.ndarray]]:
+    raise NotImplementedError  # filled in by the PyTorch → Keras direction

@@ -1,0 +1,142 @@
+"""One pluggy manager for built-in and third-party architectures, each plugin isolated.
+
+A plugin that fails to import, whose hook raises, or that registers a taken name is
+recorded with its error and skipped (and warned about once); the rest of the zoo works.
+``ZOO_STRICT_PLUGINS=1`` turns any such failure into a ``PluginError``.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+import os
+import warnings
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+import pluggy
+
+from ._errors import PluginError, ZooError, ZooPluginWarning
+from ._registry import Registry
+from ._spec import Architecture
+from .hookspecs import PROJECT_NAME, ZooHookSpecs
+
+__all__ = ["PluginReport", "PluginHost", "host", "reset", "ENTRY_POINT_GROUP", "STRICT_ENV"]
+
+ENTRY_POINT_GROUP = "zoo"
+STRICT_ENV = "ZOO_STRICT_PLUGINS"
+BUILTIN_SOURCE = "zoo (built-in)"
+
+
+@dataclass
+class PluginReport:
+    """What ``zoo plugins`` shows for one plugin."""
+
+    name: str
+    distribution: str
+    version: str
+    architectures: list[str] = field(default_factory=list)
+    rules: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def source(self) -> str:
+        return f"{self.distribution} {self.version}".strip()
+
+
+class PluginHost:
+    """The plugin manager, the registry it fills, and the porting rules plugins add."""
+
+    def __init__(self, strict: bool | None = None) -> None:
+        self.strict = os.environ.get(STRICT_ENV, "") not in ("", "0") if strict is None else strict
+        self.manager = pluggy.PluginManager(PROJECT_NAME)
+        self.manager.add_hookspecs(ZooHookSpecs)
+        self.registry = Registry()
+        self.port_rules: list[Any] = []
+        self.reports: list[PluginReport] = []
+
+    def load(self, builtins: Iterable[tuple[str, object]] = (), entry_points: bool = True) -> PluginHost:
+        for name, plugin in builtins:
+            self.add_plugin(plugin, PluginReport(name, "zoo", _own_version()))
+        if entry_points:
+            for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+                self._load_entry_point(entry_point)
+        return self
+
+    def _load_entry_point(self, entry_point: importlib.metadata.EntryPoint) -> None:
+        dist = entry_point.dist
+        report = PluginReport(entry_point.name, dist.name if dist else "?", dist.version if dist else "")
+        if self.manager.has_plugin(entry_point.name) or any(r.name == entry_point.name for r in self.reports):
+            return  # the same distribution seen twice on sys.path
+        try:
+            plugin = entry_point.load()
+        except Exception as exc:
+            self._fail(report, f"import failed: {type(exc).__name__}: {exc}")
+            return
+        self.add_plugin(plugin, report)
+
+    def add_plugin(self, plugin: object, report: PluginReport) -> None:
+        """Register ``plugin`` and collect what its hooks return, isolating any failure."""
+        self.reports.append(report)
+        try:
+            self.manager.register(plugin, name=report.name)
+        except Exception as exc:
+            self._fail(report, f"registration failed: {type(exc).__name__}: {exc}")
+            return
+        architectures = self._call(plugin, "zoo_architectures", report)
+        rules = self._call(plugin, "zoo_port_rules", report)
+        if architectures is None or rules is None:
+            self.manager.unregister(plugin)
+            return
+        for architecture in architectures:
+            if not isinstance(architecture, Architecture):
+                self._fail(report, f"zoo_architectures returned {architecture!r}, not a zoo.Architecture")
+                continue
+            try:
+                self.registry.register(architecture, report.source if report.distribution != "zoo" else BUILTIN_SOURCE)
+            except ZooError as exc:
+                self._fail(report, str(exc))
+                continue
+            report.architectures.append(architecture.name)
+        self.port_rules.extend(rules)
+        report.rules.extend(f"{r.keras_class} → {'/'.join(r.torch_types)}" for r in rules)
+
+    def _call(self, plugin: object, hook: str, report: PluginReport) -> list[Any] | None:
+        impls = [i for i in getattr(self.manager.hook, hook).get_hookimpls() if i.plugin is plugin]
+        results: list[Any] = []
+        for impl in impls:
+            function: Callable[[], Any] = impl.function
+            try:
+                results.extend(function() or [])
+            except Exception as exc:
+                self._fail(report, f"hook {hook} failed: {type(exc).__name__}: {exc}")
+                return None
+        return results
+
+    def _fail(self, report: PluginReport, message: str) -> None:
+        report.error = message if report.error is None else f"{report.error}; {message}"
+        text = f"zoo plugin '{report.name}' ({report.source or 'unknown distribution'}): {message}"
+        if self.strict:
+            raise PluginError(text)
+        warnings.warn(f"{text}; it is skipped (set {STRICT_ENV}=1 to make this fatal)", ZooPluginWarning, stacklevel=4)
+
+
+def _own_version() -> str:
+    try:
+        return importlib.metadata.version("keras-torch-zoo")
+    except importlib.metadata.PackageNotFoundError:
+        return ""
+
+
+@functools.cache
+def host() -> PluginHost:
+    """The process-wide plugin host, loaded on first use (not at ``import zoo``)."""
+    from . import architectures
+
+    return PluginHost().load(builtins=[("zoo.architectures", architectures)])
+
+
+def reset() -> None:
+    """Forget loaded plugins (tests, or after installing a plugin at run time)."""
+    host.cache_clear()

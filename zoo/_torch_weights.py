@@ -1,0 +1,47 @@
+"""Loading a PyTorch state dict file (safetensors, or a weights-only torch.load) into a model."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from weights_port import KerasFileError, LayoutMismatchError
+
+__all__ = ["load_state_file", "read_state_file"]
+
+
+def read_state_file(path: Path) -> dict[str, Any]:
+    """Tensors by key. ``.pt``/``.pth`` go through ``torch.load(weights_only=True)`` only."""
+    import torch
+
+    if not path.is_file():
+        raise KerasFileError(f"{path}: no such file")
+    try:
+        if path.suffix.lower() == ".safetensors":
+            from safetensors.torch import load_file
+
+            return dict(load_file(str(path)))
+        state = torch.load(path, map_location="cpu", weights_only=True)
+    except Exception as exc:
+        raise KerasFileError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: "
+                             f"{str(exc).splitlines()[0][:200] if str(exc) else ''})") from None
+    if isinstance(state, dict) and isinstance(state.get("state_dict"), dict):
+        state = state["state_dict"]
+    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
+        raise KerasFileError(f"{path}: holds a {type(state).__name__}, not a state dict of tensors")
+    return state
+
+
+def load_state_file(model: Any, path: Path) -> None:
+    state = read_state_file(path)
+    expected = model.state_dict()
+    missing = sorted(set(expected) - set(state))
+    unexpected = sorted(set(state) - set(expected))
+    wrong = [f"'{k}' file {tuple(state[k].shape)} vs model {tuple(expected[k].shape)}"
+             for k in expected if k in state and state[k].shape != expected[k].shape]
+    if missing or unexpected or wrong:
+        raise LayoutMismatchError(
+            f"{path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}, "
+            f"shape mismatches {wrong[:5]}; was it saved for another architecture or config?"
+        )
+    model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})

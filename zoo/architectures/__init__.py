@@ -1,0 +1,22 @@
+"""The built-in catalog, registered through the same hook a third-party plugin uses."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..hookspecs import hookimpl
+from . import cifar_cnn, mlp, siamese
+
+__all__ = ["zoo_architectures", "zoo_port_rules"]
+
+_MODULES = (mlp, siamese, cifar_cnn)
+
+
+@hookimpl
+def zoo_architectures() -> list[Any]:
+    return [module.ARCHITECTURE for module in _MODULES]
+
+
+@hookimpl
+def zoo_port_rules() -> list[Any]:
+    return []
