@@ -19,7 +19,7 @@ import numpy as np
 from ._random import random_inputs, randomise_keras_weights
 from ._tolerance import TOLERANCES, Agreement, compare_arrays
 
-__all__ = ["CheckResult", "check_architecture", "save_keras", "run_keras", "run_torch", "FILE_FORMATS"]
+__all__ = ["FILE_FORMATS", "CheckResult", "check_architecture", "run_keras", "run_torch", "save_keras"]
 
 FILE_FORMATS = (".keras", ".weights.h5", ".h5")
 
@@ -62,7 +62,7 @@ def run_torch(model: Any, inputs: Sequence[np.ndarray], specs: Sequence[Any], de
     import torch
 
     tensors = [torch.from_numpy(np.ascontiguousarray(spec.keras_to_torch(x))).to(device)
-               for spec, x in zip(specs, inputs)]
+               for spec, x in zip(specs, inputs, strict=False)]
     model.eval()
     with torch.no_grad():
         outputs = model(*tensors)
@@ -98,5 +98,5 @@ def _agree(torch_out: Sequence[np.ndarray], keras_out: Sequence[np.ndarray], spe
            dtype: str) -> Agreement:
     if len(torch_out) != len(keras_out):
         return Agreement(float("inf"), float("inf"), False)
-    results = [compare_arrays(t, spec.keras_to_torch(k), dtype) for t, k, spec in zip(torch_out, keras_out, specs)]
+    results = [compare_arrays(t, spec.keras_to_torch(k), dtype) for t, k, spec in zip(torch_out, keras_out, specs, strict=False)]
     return Agreement(max(r.max_abs for r in results), max(r.max_rel for r in results), all(r.passed for r in results))

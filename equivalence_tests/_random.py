@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["randomise_keras_weights", "random_inputs"]
+__all__ = ["random_inputs", "randomise_keras_weights"]
 
 _POSITIVE = ("moving_variance", "gamma")
 _CENTRED_SMALL = ("bias", "beta", "moving_mean")

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["Tolerance", "TOLERANCES", "compare_arrays", "Agreement"]
+__all__ = ["TOLERANCES", "Agreement", "Tolerance", "compare_arrays"]
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 __all__ = [
-    "PortError",
     "KerasFileError",
     "LayoutMismatchError",
+    "PortError",
     "UnsupportedLayerError",
     "WeightValueError",
 ]

@@ -29,6 +29,7 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], *, 
     os.close(handle)
     try:
         write(temp)
+        os.chmod(temp, 0o666 & ~_umask())  # mkstemp makes 0600; give the usual permissions
         os.replace(temp, target)
     except BaseException:
         Path(temp).unlink(missing_ok=True)
@@ -42,3 +43,9 @@ def save_safetensors(state: Mapping[str, np.ndarray], path: str | os.PathLike[st
 
     arrays = {key: np.ascontiguousarray(value) for key, value in state.items()}
     return atomic_write(path, lambda temp: save_file(arrays, temp, metadata=dict(metadata or {})), protect=protect)
+
+
+def _umask() -> int:
+    mask = os.umask(0)
+    os.umask(mask)
+    return mask

@@ -18,7 +18,7 @@ from ._errors import LayoutMismatchError, UnsupportedLayerError, WeightValueErro
 from ._rules import DEFAULT_RULES, PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
 from ._source import KerasLayer, KerasSource
 
-__all__ = ["Pairing", "torch_targets", "pair_layers", "convert_pairs", "HINTS_ATTRIBUTE"]
+__all__ = ["HINTS_ATTRIBUTE", "Pairing", "convert_pairs", "pair_layers", "torch_targets"]
 
 HINTS_ATTRIBUTE = "keras_port_hints"
 """A model attribute mapping module paths to layout hints, e.g. ``{"fc": {"flatten_from": (64, 4, 4)}}``."""

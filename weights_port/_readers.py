@@ -145,7 +145,13 @@ def _legacy_layers(group: h5py.Group, label: Path, model_config: Mapping[str, An
 def _split_nested(
     model_name: str, weights: list[tuple[str, Any]], known: Mapping[str, tuple[str | None, Any, bool]]
 ) -> list[KerasLayer]:
-    """A nested model stores "<inner layer>/<variable>" names; group them by inner layer."""
+    """A nested model stores "<inner layer>/<variable>" names; group them by inner layer.
+
+    Keras 3 prefixes them with the model's own name ("encoder/conv2d/kernel"); Keras 2 does not.
+    """
+    prefix = f"{model_name}/"
+    if all(name.startswith(prefix) for name, _ in weights):
+        weights = [(name[len(prefix):], data) for name, data in weights]
     groups: dict[str, list[tuple[str, Any]]] = {}
     for name, data in weights:
         groups.setdefault(split_first(name)[0], []).append((name, data))
@@ -194,7 +200,7 @@ def _keras3_container(group: h5py.Group, prefix: str, config: Mapping[str, Any] 
     children = group["layers"]
     ordered = _keras3_paths_from_config(config) if config else None
     if ordered is None or not set(ordered) <= set(children):
-        ordered = {name: None for name in sorted(children, key=natural_key)}
+        ordered = {name: {} for name in sorted(children, key=natural_key)}  # no config: per-type order
     for path_name, child_config in ordered.items():
         child = children[path_name]
         real_name = _keras3_layer_name(child) or (child_config or {}).get("name") or path_name

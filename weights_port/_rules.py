@@ -20,7 +20,7 @@ import numpy as np
 from ._errors import UnsupportedLayerError
 from ._source import KerasLayer
 
-__all__ = ["PortRule", "RuleContext", "RuleMismatch", "RuleSet", "TorchTarget", "DEFAULT_RULES"]
+__all__ = ["DEFAULT_RULES", "PortRule", "RuleContext", "RuleMismatch", "RuleSet", "TorchTarget"]
 
 Arrays = Sequence[np.ndarray]
 State = dict[str, np.ndarray]

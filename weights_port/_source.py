@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-__all__ = ["ArrayLike", "KerasWeight", "KerasLayer", "KerasSource", "natural_key", "snake_case"]
+__all__ = ["ArrayLike", "KerasLayer", "KerasSource", "KerasWeight", "natural_key", "snake_case"]
 
 
 class ArrayLike(Protocol):

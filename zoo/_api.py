@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-import importlib.util
+import importlib
 import os
 from dataclasses import dataclass
 from pathlib import Path
@@ -12,7 +12,7 @@ from ._errors import BackendError, ConfigError
 from ._plugins import host
 from ._spec import Architecture, TensorSpec, check_dtype, resolve_config
 
-__all__ = ["ModelInfo", "get", "info", "list_models", "port", "architecture", "torch_weight_suffixes"]
+__all__ = ["ModelInfo", "architecture", "get", "info", "list_models", "port", "torch_weight_suffixes"]
 
 BACKENDS = ("torch", "keras")
 _FRAMEWORK = {"torch": ("torch", "torch"), "keras": ("keras", "keras")}
@@ -105,9 +105,11 @@ def _resolve(name: str, backend: str, dtype: str, config: dict[str, Any]) -> tup
 
 def _require_framework(backend: str) -> None:
     module, extra = _FRAMEWORK[backend]
-    if importlib.util.find_spec(module) is None:
-        raise BackendError(f"backend {backend!r} needs {module}, which is not installed; "
-                           f"install it with: pip install 'keras-torch-zoo[{extra}]'")
+    try:
+        importlib.import_module(module)
+    except ImportError as exc:
+        raise BackendError(f"backend {backend!r} needs {module}, which is not installed ({exc}); "
+                           f"install it with: pip install 'keras-torch-zoo[{extra}]'") from None
 
 
 def _rules() -> Any:

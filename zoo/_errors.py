@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
-    "ZooError",
-    "UnknownModelError",
+    "BackendError",
     "ConfigError",
     "DuplicateModelError",
     "PluginError",
-    "BackendError",
+    "UnknownModelError",
+    "ZooError",
     "ZooPluginWarning",
 ]
 

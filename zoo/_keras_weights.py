@@ -42,7 +42,7 @@ def _from_keras_file(model: Any, path: Path) -> list[tuple[Any, np.ndarray]]:
     with weights_port.open_keras(path) as source:
         assignments = []
         for pair in pair_layers(source, targets, rules):
-            for mine, theirs in zip(by_name[pair.target.path].weights, pair.layer.weights):
+            for mine, theirs in zip(by_name[pair.target.path].weights, pair.layer.weights, strict=False):
                 variable = mine.data.variable  # type: ignore[attr-defined]
                 assignments.append((variable, theirs.read().astype(mine.data.dtype)))
     return assignments

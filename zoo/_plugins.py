@@ -22,7 +22,7 @@ from ._registry import Registry
 from ._spec import Architecture
 from .hookspecs import PROJECT_NAME, ZooHookSpecs
 
-__all__ = ["PluginReport", "PluginHost", "host", "reset", "ENTRY_POINT_GROUP", "STRICT_ENV"]
+__all__ = ["ENTRY_POINT_GROUP", "STRICT_ENV", "PluginHost", "PluginReport", "host", "reset"]
 
 ENTRY_POINT_GROUP = "zoo"
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
@@ -72,6 +72,7 @@ class PluginHost:
         try:
             plugin = entry_point.load()
         except Exception as exc:
+            self.reports.append(report)
             self._fail(report, f"import failed: {type(exc).__name__}: {exc}")
             return
         self.add_plugin(plugin, report)

@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from ._errors import DuplicateModelError, UnknownModelError
 from ._spec import Architecture
 
-__all__ = ["Registry", "Entry"]
+__all__ = ["Entry", "Registry"]
 
 
 @dataclass(frozen=True)

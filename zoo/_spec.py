@@ -14,7 +14,7 @@ from typing import Any
 
 from ._errors import ConfigError
 
-__all__ = ["Param", "TensorSpec", "Architecture", "DTYPES", "resolve_config"]
+__all__ = ["DTYPES", "Architecture", "Param", "TensorSpec", "resolve_config"]
 
 DTYPES = ("float32", "float64")
 

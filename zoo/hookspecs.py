@@ -16,7 +16,7 @@ if TYPE_CHECKING:
 
     from ._spec import Architecture
 
-__all__ = ["hookimpl", "hookspec", "ZooHookSpecs", "PROJECT_NAME"]
+__all__ = ["PROJECT_NAME", "ZooHookSpecs", "hookimpl", "hookspec"]
 
 PROJECT_NAME = "zoo"
 hookspec = pluggy.HookspecMarker(PROJECT_NAME)

@@ -1,0 +1,58 @@
+"""Sessions: tests (default suite), equivalence (thorough property run), lint, typecheck, bench."""
+
+from __future__ import annotations
+
+import nox
+
+nox.options.sessions = ["tests", "lint", "typecheck"]
+nox.options.default_venv_backend = "venv"
+
+ENV = {"TF_CPP_MIN_LOG_LEVEL": "3"}
+
+
+def _install(session: nox.Session) -> None:
+    # The pinned CPU wheel first: an unpinned torch resolves to a multi-GB CUDA build.
+    session.install("torch==2.13.0")
+    session.install("-e", ".[test]")
+    tf_minor = session.run(
+        "python", "-c",
+        "import importlib.metadata as m; print('.'.join(m.version('tensorflow').split('.')[:2]))",
+        silent=True,
+    ).strip()
+    session.install("--no-deps", f"tf-keras=={tf_minor}.*")
+    for plugin in sorted(__import__("glob").glob("plugins/*/pyproject.toml")):
+        session.install("-e", plugin.rsplit("/", 1)[0])
+
+
+@nox.session
+def tests(session: nox.Session) -> None:
+    _install(session)
+    session.run("python", "-m", "pytest", *session.posargs, env=ENV)
+
+
+@nox.session
+def equivalence(session: nox.Session) -> None:
+    """Every registered architecture, many hypothesis examples, float32 and float64."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests",
+                "--hypothesis-profile=thorough", *session.posargs, env=ENV)
+
+
+@nox.session
+def lint(session: nox.Session) -> None:
+    session.install("ruff")
+    session.run("ruff", "check", "zoo", "weights_port", "equivalence_tests", "tests", "noxfile.py", "bench")
+
+
+@nox.session
+def typecheck(session: nox.Session) -> None:
+    session.install("torch==2.13.0")
+    session.install("-e", ".", "mypy", "types-setuptools")
+    session.run("mypy")
+
+
+@nox.session
+def bench(session: nox.Session) -> None:
+    """Speed and memory figures; printed and saved to bench/results.json and bench/results.md."""
+    _install(session)
+    session.run("python", "bench/run.py", *session.posargs, env=ENV)

@@ -1,0 +1,60 @@
+"""Helpers for tests that save a Keras model, port the file and compare with Keras."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+import zoo
+from equivalence_tests import compare_arrays, random_inputs, randomise_keras_weights, run_keras, run_torch
+from zoo._api import architecture
+from zoo._spec import resolve_config
+
+# (Keras flavour, how the file is written): all four formats, from Keras 3 and Keras 2.
+FORMATS = {
+    "keras3-.keras": ("keras", "model.keras"),
+    "keras3-.weights.h5": ("keras", "model.weights.h5"),
+    "keras3-model.h5": ("keras", "model.h5"),
+    "keras2-model.h5": ("tf_keras", "model.h5"),
+    "keras2-save_weights.h5": ("tf_keras", "weights.h5"),
+}
+
+
+def keras_module(flavour: str) -> Any:
+    if flavour == "tf_keras":
+        import tf_keras
+
+        return tf_keras
+    import keras
+
+    return keras
+
+
+def save(model: Any, directory: Path, how: str) -> Path:
+    path = directory / how
+    if how in ("model.weights.h5", "weights.h5"):
+        model.save_weights(str(path))
+    else:
+        model.save(str(path))
+    return path
+
+
+def port_and_compare(name: str, keras_model: Any, directory: Path, how: str, dtype: str,
+                     config: dict[str, Any], seed: int = 0, batch: int = 3) -> tuple[float, bool]:
+    """Randomise ``keras_model``, save it ``how``, port with zoo.get, compare; (max abs, passed)."""
+    rng = np.random.default_rng(seed)
+    randomise_keras_weights(keras_model, rng)
+    path = save(keras_model, directory, how)
+    torch_model = zoo.get(name, backend="torch", weights=path, dtype=dtype, **config)
+    arch = architecture(name)
+    resolved = resolve_config(arch, config)
+    specs = arch.inputs(resolved)
+    inputs = random_inputs(specs, batch, dtype, rng)
+    expected = run_keras(keras_model, inputs)
+    actual = run_torch(torch_model, inputs, specs)
+    out_specs = arch.outputs(resolved)
+    results = [compare_arrays(a, s.keras_to_torch(e), dtype) for a, e, s in zip(actual, expected, out_specs, strict=False)]
+    assert len(actual) == len(expected)
+    return max(r.max_abs for r in results), all(r.passed for r in results)

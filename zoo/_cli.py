@@ -1,0 +1,160 @@
+"""The ``zoo`` command: list, info, plugins, port, check.
+
+Every user mistake ends with one ``zoo: error: ...`` line on stderr and exit status 2;
+a failed equivalence check exits 1. No traceback reaches the user for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+__all__ = ["main"]
+
+EXIT_MISMATCH = 1
+EXIT_USAGE = 2
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    # TensorFlow's oneDNN kernels announce themselves on stderr at import; the check
+    # compares against TensorFlow's reference kernels instead (override by setting it).
+    os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "command", None):
+        parser.print_help()
+        return EXIT_USAGE
+    from weights_port import PortError
+
+    from ._errors import ZooError
+
+    try:
+        return int(args.run(args))
+    except (ZooError, PortError) as exc:
+        print(f"zoo: error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("zoo: interrupted; no output was written", file=sys.stderr)
+        return 130
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="zoo", description="Keras ⇄ PyTorch model zoo.")
+    commands = parser.add_subparsers(dest="command", metavar="COMMAND")
+
+    listing = commands.add_parser("list", help="list registered architectures")
+    listing.add_argument("pattern", nargs="?", help="shell-style filter, e.g. '*cnn'")
+    listing.set_defaults(run=_list)
+
+    info = commands.add_parser("info", help="describe an architecture")
+    info.add_argument("name")
+    info.set_defaults(run=_info)
+
+    plugins = commands.add_parser("plugins", help="list plugins, their architectures and errors")
+    plugins.set_defaults(run=_plugins)
+
+    port = commands.add_parser("port", help="port Keras weights to PyTorch (.safetensors)")
+    port.add_argument("name")
+    port.add_argument("weights", type=Path, help="a .keras, .weights.h5 or .h5 file")
+    port.add_argument("-o", "--output", type=Path, required=True, help="output .safetensors file")
+    _config_options(port)
+    port.set_defaults(run=_port)
+
+    check = commands.add_parser("check", help="prove Keras and PyTorch builders agree")
+    check.add_argument("names", nargs="*", metavar="NAME")
+    check.add_argument("--all", action="store_true", help="check every registered architecture")
+    _config_options(check)
+    check.add_argument("--format", default=".keras", choices=(".keras", ".weights.h5", ".h5"),
+                       help="file format the Keras weights travel through")
+    check.add_argument("--seed", type=int, default=0)
+    check.set_defaults(run=_check)
+    return parser
+
+
+def _config_options(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
+                        help="config keyword; VALUE is a JSON literal (hidden=[64,32])")
+    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+
+
+def _list(args: argparse.Namespace) -> int:
+    import zoo
+
+    for name in zoo.list_models(args.pattern):
+        print(name)
+    return 0
+
+
+def _info(args: argparse.Namespace) -> int:
+    import zoo
+
+    model = zoo.info(args.name)
+    print(f"{model.name}: {model.description}")
+    print(f"source: {model.source}")
+    print(f"registered by: {model.registered_by}")
+    print("config (defaults):")
+    for key, value in model.defaults.items():
+        print(f"  {key} = {value!r}")
+    for title, specs in (("inputs", model.inputs), ("outputs", model.outputs)):
+        print(f"{title} (per sample; Keras | PyTorch):")
+        for spec in specs:
+            print(f"  {spec.name}: {_shape(spec.keras_shape)} | {_shape(spec.torch_shape)} {spec.dtype}")
+    return 0
+
+
+def _shape(shape: Sequence[int | None]) -> str:
+    return "(N, " + ", ".join("T" if n is None else str(n) for n in shape) + ")"
+
+
+def _plugins(args: argparse.Namespace) -> int:
+    import warnings
+
+    import zoo
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", zoo.ZooPluginWarning)  # shown below, in full
+        reports = zoo.plugins()
+    for report in reports:
+        status = f"ERROR: {report.error}" if report.error else "ok"
+        print(f"{report.name} ({report.source or 'unknown distribution'}): {status}")
+        print(f"  architectures: {', '.join(report.architectures) or '-'}")
+        if report.rules:
+            print(f"  porting rules: {', '.join(report.rules)}")
+    return 0
+
+
+def _port(args: argparse.Namespace) -> int:
+    import zoo
+
+    from ._api import config_from_pairs
+
+    config = config_from_pairs(args.config)
+    written = zoo.port(args.name, args.weights, args.output, dtype=args.dtype, **config)
+    print(f"wrote {written}")
+    return 0
+
+
+def _check(args: argparse.Namespace) -> int:
+    import zoo
+    from equivalence_tests import check_architecture
+
+    from ._api import architecture, config_from_pairs
+    from ._spec import resolve_config
+
+    names = zoo.list_models() if args.all else list(args.names)
+    if not names:
+        raise zoo.ConfigError("name at least one architecture, or pass --all")
+    config = config_from_pairs(args.config)
+    for name in names:  # validate everything before the slow part starts
+        resolve_config(architecture(name), config)
+    failures = 0
+    for name in names:
+        result: Any = check_architecture(name, config, args.dtype, seed=args.seed, file_format=args.format)
+        print(result.summary())
+        failures += not result.passed
+    return EXIT_MISMATCH if failures else 0
