@@ -10,9 +10,10 @@ from ._errors import KerasFileError, LayoutMismatchError, PortError, Unsupported
 from ._files import atomic_write, save_safetensors
 from ._port import HINTS_ATTRIBUTE, Pairing, pair_layers, torch_targets
 from ._readers import open_keras
-from ._rules import DEFAULT_RULES, PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
+from ._catalog import DEFAULT_RULES
+from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
 from ._source import KerasLayer, KerasSource, KerasWeight
-from ._torch_side import keras_to_state_dict, load_into_torch
+from ._torch_side import apply_module_settings, keras_to_state_dict, load_into_torch, port_to_torch
 
 __all__ = [
     "DEFAULT_RULES",
@@ -31,11 +32,13 @@ __all__ = [
     "TorchTarget",
     "UnsupportedLayerError",
     "WeightValueError",
+    "apply_module_settings",
     "atomic_write",
     "keras_to_state_dict",
     "load_into_torch",
     "open_keras",
     "pair_layers",
+    "port_to_torch",
     "save_safetensors",
     "torch_targets",
 ]

@@ -15,7 +15,8 @@ from typing import Any
 import numpy as np
 
 from ._errors import LayoutMismatchError, UnsupportedLayerError, WeightValueError
-from ._rules import DEFAULT_RULES, PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
+from ._catalog import DEFAULT_RULES
+from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
 from ._source import KerasLayer, KerasSource
 
 __all__ = ["HINTS_ATTRIBUTE", "Pairing", "convert_pairs", "pair_layers", "torch_targets"]
@@ -33,10 +34,11 @@ class Pairing:
     layer: KerasLayer
     target: TorchTarget
     rule: PortRule
+    keras_version: str | None = None
 
     @property
     def context(self) -> RuleContext:
-        return RuleContext(self.layer, self.target)
+        return RuleContext(self.layer, self.target, self.keras_version)
 
 
 def torch_targets(model: Any, rules: RuleSet = DEFAULT_RULES) -> list[TorchTarget]:
@@ -64,15 +66,16 @@ def torch_targets(model: Any, rules: RuleSet = DEFAULT_RULES) -> list[TorchTarge
 def pair_layers(source: KerasSource, targets: Sequence[TorchTarget], rules: RuleSet = DEFAULT_RULES) -> list[Pairing]:
     """Pair every target with one Keras layer; raise naming the first misfit if impossible."""
     try:
-        return _pair(source.layers, targets, rules, in_order=True)
+        return _pair(source, targets, rules, in_order=True)
     except LayoutMismatchError as in_order_error:
         try:  # a format without a recorded order, or a topological order unlike ours
-            return _pair(source.layers, targets, rules, in_order=False)
+            return _pair(source, targets, rules, in_order=False)
         except LayoutMismatchError:
             raise in_order_error from None
 
 
-def _pair(layers: Sequence[KerasLayer], targets: Sequence[TorchTarget], rules: RuleSet, in_order: bool) -> list[Pairing]:
+def _pair(source: KerasSource, targets: Sequence[TorchTarget], rules: RuleSet, in_order: bool) -> list[Pairing]:
+    layers, version = source.layers, source.keras_version
     unused = list(layers)
     pairs = []
     for target in targets:
@@ -89,9 +92,9 @@ def _pair(layers: Sequence[KerasLayer], targets: Sequence[TorchTarget], rules: R
             candidates = [(layer, rule) for layer, rule in candidates if layer is first_layer]
         problems = []
         for layer, rule in candidates:
-            problem = shape_problem(layer, target, rule)
+            problem = shape_problem(layer, target, rule, version)
             if problem is None:
-                pairs.append(Pairing(layer, target, rule))
+                pairs.append(Pairing(layer, target, rule, version))
                 unused.remove(layer)
                 break
             problems.append(problem)
@@ -105,11 +108,11 @@ def _pair(layers: Sequence[KerasLayer], targets: Sequence[TorchTarget], rules: R
     return pairs
 
 
-def shape_problem(layer: KerasLayer, target: TorchTarget, rule: PortRule) -> str | None:
+def shape_problem(layer: KerasLayer, target: TorchTarget, rule: PortRule, keras_version: str | None = None) -> str | None:
     """Why ``layer`` cannot fill ``target`` (naming both sides and shapes), or None if it fits."""
     placeholders = [np.broadcast_to(np.zeros((), np.float32), shape) for shape in layer.shapes]
     try:
-        converted = rule.to_torch(placeholders, RuleContext(layer, target))
+        converted = rule.to_torch(placeholders, RuleContext(layer, target, keras_version))
     except RuleMismatch as exc:
         return f"{layer.describe()} does not fit {target.describe()}: {exc}"
     keras_shapes = ", ".join(f"{w.key} {w.shape}" for w in layer.weights)
@@ -124,6 +127,16 @@ def shape_problem(layer: KerasLayer, target: TorchTarget, rule: PortRule) -> str
             return (f"{layer.describe()} [{keras_shapes}] does not fit PyTorch parameter "
                     f"'{target.key(name)}': the Keras weights give shape {got}, the model expects {tuple(expected)}")
     return None
+
+
+def module_settings(pairs: Sequence[Pairing]) -> dict[str, dict[str, Any]]:
+    """Per module path, the settings the Keras layers demand (see ``PortRule.module_settings``)."""
+    settings = {}
+    for pair in pairs:
+        wanted = pair.rule.module_settings(pair.context) if pair.rule.module_settings else {}
+        if wanted:
+            settings[pair.target.path] = wanted
+    return settings
 
 
 def convert_pairs(pairs: Sequence[Pairing], dtype: Callable[[str], Any]) -> Iterator[tuple[str, np.ndarray]]:

@@ -18,6 +18,7 @@ import io
 import json
 import os
 import struct
+import sys
 import tempfile
 import zipfile
 from collections.abc import Iterable, Mapping
@@ -63,7 +64,7 @@ def open_keras(source: str | os.PathLike[str] | Any) -> KerasSource:
         return _from_keras_zip(path)
     if magic == _HDF5_MAGIC:
         h5 = _open_h5(path, path)
-        return _from_h5(h5, path, config=None)
+        return _from_h5(h5, path, config=None, keras_version=None)
     raise KerasFileError(
         f"{path}: not a Keras file (starts with {magic[:8]!r}); expected a .keras zip "
         "or an HDF5 file (.h5 / .weights.h5) written by Keras"
@@ -82,7 +83,7 @@ def _open_h5(target: Any, label: Path) -> h5py.File:
         ) from None
 
 
-def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None) -> KerasSource:
+def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras_version: str | None) -> KerasSource:
     try:
         if "model_weights" in h5:
             model_config = _json_attr(h5, "model_config", label)
@@ -108,7 +109,12 @@ def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None) -> Ke
     except Exception as exc:  # damaged structure inside an HDF5 that opened
         h5.close()
         raise KerasFileError(f"{label}: damaged Keras weights structure ({_short(exc)})") from None
-    return KerasSource(f"{label} [{kind}]", layers, ordered, [h5])
+    version = keras_version or _text(h5.attrs.get("keras_version"))
+    return KerasSource(f"{label} [{kind}]", layers, ordered, version, [h5])
+
+
+def _text(value: Any) -> str | None:
+    return value.decode() if isinstance(value, bytes) else (str(value) if value is not None else None)
 
 
 def _json_attr(h5: h5py.File, name: str, label: Path) -> dict[str, Any] | None:
@@ -285,7 +291,8 @@ def _from_keras_zip(path: Path) -> KerasSource:
                 f"{path}: the .keras archive has no '{_WEIGHTS_MEMBER}' (it holds {names}); "
                 "re-save the model with model.save('x.keras')"
             )
-        config = _zip_config(archive, path)
+        config = _zip_json(archive, path, "config.json")
+        metadata = _zip_json(archive, path, "metadata.json") or {}
         info = archive.getinfo(_WEIGHTS_MEMBER)
         handle: Any
         if info.compress_type == zipfile.ZIP_STORED:
@@ -293,19 +300,20 @@ def _from_keras_zip(path: Path) -> KerasSource:
         else:
             handle = _extract_to_temp(archive, info)
     h5 = _open_h5(handle, path)
-    source = _from_h5(h5, path, config)
+    source = _from_h5(h5, path, config, str(metadata.get("keras_version") or "3"))
     source._closers.insert(0, handle)
     return source
 
 
-def _zip_config(archive: zipfile.ZipFile, path: Path) -> dict[str, Any] | None:
-    if "config.json" not in archive.namelist():
+def _zip_json(archive: zipfile.ZipFile, path: Path, member: str) -> dict[str, Any] | None:
+    """A JSON member of the archive, parsed as data (never deserialised into objects)."""
+    if member not in archive.namelist():
         return None
     try:
-        config = json.loads(archive.read("config.json"))
+        data = json.loads(archive.read(member))
     except (ValueError, zipfile.BadZipFile, OSError) as exc:
-        raise KerasFileError(f"{path}: config.json inside the archive is unreadable ({_short(exc)})") from None
-    return config if isinstance(config, dict) else None
+        raise KerasFileError(f"{path}: {member} inside the archive is unreadable ({_short(exc)})") from None
+    return data if isinstance(data, dict) else None
 
 
 def _member_data_offset(path: Path, info: zipfile.ZipInfo) -> int:
@@ -387,7 +395,9 @@ def _from_model(model: Any) -> KerasSource:
                 layers.append(KerasLayer(f"{prefix}{layer.name}", type(layer).__name__, config, weights))
 
     visit(model, "")
-    return KerasSource(f"in-memory Keras model '{getattr(model, 'name', '?')}'", layers, True)
+    package = sys.modules.get(type(model).__module__.split(".")[0])
+    version = "2" if type(model).__module__.startswith("tf_keras") else getattr(package, "__version__", None)
+    return KerasSource(f"in-memory Keras model '{getattr(model, 'name', '?')}'", layers, True, version)
 
 
 class VariableArray:

@@ -54,11 +54,20 @@ class TorchTarget:
 
 @dataclass(frozen=True)
 class RuleContext:
+    """What a rule may look at besides the arrays: the Keras layer, the target, the Keras version."""
+
     layer: KerasLayer
     target: TorchTarget
+    keras_version: str | None = None
 
     def config(self, key: str, default: Any = None) -> Any:
         return (self.layer.config or {}).get(key, default)
+
+    @property
+    def keras_major(self) -> int:
+        """2 for files written by Keras 2 / tf.keras, else 3."""
+        head = (self.keras_version or "3").split(".")[0]
+        return int(head) if head.isdigit() else 3
 
 
 @dataclass(frozen=True)
@@ -70,6 +79,9 @@ class PortRule:
     to_torch: Callable[[Arrays, RuleContext], State]
     to_keras: Callable[[Mapping[str, np.ndarray], RuleContext], list[np.ndarray]]
     doc: str = ""
+    module_settings: Callable[[RuleContext], dict[str, Any]] | None = None
+    """Settings the PyTorch module must have to compute what the Keras layer computes
+    (BatchNorm eps, a legacy gate activation); the porter applies or checks them."""
 
 
 class RuleSet:
@@ -110,7 +122,7 @@ class RuleSet:
 # --------------------------------------------------------------------------- helpers
 
 
-def _split_kernel_bias(arrays: Arrays, ctx: RuleContext, kernel_ndim: int) -> tuple[np.ndarray, np.ndarray | None]:
+def split_kernel_bias(arrays: Arrays, ctx: RuleContext, kernel_ndim: int) -> tuple[np.ndarray, np.ndarray | None]:
     if len(arrays) not in (1, 2):
         raise RuleMismatch(f"expected a kernel and an optional bias, found {len(arrays)} arrays")
     kernel = arrays[0]
@@ -122,7 +134,7 @@ def _split_kernel_bias(arrays: Arrays, ctx: RuleContext, kernel_ndim: int) -> tu
     return kernel, bias
 
 
-def _with_bias(weight: np.ndarray, bias: np.ndarray | None) -> State:
+def with_bias(weight: np.ndarray, bias: np.ndarray | None) -> State:
     return {"weight": weight} if bias is None else {"weight": weight, "bias": bias}
 
 
@@ -153,46 +165,3 @@ def flatten_rows_to_channels_last(rows: np.ndarray, flatten_from: Sequence[int] 
     tail = rows.shape[1:]
     unflat = rows.reshape(channels, *spatial, *tail)
     return np.moveaxis(unflat, 0, len(spatial)).reshape(rows.shape)
-
-
-# --------------------------------------------------------------------------- Dense
-
-
-def _dense_to_torch(arrays: Arrays, ctx: RuleContext) -> State:
-    kernel, bias = _split_kernel_bias(arrays, ctx, 2)
-    kernel = flatten_rows_to_channels_first(kernel, ctx.target.hints.get("flatten_from"))
-    return _with_bias(kernel.T, bias)
-
-
-def _dense_to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
-    kernel = flatten_rows_to_channels_last(state["weight"].T, ctx.target.hints.get("flatten_from"))
-    return [kernel] + ([state["bias"]] if "bias" in state else [])
-
-
-# --------------------------------------------------------------------------- Conv
-
-
-def _conv_rule(keras_class: str, torch_type: str, spatial: int) -> PortRule:
-    """Keras kernels are (*k, in, out); PyTorch's are (out, in, *k), for 1, 2 or 3 spatial axes."""
-    to_torch_axes = (spatial + 1, spatial, *range(spatial))
-    to_keras_axes = (*range(2, spatial + 2), 1, 0)
-
-    def to_torch(arrays: Arrays, ctx: RuleContext) -> State:
-        kernel, bias = _split_kernel_bias(arrays, ctx, spatial + 2)
-        return _with_bias(kernel.transpose(to_torch_axes), bias)
-
-    def to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
-        return [state["weight"].transpose(to_keras_axes)] + ([state["bias"]] if "bias" in state else [])
-
-    return PortRule(keras_class, (torch_type,), to_torch, to_keras, doc=f"kernel {to_torch_axes} transpose")
-
-
-DEFAULT_RULES = RuleSet(
-    [
-        PortRule("Dense", ("Linear",), _dense_to_torch, _dense_to_keras,
-                 doc="kernel transposed; rows reordered when fed by a channels-last Flatten"),
-        _conv_rule("Conv1D", "Conv1d", 1),
-        _conv_rule("Conv2D", "Conv2d", 2),
-        _conv_rule("Conv3D", "Conv3d", 3),
-    ]
-)

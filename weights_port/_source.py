@@ -77,6 +77,7 @@ class KerasSource:
     description: str
     layers: list[KerasLayer]
     ordered: bool
+    keras_version: str | None = None
     _closers: list[Any] = field(default_factory=list, repr=False)
 
     def __iter__(self) -> Iterator[KerasLayer]:

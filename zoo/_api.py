@@ -17,6 +17,8 @@ __all__ = ["ModelInfo", "architecture", "get", "info", "list_models", "port", "t
 BACKENDS = ("torch", "keras")
 _FRAMEWORK = {"torch": ("torch", "torch"), "keras": ("keras", "keras")}
 torch_weight_suffixes = (".safetensors", ".pt", ".pth", ".bin")
+MODULE_SETTINGS_KEY = "keras_module_settings"
+"""safetensors metadata: module settings (legacy gate activations, eps) the state dict needs."""
 
 
 @dataclass(frozen=True)
@@ -89,9 +91,9 @@ def port(name: str, keras_file: str | os.PathLike[str], output: str | os.PathLik
 
         with torch.device("meta"):
             model = arch.build_torch(**resolved, dtype=dtype)
-        state = weights_port.keras_to_state_dict(source, model, _rules())
+        state, settings = weights_port.port_to_torch(source, model, _rules())
     metadata = {"zoo_architecture": arch.name, "zoo_config": _json(resolved), "zoo_dtype": dtype,
-                "ported_from": source_path.name}
+                "ported_from": source_path.name, MODULE_SETTINGS_KEY: _json(settings)}
     return weights_port.save_safetensors(state, output, metadata=metadata, protect=(source_path,))
 
 

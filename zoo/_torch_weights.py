@@ -2,25 +2,34 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from weights_port import KerasFileError, LayoutMismatchError
 
+from ._api import MODULE_SETTINGS_KEY
+
 __all__ = ["load_state_file", "read_state_file"]
 
 
-def read_state_file(path: Path) -> dict[str, Any]:
-    """Tensors by key. ``.pt``/``.pth`` go through ``torch.load(weights_only=True)`` only."""
+def read_state_file(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any]]]:
+    """Tensors by key, and module settings saved by ``zoo port``.
+
+    ``.pt``/``.pth`` go through ``torch.load(weights_only=True)`` only: nothing is unpickled.
+    """
     import torch
 
     if not path.is_file():
         raise KerasFileError(f"{path}: no such file")
     try:
         if path.suffix.lower() == ".safetensors":
-            from safetensors.torch import load_file
+            from safetensors import safe_open
 
-            return dict(load_file(str(path)))
+            with safe_open(str(path), framework="pt") as handle:
+                metadata = handle.metadata() or {}
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+            return tensors, json.loads(metadata.get(MODULE_SETTINGS_KEY, "{}"))
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise KerasFileError(f"{path}: not a readable PyTorch weights file ({type(exc).__name__}: "
@@ -29,11 +38,13 @@ def read_state_file(path: Path) -> dict[str, Any]:
         state = state["state_dict"]
     if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise KerasFileError(f"{path}: holds a {type(state).__name__}, not a state dict of tensors")
-    return state
+    return state, {}
 
 
 def load_state_file(model: Any, path: Path) -> None:
-    state = read_state_file(path)
+    from weights_port import apply_module_settings
+
+    state, settings = read_state_file(path)
     expected = model.state_dict()
     missing = sorted(set(expected) - set(state))
     unexpected = sorted(set(state) - set(expected))
@@ -44,4 +55,5 @@ def load_state_file(model: Any, path: Path) -> None:
             f"{path} does not fit this model: missing {missing[:5]}, unexpected {unexpected[:5]}, "
             f"shape mismatches {wrong[:5]}; was it saved for another architecture or config?"
         )
+    apply_module_settings(model, settings)
     model.load_state_dict({k: v.to(expected[k].dtype) for k, v in state.items()})

@@ -1,0 +1,164 @@
+"""Rules for recurrent layers: LSTM, GRU, SimpleRNN, and Bidirectional around them.
+
+Keras keeps one kernel (input → gates), one recurrent kernel (state → gates) and a bias;
+PyTorch keeps ``weight_ih_l0``/``weight_hh_l0`` transposed and two biases. Gate blocks:
+LSTM i, f, c, o in both; GRU z, r, h in Keras against r, z, n in PyTorch.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ._errors import UnsupportedLayerError
+from ._rules import (
+    Arrays,
+    PortRule,
+    RuleContext,
+    RuleMismatch,
+    State,
+    flatten_rows_to_channels_first,
+    flatten_rows_to_channels_last,
+)
+
+__all__ = ["RECURRENT_RULES", "GATES"]
+
+GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
+_KERAS_CLASS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}
+_GRU_TO_TORCH = (1, 0, 2)  # Keras (z, r, h) → PyTorch (r, z, n); the permutation is its own inverse
+
+
+def _reorder_gates(array: np.ndarray, order: tuple[int, ...], axis: int = -1) -> np.ndarray:
+    blocks = np.split(array, len(order), axis=axis)
+    return np.concatenate([blocks[i] for i in order], axis=axis)
+
+
+def _cell_to_torch(kind: str, arrays: Arrays, ctx: RuleContext, suffix: str) -> State:
+    """One direction of an LSTM / GRU / SimpleRNN: [kernel, recurrent_kernel, bias?]."""
+    gates = GATES[kind]
+    if len(arrays) not in (2, 3) or arrays[0].ndim != 2 or arrays[1].ndim != 2:
+        raise RuleMismatch(f"expected kernel, recurrent kernel and bias, found shapes {[a.shape for a in arrays]}")
+    kernel, recurrent = arrays[0], arrays[1]
+    units = recurrent.shape[0]
+    if recurrent.shape[1] != gates * units or kernel.shape[1] != gates * units:
+        raise RuleMismatch(f"a {_KERAS_CLASS[kind]} with {units} units needs {gates * units} gate columns, "
+                           f"found kernel {kernel.shape} and recurrent kernel {recurrent.shape}")
+    kernel = flatten_rows_to_channels_first(kernel, ctx.target.hints.get("flatten_from"))
+    bias = arrays[2] if len(arrays) == 3 else None
+    if kind == "GRU":
+        _require_reset_after(ctx, bias)
+        kernel, recurrent = _reorder_gates(kernel, _GRU_TO_TORCH), _reorder_gates(recurrent, _GRU_TO_TORCH)
+    state = {f"weight_ih_l0{suffix}": kernel.T, f"weight_hh_l0{suffix}": recurrent.T}
+    if bias is None:
+        return state
+    if kind == "GRU":  # reset_after: row 0 is the input bias, row 1 the recurrent bias
+        bias = _reorder_gates(bias, _GRU_TO_TORCH)
+        state[f"bias_ih_l0{suffix}"], state[f"bias_hh_l0{suffix}"] = bias[0], bias[1]
+    else:  # one Keras bias: all of it on the input side, the recurrent side zero
+        state[f"bias_ih_l0{suffix}"], state[f"bias_hh_l0{suffix}"] = bias, np.zeros_like(bias)
+    return state
+
+
+def _require_reset_after(ctx: RuleContext, bias: np.ndarray | None) -> None:
+    reset_after = ctx.config("reset_after")
+    if reset_after is None and bias is not None:
+        reset_after = bias.ndim == 2
+    if reset_after is False:
+        raise UnsupportedLayerError(
+            f"{ctx.layer.describe()} is a GRU with reset_after=False (the Keras 2.0–2.2 default): it applies the "
+            "reset gate before the recurrent matmul, which torch.nn.GRU cannot compute; retrain or re-save the "
+            "Keras model with GRU(reset_after=True)"
+        )
+
+
+def _cell_to_keras(kind: str, state: Mapping[str, np.ndarray], ctx: RuleContext, suffix: str) -> list[np.ndarray]:
+    kernel = flatten_rows_to_channels_last(state[f"weight_ih_l0{suffix}"].T, ctx.target.hints.get("flatten_from"))
+    recurrent = state[f"weight_hh_l0{suffix}"].T
+    bias_ih, bias_hh = state.get(f"bias_ih_l0{suffix}"), state.get(f"bias_hh_l0{suffix}")
+    if kind == "GRU":
+        kernel, recurrent = _reorder_gates(kernel, _GRU_TO_TORCH), _reorder_gates(recurrent, _GRU_TO_TORCH)
+        if bias_ih is None or bias_hh is None:
+            return [kernel, recurrent]
+        return [kernel, recurrent, _reorder_gates(np.stack([bias_ih, bias_hh]), _GRU_TO_TORCH)]
+    if bias_ih is None or bias_hh is None:
+        return [kernel, recurrent]
+    return [kernel, recurrent, bias_ih + bias_hh]
+
+
+def _activation_settings(kind: str, config: Mapping[str, Any] | None, ctx: RuleContext) -> dict[str, Any]:
+    """Check the activations the PyTorch module can compute; name the one it must switch to."""
+    if not config:
+        return {}
+    activation = _name(config.get("activation", "tanh"))
+    if kind == "RNN":
+        if activation not in ("tanh", "relu"):
+            raise UnsupportedLayerError(f"{ctx.layer.describe()} uses activation {activation!r}; "
+                                        "torch.nn.RNN computes only 'tanh' or 'relu'")
+        return {"nonlinearity": activation}
+    if activation != "tanh":
+        raise UnsupportedLayerError(f"{ctx.layer.describe()} uses activation {activation!r}; torch.nn.{kind} "
+                                    "computes only 'tanh' (recurrent_activation may differ)")
+    gate = _name(config.get("recurrent_activation", "sigmoid"))
+    if gate == "hard_sigmoid" and ctx.keras_major < 3:
+        gate = "hard_sigmoid_keras2"  # Keras 2 defined it as clip(0.2·x + 0.5, 0, 1)
+    if gate not in ("sigmoid", "hard_sigmoid", "hard_sigmoid_keras2"):
+        raise UnsupportedLayerError(f"{ctx.layer.describe()} uses recurrent_activation {gate!r}, which no "
+                                    "PyTorch recurrent module here computes")
+    if gate != "sigmoid" and kind != "LSTM":
+        raise UnsupportedLayerError(f"{ctx.layer.describe()} uses recurrent_activation {gate!r}; only LSTM "
+                                    "supports a non-sigmoid gate activation when ported")
+    return {} if gate == "sigmoid" else {"recurrent_activation": gate}
+
+
+def _name(activation: Any) -> str:
+    """Keras 3 configs may hold an activation as a serialised dict."""
+    if isinstance(activation, Mapping):
+        return str(activation.get("config", {}).get("name") or activation.get("class_name", "")).lower()
+    return str(activation)
+
+
+def _recurrent_rule(kind: str) -> PortRule:
+    def to_torch(arrays: Arrays, ctx: RuleContext) -> State:
+        if ctx.target.attributes.get("bidirectional"):
+            raise RuleMismatch("the PyTorch module is bidirectional; the Keras layer is not")
+        return _cell_to_torch(kind, arrays, ctx, "")
+
+    def to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
+        return _cell_to_keras(kind, state, ctx, "")
+
+    return PortRule(_KERAS_CLASS[kind], (kind,), to_torch, to_keras,
+                    doc=f"{_KERAS_CLASS[kind]} → nn.{kind}: kernels transposed, biases split",
+                    module_settings=lambda ctx: _activation_settings(kind, ctx.layer.config, ctx))
+
+
+def _inner_config(ctx: RuleContext) -> Mapping[str, Any] | None:
+    inner = ctx.config("layer")
+    return inner.get("config") if isinstance(inner, Mapping) else None
+
+
+def _bidirectional_rule() -> PortRule:
+    """Forward layer's arrays, then the backward layer's; PyTorch's are suffixed ``_reverse``."""
+
+    def to_torch(arrays: Arrays, ctx: RuleContext) -> State:
+        kind = ctx.target.module_type
+        if not ctx.target.attributes.get("bidirectional"):
+            raise RuleMismatch("the Keras layer is Bidirectional; the PyTorch module is not")
+        if len(arrays) % 2:
+            raise RuleMismatch(f"a Bidirectional layer holds two equal halves, found {len(arrays)} arrays")
+        half = len(arrays) // 2
+        return {**_cell_to_torch(kind, arrays[:half], ctx, ""), **_cell_to_torch(kind, arrays[half:], ctx, "_reverse")}
+
+    def to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
+        kind = ctx.target.module_type
+        return _cell_to_keras(kind, state, ctx, "") + _cell_to_keras(kind, state, ctx, "_reverse")
+
+    def settings(ctx: RuleContext) -> dict[str, Any]:
+        return _activation_settings(ctx.target.module_type, _inner_config(ctx), ctx)
+
+    return PortRule("Bidirectional", tuple(GATES), to_torch, to_keras,
+                    doc="forward then backward layer → bidirectional nn.LSTM/GRU/RNN", module_settings=settings)
+
+
+RECURRENT_RULES: list[PortRule] = [*(_recurrent_rule(kind) for kind in GATES), _bidirectional_rule()]
