@@ -61,3 +61,63 @@ def siamese(K: Any, *, input_size: int, in_channels: int, embedding_dim: int, dt
 
 def _l1_distance(pair: Any) -> Any:
     return abs(pair[0] - pair[1])
+
+
+def text_classifier(K: Any, *, vocab_size: int, embed_dim: int, maxlen: int, hidden: int, n_features: int,
+                    dense_units: int, dtype: str, gru_reset_after: bool = True) -> Any:
+    L = K.layers
+    words = K.Input((maxlen,), dtype="int32")
+    extra = K.Input((n_features,), dtype=dtype)
+    emb = L.Embedding(vocab_size, embed_dim, dtype=dtype)(words)
+    emb = L.SpatialDropout1D(0.2, dtype=dtype)(emb)
+    seq = L.Bidirectional(L.LSTM(hidden, return_sequences=True, dtype=dtype), dtype=dtype)(emb)
+    seq, fwd, bwd = L.Bidirectional(L.GRU(hidden, return_sequences=True, return_state=True, reset_after=gru_reset_after,
+                                          dtype=dtype), dtype=dtype)(seq)
+    pooled = L.concatenate([fwd, bwd, L.GlobalAveragePooling1D(dtype=dtype)(seq), L.GlobalMaxPooling1D(dtype=dtype)(seq),
+                            extra], dtype=dtype)
+    hidden_out = L.Dropout(0.1, dtype=dtype)(L.Dense(dense_units, activation="relu", dtype=dtype)(pooled))
+    return K.Model(inputs=[words, extra], outputs=L.Dense(1, activation="sigmoid", dtype=dtype)(hidden_out))
+
+
+def echo_sequence(K: Any, *, timesteps: int, n_features: int, units: int, dtype: str,
+                  recurrent_activation: str = "sigmoid") -> Any:
+    return K.Sequential([K.Input((timesteps, n_features), dtype=dtype),
+                         K.layers.LSTM(units, recurrent_activation=recurrent_activation, dtype=dtype),
+                         K.layers.Dense(n_features, activation="softmax", dtype=dtype)])
+
+
+def damped_sine(K: Any, *, timesteps: int, units: int, n_out: int, dtype: str) -> Any:
+    return K.Sequential([K.Input((timesteps, 1), dtype=dtype),
+                         K.layers.LSTM(units, return_sequences=True, dtype=dtype),
+                         K.layers.LSTM(units, dtype=dtype), K.layers.Dense(n_out, dtype=dtype)])
+
+
+def moving_square(K: Any, *, frames: int, size: int, filters: int, units: int, dtype: str) -> Any:
+    L = K.layers
+    return K.Sequential([
+        K.Input((None, size, size, 1), dtype=dtype),
+        L.TimeDistributed(L.Conv2D(filters, (2, 2), activation="relu", dtype=dtype), dtype=dtype),
+        L.TimeDistributed(L.MaxPooling2D(pool_size=(2, 2), dtype=dtype), dtype=dtype),
+        L.TimeDistributed(L.Flatten(dtype=dtype), dtype=dtype),
+        L.LSTM(units, dtype=dtype),
+        L.Dense(1, activation="sigmoid", dtype=dtype),
+    ])
+
+
+def addition_seq2seq(K: Any, *, n_in: int, n_out: int, n_chars: int, encoder_units: int, decoder_units: int,
+                     dtype: str) -> Any:
+    L = K.layers
+    return K.Sequential([K.Input((n_in, n_chars), dtype=dtype), L.LSTM(encoder_units, dtype=dtype),
+                         L.RepeatVector(n_out, dtype=dtype), L.LSTM(decoder_units, return_sequences=True, dtype=dtype),
+                         L.TimeDistributed(L.Dense(n_chars, activation="softmax", dtype=dtype), dtype=dtype)])
+
+
+def cumsum_bidirectional(K: Any, *, timesteps: int, units: int, dtype: str) -> Any:
+    L = K.layers
+    return K.Sequential([K.Input((timesteps, 1), dtype=dtype),
+                         L.Bidirectional(L.LSTM(units, return_sequences=True, dtype=dtype), dtype=dtype),
+                         L.TimeDistributed(L.Dense(1, activation="sigmoid", dtype=dtype), dtype=dtype)])
+
+
+def shape_generation(K: Any, *, units: int, dtype: str) -> Any:
+    return K.Sequential([K.Input((1, 2), dtype=dtype), K.layers.LSTM(units, dtype=dtype), K.layers.Dense(2, dtype=dtype)])

@@ -6,11 +6,11 @@
 
 from __future__ import annotations
 
+from ._catalog import DEFAULT_RULES
 from ._errors import KerasFileError, LayoutMismatchError, PortError, UnsupportedLayerError, WeightValueError
 from ._files import atomic_write, save_safetensors
 from ._port import HINTS_ATTRIBUTE, Pairing, pair_layers, torch_targets
 from ._readers import open_keras
-from ._catalog import DEFAULT_RULES
 from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
 from ._source import KerasLayer, KerasSource, KerasWeight
 from ._torch_side import apply_module_settings, keras_to_state_dict, load_into_torch, port_to_torch

@@ -23,7 +23,7 @@ from ._rules import (
     flatten_rows_to_channels_last,
 )
 
-__all__ = ["RECURRENT_RULES", "GATES"]
+__all__ = ["GATES", "RECURRENT_RULES"]
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 _KERAS_CLASS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}

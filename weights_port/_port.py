@@ -14,8 +14,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import LayoutMismatchError, UnsupportedLayerError, WeightValueError
 from ._catalog import DEFAULT_RULES
+from ._errors import LayoutMismatchError, UnsupportedLayerError, WeightValueError
 from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
 from ._source import KerasLayer, KerasSource
 

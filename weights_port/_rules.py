@@ -20,7 +20,19 @@ import numpy as np
 from ._errors import UnsupportedLayerError
 from ._source import KerasLayer
 
-__all__ = ["DEFAULT_RULES", "PortRule", "RuleContext", "RuleMismatch", "RuleSet", "TorchTarget"]
+__all__ = [
+    "Arrays",
+    "PortRule",
+    "RuleContext",
+    "RuleMismatch",
+    "RuleSet",
+    "State",
+    "TorchTarget",
+    "flatten_rows_to_channels_first",
+    "flatten_rows_to_channels_last",
+    "split_kernel_bias",
+    "with_bias",
+]
 
 Arrays = Sequence[np.ndarray]
 State = dict[str, np.ndarray]

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
 
-from collections.abc import Mapping
-
+from ._catalog import DEFAULT_RULES
 from ._errors import LayoutMismatchError, UnsupportedLayerError
 from ._port import convert_pairs, module_settings, pair_layers, torch_targets
-from ._catalog import DEFAULT_RULES
 from ._rules import RuleSet
 from ._source import KerasSource
 

@@ -28,7 +28,7 @@ def read_state_file(path: Path) -> tuple[dict[str, Any], dict[str, dict[str, Any
 
             with safe_open(str(path), framework="pt") as handle:
                 metadata = handle.metadata() or {}
-                tensors = {key: handle.get_tensor(key) for key in handle.keys()}  # noqa: SIM118
+                tensors = {key: handle.get_tensor(key) for key in handle.keys()}
             return tensors, json.loads(metadata.get(MODULE_SETTINGS_KEY, "{}"))
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:

@@ -16,7 +16,7 @@ from zoo import BackendError, ConfigError, UnknownModelError
 def test_import_list_and_info_import_no_framework() -> None:
     result = run_python("""
         import sys, zoo
-        assert zoo.list_models() == ["cifar_cnn", "mlp", "siamese"], zoo.list_models()
+        assert {"cifar_cnn", "mlp", "siamese", "text_classifier"} <= set(zoo.list_models()), zoo.list_models()
         for name in zoo.list_models():
             zoo.info(name)
         loaded = [m for m in ("torch", "tensorflow", "keras", "tf_keras") if m in sys.modules]

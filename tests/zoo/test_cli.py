@@ -28,7 +28,9 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_list_and_pattern(capsys) -> None:
-    assert run(capsys, "list") == (0, "cifar_cnn\nmlp\nsiamese\n", "")
+    code, out, err = run(capsys, "list")
+    assert (code, err) == (0, "") and out.splitlines() == sorted(out.splitlines())
+    assert {"cifar_cnn", "mlp", "siamese", "text_classifier", "moving_square"} <= set(out.splitlines())
     assert run(capsys, "list", "*cnn")[1] == "cifar_cnn\n"
 
 
@@ -41,7 +43,7 @@ def test_info_shows_config_and_both_layouts(capsys) -> None:
 
 def test_plugins_lists_builtin_with_version(capsys) -> None:
     code, out, _ = run(capsys, "plugins")
-    assert code == 0 and "zoo.architectures (zoo" in out and "mlp, siamese, cifar_cnn" in out
+    assert code == 0 and "zoo.architectures (zoo" in out and "mlp, siamese, cifar_cnn, text_classifier" in out
 
 
 def test_port_writes_a_loadable_state_dict(capsys, mlp_keras: Path, tmp_path: Path) -> None:

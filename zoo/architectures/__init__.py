@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
-from . import cifar_cnn, mlp, siamese
+from . import cifar_cnn, mlp, sequences, siamese, text_classifier
 
 __all__ = ["zoo_architectures", "zoo_port_rules"]
 
-_MODULES = (mlp, siamese, cifar_cnn)
+_MODULES = (mlp, siamese, cifar_cnn, text_classifier)
 
 
 @hookimpl
 def zoo_architectures() -> list[Any]:
-    return [module.ARCHITECTURE for module in _MODULES]
+    return [*(module.ARCHITECTURE for module in _MODULES), *sequences.ARCHITECTURES]
 
 
 @hookimpl
