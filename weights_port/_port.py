@@ -25,7 +25,7 @@ HINTS_ATTRIBUTE = "keras_port_hints"
 """A model attribute mapping module paths to layout hints, e.g. ``{"fc": {"flatten_from": (64, 4, 4)}}``."""
 
 _SKIPPED_BUFFERS = {"num_batches_tracked"}
-_MODULE_ATTRIBUTES = ("eps", "momentum", "affine", "bidirectional", "num_layers", "hidden_size",
+_MODULE_ATTRIBUTES = ("eps", "momentum", "affine", "bidirectional", "num_layers", "hidden_size", "in_channels",
                       "padding_idx", "groups", "stride", "padding", "elementwise_affine")
 
 
@@ -42,21 +42,31 @@ class Pairing:
 
 
 def torch_targets(model: Any, rules: RuleSet = DEFAULT_RULES) -> list[TorchTarget]:
-    """Every module of ``model`` that owns state, in registration order."""
+    """Every module of ``model`` that a rule fills, in registration order.
+
+    A module whose type has a rule is one target with all the state below it (a
+    ``SeparableConv2d`` holds a depthwise and a pointwise conv); its children are not
+    visited again. A module with state that no rule handles is an error.
+    """
     hints: Mapping[str, Mapping[str, Any]] = getattr(model, HINTS_ATTRIBUTE, None) or {}
-    targets = []
+    targets: list[TorchTarget] = []
+    claimed: list[str] = []
     for path, module in model.named_modules():
-        own = {name: tuple(p.shape) for name, p in module.named_parameters(recurse=False)}
-        own.update({name: tuple(b.shape) for name, b in module.named_buffers(recurse=False)
-                    if name not in _SKIPPED_BUFFERS})
-        if not own:
+        if any(path.startswith(prefix) for prefix in claimed):
             continue
         module_type = type(module).__name__
-        if not rules.for_torch_type(module_type):
+        has_rule = bool(rules.for_torch_type(module_type))
+        own = {name: tuple(p.shape) for name, p in module.named_parameters(recurse=has_rule)}
+        own.update({name: tuple(b.shape) for name, b in module.named_buffers(recurse=has_rule)
+                    if name.rsplit(".", 1)[-1] not in _SKIPPED_BUFFERS})
+        if not own:
+            continue
+        if not has_rule:
             raise UnsupportedLayerError(
                 f"PyTorch module '{path}' is a {module_type}, which no porting rule handles; "
                 "a plugin can add one through the zoo_port_rules hook"
             )
+        claimed.append(f"{path}." if path else "")
         attributes = {name: getattr(module, name) for name in _MODULE_ATTRIBUTES if hasattr(module, name)}
         attributes["has_bias"] = getattr(module, "bias", None) is not None
         targets.append(TorchTarget(path, module_type, own, dict(hints.get(path, {})), attributes))
@@ -82,7 +92,7 @@ def _pair(source: KerasSource, targets: Sequence[TorchTarget], rules: RuleSet, i
         candidates = [(layer, rule) for layer in unused for rule in rules.for_torch_type(target.module_type)
                       if layer.class_name in (None, rule.keras_class)]
         if not candidates:
-            wanted = " or ".join(r.keras_class for r in rules.for_torch_type(target.module_type))
+            wanted = " / ".join(r.keras_class for r in rules.for_torch_type(target.module_type))
             raise LayoutMismatchError(
                 f"the file has no {wanted} layer left for {target.describe()}; "
                 f"it was saved from a different architecture or config ({_summary(unused)} unmatched)"

@@ -134,14 +134,16 @@ class RuleSet:
 # --------------------------------------------------------------------------- helpers
 
 
-def split_kernel_bias(arrays: Arrays, ctx: RuleContext, kernel_ndim: int) -> tuple[np.ndarray, np.ndarray | None]:
+def split_kernel_bias(arrays: Arrays, ctx: RuleContext, kernel_ndim: int,
+                      outputs: int | None = None) -> tuple[np.ndarray, np.ndarray | None]:
+    """[kernel, bias?] with the kernel's rank and the bias's length (``outputs``, default the last axis) checked."""
     if len(arrays) not in (1, 2):
         raise RuleMismatch(f"expected a kernel and an optional bias, found {len(arrays)} arrays")
     kernel = arrays[0]
     if kernel.ndim != kernel_ndim:
         raise RuleMismatch(f"expected a {kernel_ndim}-D kernel, found shape {kernel.shape}")
     bias = arrays[1] if len(arrays) == 2 else None
-    if bias is not None and bias.shape != (kernel.shape[-1],):
+    if bias is not None and bias.shape != (outputs or kernel.shape[-1],):
         raise RuleMismatch(f"bias shape {bias.shape} does not fit kernel shape {kernel.shape}")
     return kernel, bias
 

@@ -10,7 +10,7 @@ from typing import Any
 import torch
 from torch import nn
 
-__all__ = ["GateActivationLSTM", "gate_activation"]
+__all__ = ["GateActivationLSTM", "SeparableConv1d", "SeparableConv2d", "TFSamePad2d", "gate_activation"]
 
 
 def gate_activation(name: str) -> Any:
@@ -83,3 +83,55 @@ class GateActivationLSTM(nn.Module):
             finals_c.append(c)
         output = torch.cat(outputs, dim=-1)
         return (output if self.batch_first else output.transpose(0, 1)), (torch.stack(finals_h), torch.stack(finals_c))
+
+
+class _SeparableConv(nn.Module):
+    """Keras's SeparableConv: a depthwise conv (groups = in channels) then a 1×1 pointwise conv."""
+
+    conv: Any = None
+
+    def __init__(self, in_channels: int, out_channels: int, kernel_size: Any, *, stride: Any = 1, padding: Any = 0,
+                 dilation: Any = 1, depth_multiplier: int = 1, bias: bool = True) -> None:
+        super().__init__()
+        self.in_channels, self.depth_multiplier = in_channels, depth_multiplier
+        self.depthwise = self.conv(in_channels, in_channels * depth_multiplier, kernel_size, stride=stride,
+                                   padding=padding, dilation=dilation, groups=in_channels, bias=False)
+        self.pointwise = self.conv(in_channels * depth_multiplier, out_channels, 1, bias=bias)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.pointwise(self.depthwise(x))
+
+
+class SeparableConv1d(_SeparableConv):
+    conv = nn.Conv1d
+
+
+class SeparableConv2d(_SeparableConv):
+    conv = nn.Conv2d
+
+
+class TFSamePad2d(nn.Module):
+    """TensorFlow's 'same' padding for a strided window: the odd pixel goes bottom/right.
+
+    PyTorch's symmetric ``padding=`` cannot express it; this pads by the input's size at
+    call time, so any input size pads exactly as TensorFlow does.
+    """
+
+    def __init__(self, kernel_size: int | tuple[int, int], stride: int | tuple[int, int],
+                 dilation: int | tuple[int, int] = 1) -> None:
+        super().__init__()
+        pair = lambda v: (v, v) if isinstance(v, int) else tuple(v)  # noqa: E731
+        self.kernel_size, self.stride, self.dilation = pair(kernel_size), pair(stride), pair(dilation)
+
+    @staticmethod
+    def amounts(size: int, kernel: int, stride: int, dilation: int = 1) -> tuple[int, int]:
+        """(before, after) padding of one axis, as TensorFlow computes it."""
+        effective = (kernel - 1) * dilation + 1
+        out = -(-size // stride)
+        total = max((out - 1) * stride + effective - size, 0)
+        return total // 2, total - total // 2
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        top, bottom = self.amounts(x.shape[-2], self.kernel_size[0], self.stride[0], self.dilation[0])
+        left, right = self.amounts(x.shape[-1], self.kernel_size[1], self.stride[1], self.dilation[1])
+        return nn.functional.pad(x, (left, right, top, bottom))

@@ -40,7 +40,7 @@ def test_extra_layers_in_the_file_are_named() -> None:
 
 
 def test_missing_layers_are_named() -> None:
-    with pytest.raises(LayoutMismatchError, match="no Dense or TimeDistributed layer left for PyTorch module '1' \\(Linear\\)"):
+    with pytest.raises(LayoutMismatchError, match="no Dense / TimeDistributed layer left for PyTorch module '1' \\(Linear\\)"):
         keras_to_state_dict(_source(("d1", "Dense", _dense(4, 3))), nn.Sequential(nn.Linear(4, 3), nn.Linear(3, 2)))
 
 
