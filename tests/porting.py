@@ -58,3 +58,19 @@ def port_and_compare(name: str, keras_model: Any, directory: Path, how: str, dty
     results = [compare_arrays(a, s.keras_to_torch(e), dtype) for a, e, s in zip(actual, expected, out_specs, strict=False)]
     assert len(actual) == len(expected)
     return max(r.max_abs for r in results), all(r.passed for r in results)
+
+# Small configs of every built-in architecture, for tests that visit them all.
+SMALL_CONFIGS: dict[str, dict[str, Any]] = {
+    "mlp": {"in_features": 12, "hidden": (9, 7)},
+    "siamese": {"input_size": 65, "in_channels": 2, "embedding_dim": 12},
+    "cifar_cnn": {"input_size": 16},
+    "text_classifier": {"vocab_size": 40, "embed_dim": 6, "maxlen": 9, "hidden": 4},
+    "echo_sequence": {"timesteps": 6, "n_features": 5, "units": 4},
+    "damped_sine": {"timesteps": 8, "units": 4},
+    "moving_square": {"frames": 3, "size": 9, "filters": 2, "units": 3},
+    "addition_seq2seq": {"encoder_units": 6, "decoder_units": 5},
+    "cumsum_bidirectional": {"timesteps": 6, "units": 4},
+    "shape_generation": {"units": 5},
+    "resnet50": {"input_size": 32, "num_classes": 4},
+    "mobilenet_v2": {"input_size": 32, "num_classes": 4, "alpha": 0.35},
+}

@@ -9,6 +9,7 @@ from __future__ import annotations
 from ._catalog import DEFAULT_RULES
 from ._errors import KerasFileError, LayoutMismatchError, PortError, UnsupportedLayerError, WeightValueError
 from ._files import atomic_write, save_safetensors
+from ._keras_side import assign_to_keras, torch_to_keras
 from ._port import HINTS_ATTRIBUTE, Pairing, pair_layers, torch_targets
 from ._readers import open_keras
 from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
@@ -33,6 +34,7 @@ __all__ = [
     "UnsupportedLayerError",
     "WeightValueError",
     "apply_module_settings",
+    "assign_to_keras",
     "atomic_write",
     "keras_to_state_dict",
     "load_into_torch",
@@ -41,4 +43,5 @@ __all__ = [
     "port_to_torch",
     "save_safetensors",
     "torch_targets",
+    "torch_to_keras",
 ]

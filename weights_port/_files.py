@@ -11,21 +11,19 @@ import numpy as np
 
 from ._errors import PortError
 
-__all__ = ["atomic_write", "save_safetensors"]
+__all__ = ["atomic_write", "check_output_path", "save_safetensors"]
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], *, protect: tuple[Path, ...] = ()) -> Path:
-    """Run ``write(temp_path)`` then rename into place: a failure leaves no partial file."""
-    target = Path(path)
-    for protected in protect:
-        if protected.exists() and target.exists() and target.resolve() == protected.resolve():
-            raise PortError(f"{target}: refusing to overwrite the input file; choose another output path")
-    if target.is_dir():
-        raise PortError(f"{target}: is a directory; give a file name such as {target / 'model.safetensors'}")
-    directory = target.parent if str(target.parent) else Path(".")
-    if not directory.is_dir():
-        raise PortError(f"{target}: the directory {directory} does not exist")
-    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=".part", dir=directory)
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], *, protect: tuple[Path, ...] = (),
+                 suffix: str = ".part") -> Path:
+    """Run ``write(temp_path)`` then rename into place: a failure leaves no partial file.
+
+    ``suffix`` ends the temporary name, for writers that insist on one (".weights.h5").
+    """
+    target = check_output_path(path, protect)
+    directory = target.parent
+    handle, temp = tempfile.mkstemp(prefix=f".{target.name}.", suffix=f".part{suffix}" if suffix != ".part" else suffix,
+                                    dir=directory)
     os.close(handle)
     try:
         write(temp)
@@ -34,6 +32,19 @@ def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], *, 
     except BaseException:
         Path(temp).unlink(missing_ok=True)
         raise
+    return target
+
+
+def check_output_path(path: str | os.PathLike[str], protect: tuple[Path, ...] = ()) -> Path:
+    """The output path, or a PortError if it is an input, a directory, or in no directory."""
+    target = Path(path)
+    for protected in protect:
+        if protected.exists() and target.exists() and target.resolve() == protected.resolve():
+            raise PortError(f"{target}: refusing to overwrite the input file; choose another output path")
+    if target.is_dir():
+        raise PortError(f"{target}: is a directory; give a file name such as {target / 'model.safetensors'}")
+    if not target.parent.is_dir():
+        raise PortError(f"{target}: the directory {target.parent} does not exist")
     return target
 
 

@@ -75,26 +75,50 @@ def get(name: str, backend: str = "torch", weights: str | os.PathLike[str] | Non
     return model
 
 
-def port(name: str, keras_file: str | os.PathLike[str], output: str | os.PathLike[str],
+def port(name: str, source: str | os.PathLike[str], output: str | os.PathLike[str],
          dtype: str = "float32", **config: Any) -> Path:
-    """Port a Keras file of ``name`` to a PyTorch ``.safetensors`` state dict, atomically.
+    """Port weights of ``name`` between frameworks, atomically; the direction follows the files.
 
-    The PyTorch model is built on the ``meta`` device, so the port holds the weights once.
+    A Keras file (.keras, .weights.h5, .h5) becomes a PyTorch ``.safetensors`` state dict
+    (the PyTorch model is built on the ``meta`` device, so the weights are held once). A
+    PyTorch state dict (.safetensors, .pt, .pth) becomes a Keras 3 ``.weights.h5`` (or a
+    full ``.keras``) that ``keras_model.load_weights`` accepts.
     """
     import weights_port
+    from weights_port._files import check_output_path
 
+    source_path, output_path = Path(source), check_output_path(output, protect=(Path(source),))
+    if source_path.suffix.lower() in torch_weight_suffixes:
+        return _port_to_keras(name, source_path, output_path, dtype, config)
+    if not output_path.name.endswith(".safetensors"):
+        raise weights_port.PortError(f"{output_path}: a Keras file ports to a PyTorch .safetensors file; "
+                                     f"name the output like {output_path.stem}.safetensors")
     arch, resolved = _resolve(name, "torch", dtype, config)
-    source_path = Path(keras_file)
-    with weights_port.open_keras(source_path) as source:  # fail on a bad file before importing torch
+    with weights_port.open_keras(source_path) as keras_source:  # a bad file fails before torch is imported
         _require_framework("torch")
         import torch
 
         with torch.device("meta"):
             model = arch.build_torch(**resolved, dtype=dtype)
-        state, settings = weights_port.port_to_torch(source, model, _rules())
+        state, settings = weights_port.port_to_torch(keras_source, model, _rules())
     metadata = {"zoo_architecture": arch.name, "zoo_config": _json(resolved), "zoo_dtype": dtype,
                 "ported_from": source_path.name, MODULE_SETTINGS_KEY: _json(settings)}
-    return weights_port.save_safetensors(state, output, metadata=metadata, protect=(source_path,))
+    return weights_port.save_safetensors(state, output_path, metadata=metadata, protect=(source_path,))
+
+
+_KERAS_OUTPUTS = (".weights.h5", ".keras")
+
+
+def _port_to_keras(name: str, source: Path, output: Path, dtype: str, config: dict[str, Any]) -> Path:
+    import weights_port
+
+    suffix = next((s for s in _KERAS_OUTPUTS if output.name.endswith(s)), None)
+    if suffix is None:
+        raise weights_port.PortError(f"{output}: a PyTorch state dict ports to a Keras 3 weights file; "
+                                     f"name the output like {output.name.split('.')[0]}.weights.h5 (or .keras)")
+    model = get(name, backend="keras", weights=source, dtype=dtype, **config)
+    write = model.save_weights if suffix == ".weights.h5" else model.save
+    return weights_port.atomic_write(output, lambda temp: write(temp), protect=(source,), suffix=suffix)
 
 
 def _resolve(name: str, backend: str, dtype: str, config: dict[str, Any]) -> tuple[Architecture, dict[str, Any]]:

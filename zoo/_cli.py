@@ -58,10 +58,12 @@ def _parser() -> argparse.ArgumentParser:
     plugins = commands.add_parser("plugins", help="list plugins, their architectures and errors")
     plugins.set_defaults(run=_plugins)
 
-    port = commands.add_parser("port", help="port Keras weights to PyTorch (.safetensors)")
+    port = commands.add_parser("port", help="port weights Keras → PyTorch or back; the direction follows the files")
     port.add_argument("name")
-    port.add_argument("weights", type=Path, help="a .keras, .weights.h5 or .h5 file")
-    port.add_argument("-o", "--output", type=Path, required=True, help="output .safetensors file")
+    port.add_argument("weights", type=Path,
+                      help="Keras file (.keras, .weights.h5, .h5) or PyTorch state dict (.safetensors, .pt)")
+    port.add_argument("-o", "--output", type=Path, required=True,
+                      help="output: .safetensors (from Keras) or .weights.h5 / .keras (from PyTorch)")
     _config_options(port)
     port.set_defaults(run=_port)
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 from typing import Any
 
 from ..hookspecs import hookimpl
-from . import cifar_cnn, mlp, sequences, siamese, text_classifier
+from . import cifar_cnn, mlp, mobilenet_v2, resnet50, sequences, siamese, text_classifier
 
 __all__ = ["zoo_architectures", "zoo_port_rules"]
 
-_MODULES = (mlp, siamese, cifar_cnn, text_classifier)
+_MODULES = (mlp, siamese, cifar_cnn, text_classifier, resnet50, mobilenet_v2)
 
 
 @hookimpl

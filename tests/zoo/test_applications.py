@@ -1,0 +1,116 @@
+"""resnet50 and mobilenet_v2 as users hold them: keras.applications files at full size."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from equivalence_tests import randomise_keras_weights
+from zoo.architectures._keras_dtype import keras_dtype_policy
+
+APPLICATIONS = {"resnet50": "ResNet50", "mobilenet_v2": "MobileNetV2"}
+
+
+def _application(K: Any, name: str, dtype: str = "float32", **kwargs: Any) -> Any:
+    constructor = getattr(K.applications, APPLICATIONS[name])
+    if K.__name__ == "keras":
+        with keras_dtype_policy(dtype):
+            return constructor(weights=None, **kwargs)
+    return constructor(weights=None, **kwargs)
+
+
+def _image_batch(seed: int, dtype: str = "float32", size: int = 224) -> np.ndarray:
+    return np.random.default_rng(seed).uniform(-1, 1, (2, size, size, 3)).astype(dtype)
+
+
+def _torch_forward(model: torch.nn.Module, x: np.ndarray, logits: bool = False) -> np.ndarray:
+    captured: list[torch.Tensor] = []
+    if logits:
+        model.classifier.register_forward_hook(lambda module, args, out: captured.append(out))
+    with torch.no_grad():
+        out = model(torch.from_numpy(np.moveaxis(x, -1, 1).copy()))
+    return (captured[0] if logits else out).numpy()
+
+
+@pytest.mark.parametrize("name", list(APPLICATIONS))
+@pytest.mark.parametrize(("flavour", "filename"), [("keras", "model.keras"), ("tf_keras", "model.h5")])
+def test_full_size_application_file_ports_softmax_within_1e_4(name: str, flavour: str, filename: str,
+                                                              tmp_path: Path) -> None:
+    from porting import keras_module
+
+    keras_model = _application(keras_module(flavour), name)
+    randomise_keras_weights(keras_model, np.random.default_rng(0))
+    keras_model.save(tmp_path / filename)
+    x = _image_batch(1)
+    expected = keras_model(x, training=False).numpy()
+    model = zoo.get(name, backend="torch", weights=tmp_path / filename)
+    actual = _torch_forward(model, x)
+    assert actual.shape == (2, 1000) and np.abs(actual - expected).max() <= 1e-4
+
+
+@pytest.mark.parametrize("name", list(APPLICATIONS))
+def test_full_size_logits_within_1e_5(name: str, tmp_path: Path) -> None:
+    """A user's logits head (classifier_activation=None): the same weights, compared before softmax."""
+    import keras
+
+    keras_model = _application(keras, name, classifier_activation=None, classes=37)
+    randomise_keras_weights(keras_model, np.random.default_rng(2))
+    keras_model.save(tmp_path / "logits.keras")
+    x = _image_batch(3)
+    model = zoo.get(name, backend="torch", weights=tmp_path / "logits.keras", num_classes=37)
+    assert np.abs(_torch_forward(model, x, logits=True) - keras_model(x, training=False).numpy()).max() <= 1e-5
+
+
+@pytest.mark.parametrize("name", list(APPLICATIONS))
+def test_full_size_float64_within_1e_10(name: str, tmp_path: Path) -> None:
+    import keras
+
+    keras_model = _application(keras, name, dtype="float64")
+    randomise_keras_weights(keras_model, np.random.default_rng(4))
+    keras_model.save(tmp_path / "f64.keras")
+    x = _image_batch(5, "float64")
+    model = zoo.get(name, backend="torch", weights=tmp_path / "f64.keras", dtype="float64")
+    assert np.abs(_torch_forward(model, x) - keras_model(x, training=False).numpy()).max() <= 1e-10
+
+
+@pytest.mark.parametrize(("name", "config"), [
+    ("resnet50", {"num_classes": 5, "input_size": 97}),
+    ("resnet50", {"include_top": False, "input_size": 64}),
+    ("mobilenet_v2", {"num_classes": 3, "input_size": 75, "alpha": 0.35}),
+    ("mobilenet_v2", {"num_classes": 4, "input_size": 64, "alpha": 1.4}),
+])
+def test_fine_tuned_variants_port_with_the_matching_config(name: str, config: dict[str, Any], tmp_path: Path) -> None:
+    import tf_keras
+
+    kwargs = {"input_shape": (config["input_size"],) * 2 + (3,)}
+    if "num_classes" in config:
+        kwargs["classes"] = config["num_classes"]
+    if "alpha" in config:
+        kwargs["alpha"] = config["alpha"]
+    if "include_top" in config:
+        kwargs["include_top"] = config["include_top"]
+    keras_model = _application(tf_keras, name, **kwargs)
+    randomise_keras_weights(keras_model, np.random.default_rng(6))
+    keras_model.save_weights(str(tmp_path / "finetuned.h5"))
+    x = _image_batch(7, size=config["input_size"])
+    expected = keras_model(x, training=False).numpy()
+    actual = _torch_forward(zoo.get(name, backend="torch", weights=tmp_path / "finetuned.h5", **config), x)
+    if actual.ndim == 4:
+        actual = np.moveaxis(actual, 1, -1)
+    np.testing.assert_allclose(actual, expected, atol=1e-5, rtol=1e-4)
+
+
+def test_torch_model_structure_is_readable() -> None:
+    resnet = zoo.get("resnet50", backend="torch")
+    assert [name for name, _ in resnet.stages.named_children()] == ["conv2", "conv3", "conv4", "conv5"]
+    assert len(resnet.stages.conv4) == 6 and resnet.stem.bn.eps == pytest.approx(1.001e-5)
+    statistics = sum(b.numel() for n, b in resnet.named_buffers() if n.endswith(("running_mean", "running_var")))
+    assert sum(p.numel() for p in resnet.parameters()) + statistics == 25_636_712  # Keras's count_params()
+    mobilenet = zoo.get("mobilenet_v2", backend="torch")
+    assert len(mobilenet.blocks) == 17 and mobilenet.blocks[1].depthwise.conv.groups == 96
+    assert mobilenet.stem.bn.eps == pytest.approx(1e-3)
