@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-from ._check import FILE_FORMATS, CheckResult, check_architecture, run_keras, run_torch, save_keras
+from ._check import (
+    FILE_FORMATS,
+    ArchitectureCheck,
+    CheckResult,
+    ExampleOutcome,
+    check_architecture,
+    run_keras,
+    run_torch,
+    save_keras,
+)
+from ._layerwise import LayerComparison, compare_layers, divergence_report
 from ._random import random_inputs, randomise_keras_weights
 from ._tolerance import TOLERANCES, Agreement, Tolerance, compare_arrays
 
@@ -10,10 +20,15 @@ __all__ = [
     "FILE_FORMATS",
     "TOLERANCES",
     "Agreement",
+    "ArchitectureCheck",
     "CheckResult",
+    "ExampleOutcome",
+    "LayerComparison",
     "Tolerance",
     "check_architecture",
     "compare_arrays",
+    "compare_layers",
+    "divergence_report",
     "random_inputs",
     "randomise_keras_weights",
     "run_keras",

@@ -392,7 +392,7 @@ def _from_model(model: Any) -> KerasSource:
                 except Exception:  # a custom layer without get_config is still portable
                     config = None
                 weights = tuple(KerasWeight(_variable_key(v, layer.name), VariableArray(v)) for v in layer.weights)
-                layers.append(KerasLayer(f"{prefix}{layer.name}", type(layer).__name__, config, weights))
+                layers.append(KerasLayer(f"{prefix}{layer.name}", type(layer).__name__, config, weights, layer))
 
     visit(model, "")
     package = sys.modules.get(type(model).__module__.split(".")[0])

@@ -56,6 +56,8 @@ class KerasLayer:
     class_name: str | None
     config: Mapping[str, Any] | None
     weights: tuple[KerasWeight, ...]
+    origin: Any = field(default=None, compare=False, repr=False)
+    """The live Keras layer, when read from an in-memory model."""
 
     @property
     def shapes(self) -> list[tuple[int, ...]]:

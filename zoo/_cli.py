@@ -67,13 +67,16 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(port)
     port.set_defaults(run=_port)
 
-    check = commands.add_parser("check", help="prove Keras and PyTorch builders agree")
+    check = commands.add_parser("check", help="prove Keras and PyTorch builders compute the same function")
     check.add_argument("names", nargs="*", metavar="NAME")
     check.add_argument("--all", action="store_true", help="check every registered architecture")
     _config_options(check)
+    check.add_argument("--examples", type=int, default=3, metavar="N",
+                       help="random weight/input draws per architecture (default 3)")
     check.add_argument("--format", default=".keras", choices=(".keras", ".weights.h5", ".h5"),
-                       help="file format the Keras weights travel through")
+                       help="file format the Keras weights travel through (default .keras)")
     check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--device", default="cpu", help="device of the PyTorch side, e.g. cuda (TF32 off in both)")
     check.set_defaults(run=_check)
     return parser
 
@@ -151,12 +154,59 @@ def _check(args: argparse.Namespace) -> int:
     names = zoo.list_models() if args.all else list(args.names)
     if not names:
         raise zoo.ConfigError("name at least one architecture, or pass --all")
+    if args.examples < 1:
+        raise zoo.ConfigError(f"--examples must be at least 1, got {args.examples}")
     config = config_from_pairs(args.config)
     for name in names:  # validate everything before the slow part starts
-        resolve_config(architecture(name), config)
-    failures = 0
-    for name in names:
-        result: Any = check_architecture(name, config, args.dtype, seed=args.seed, file_format=args.format)
-        print(result.summary())
-        failures += not result.passed
+        resolve_config(architecture(name), config if not args.all else {})
+    progress = _Progress(len(names))
+    results = []
+    for index, name in enumerate(names):
+        progress.start(index, name)
+        results.append(check_architecture(name, config if not args.all else {}, args.dtype, examples=args.examples,
+                                          seed=args.seed, file_format=args.format, device=args.device,
+                                          progress=progress.example))
+    progress.done()
+    _print_table(results)
+    failures = [r for r in results if not r.passed]
+    for result in failures:
+        print(f"\n{result.report}")
+        for note in result.notes:
+            print(f"  note: {note}")
+    if args.device != "cpu":
+        print(f"\nPyTorch ran on {args.device} with TF32 switched off in PyTorch and TensorFlow.")
     return EXIT_MISMATCH if failures else 0
+
+
+class _Progress:
+    """One status line on stderr while checks run (rewritten in place on a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.name, self.index = total, "", 0
+        self.live = sys.stderr.isatty()
+
+    def start(self, index: int, name: str) -> None:
+        self.index, self.name = index, name
+        self._show(f"[{index + 1}/{self.total}] {name}: building models")
+
+    def example(self, name: str, number: int, count: int) -> None:
+        self._show(f"[{self.index + 1}/{self.total}] {name}: example {number}/{count}")
+
+    def _show(self, text: str) -> None:
+        if self.live:
+            print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.live:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def _print_table(results: list[Any]) -> None:
+    headers = ("architecture", "dtype", "examples", "max abs", "max rel", "time", "result")
+    rows = [(r.name, r.dtype, str(r.examples), f"{r.max_abs:.2e}", f"{r.max_rel:.2e}", f"{r.seconds:.1f}s",
+             "ok" if r.passed else "MISMATCH") for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    for row in (headers, tuple("-" * w for w in widths), *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())

@@ -107,11 +107,12 @@ def test_failed_port_leaves_existing_output_untouched(capsys, mlp_keras: Path, t
 
 
 def test_check_reports_errors_and_passes(capsys) -> None:
-    code, out, _ = run(capsys, "check", "mlp", "cifar_cnn", "--config", "num_classes=4", "--dtype", "float64")
+    code, out, _ = run(capsys, "check", "mlp", "cifar_cnn", "--config", "num_classes=4", "--dtype", "float64",
+                       "--examples", "2")
     assert code == 0
-    lines = out.strip().splitlines()
-    assert [line.split()[0] for line in lines] == ["mlp", "cifar_cnn"]
-    assert all(" ok: max abs " in line and "max rel" in line for line in lines)
+    rows = [line.split() for line in out.strip().splitlines()[2:]]
+    assert [row[0] for row in rows] == ["mlp", "cifar_cnn"]
+    assert all(row[1] == "float64" and row[2] == "2" and row[-1] == "ok" for row in rows)
 
 
 def test_check_exits_1_on_mismatch(capsys) -> None:
@@ -129,7 +130,7 @@ def test_check_exits_1_on_mismatch(capsys) -> None:
         code, out, _ = run(capsys, "check", "mlp")
     finally:
         object.__setattr__(mlp.ARCHITECTURE, "build_torch", original)
-    assert code == 1 and "MISMATCH" in out
+    assert code == 1 and "MISMATCH" in out and "after the last paired layer" in out
 
 
 def test_console_script_runs_in_a_fresh_process(tmp_path: Path) -> None:

@@ -1,0 +1,95 @@
+"""The pytest plugin and ``zoo check`` on every registered architecture, plugins included."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+import zoo
+
+HERE = Path(__file__).parent
+
+
+def _install_mutant_plugin(site: Path) -> None:
+    """The mutants module as an installed distribution: a real entry point in group "zoo"."""
+    (site / "zoo_mutants.py").write_text((HERE / "mutants.py").read_text())
+    info = site / "zoo_mutants-0.1.dist-info"
+    info.mkdir()
+    (info / "METADATA").write_text("Metadata-Version: 2.1\nName: zoo-mutants\nVersion: 0.1\n")
+    (info / "entry_points.txt").write_text("[zoo]\nzoo-mutants = zoo_mutants\n")
+
+
+def _run(*argv: str, site: Path | None = None, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+    if site is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(site), env.get("PYTHONPATH", "")])
+    return subprocess.run([sys.executable, *argv], capture_output=True, text=True, env=env, cwd=cwd, timeout=900)
+
+
+def test_plugin_runs_the_property_for_every_registered_architecture(tmp_path: Path) -> None:
+    result = _run("-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "-v",
+                  "--zoo-examples", "2", "-W", "ignore", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    for name in zoo.list_models():
+        for dtype in ("float32", "float64"):
+            assert f"test_keras_and_pytorch_compute_the_same_function[{name}-{dtype}] PASSED" in result.stdout
+    assert f"{2 * len(zoo.list_models())} passed" in result.stdout
+
+
+def test_plugin_options_select_architecture_and_dtype(tmp_path: Path) -> None:
+    result = _run("-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "-v", "-W", "ignore",
+                  "--zoo-arch", "mlp", "--zoo-arch", "shape_generation", "--zoo-dtype", "float64",
+                  "--hypothesis-profile", "thorough", "--zoo-examples", "4", cwd=tmp_path)
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "[mlp-float64] PASSED" in result.stdout and "[shape_generation-float64] PASSED" in result.stdout
+    assert "2 passed" in result.stdout and "float32" not in result.stdout.split("short test summary")[0]
+
+
+def test_plugin_names_an_unknown_architecture(tmp_path: Path) -> None:
+    result = _run("-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "--zoo-arch", "resnet5",
+                  cwd=tmp_path)
+    assert result.returncode != 0 and "did you mean 'resnet50'" in result.stdout + result.stderr
+
+
+def test_installed_broken_plugin_is_caught_and_its_layer_named(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _install_mutant_plugin(site)
+    result = _run("-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "-W", "ignore",
+                  "--zoo-arch", "mutant_flatten_order", "--zoo-arch", "mutant_h_n_view", "--zoo-dtype", "float32",
+                  site=site, cwd=tmp_path)
+    assert result.returncode == 1
+    assert "2 failed" in result.stdout
+    assert "mutant_flatten_order: diverges at dense (Keras) / classifier.1 (PyTorch)" in result.stdout
+    assert "mutant_h_n_view: diverges before dense (Keras) / head.0 (PyTorch)" in result.stdout
+
+    check = _run("-m", "zoo", "check", "mutant_symmetric_padding", "mobilenet_v2", "--config", "input_size=32",
+                 "--config", "alpha=0.35", "--examples", "1", site=site, cwd=tmp_path)
+    assert check.returncode == 1, check.stderr
+    lines = check.stdout.splitlines()
+    assert lines[0].split() == ["architecture", "dtype", "examples", "max", "abs", "max", "rel", "time", "result"]
+    assert any(line.startswith("mutant_symmetric_padding") and line.endswith("MISMATCH") for line in lines)
+    assert any(line.startswith("mobilenet_v2") and line.endswith("ok") for line in lines)
+    assert "diverges at Conv1 (Keras) / stem.conv (PyTorch)" in check.stdout
+
+
+def test_zoo_check_table_in_float64(tmp_path: Path) -> None:
+    result = _run("-m", "zoo", "check", "mlp", "cifar_cnn", "--dtype", "float64", "--examples", "2", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    rows = [line.split() for line in result.stdout.splitlines()[2:]]
+    assert [(r[0], r[1], r[2], r[-1]) for r in rows] == [("mlp", "float64", "2", "ok"), ("cifar_cnn", "float64", "2", "ok")]
+    assert all(float(r[3]) <= 1e-10 for r in rows)
+    assert "[1/2] mlp" in result.stderr and "[2/2] cifar_cnn: example 2/2" in result.stderr
+
+
+def test_zoo_check_refuses_a_missing_gpu_clearly(tmp_path: Path) -> None:
+    import torch
+
+    if torch.cuda.is_available():
+        pytest.skip("this machine has a GPU; the refusal is for machines without one")
+    result = _run("-m", "zoo", "check", "mlp", "--device", "cuda", cwd=tmp_path)
+    assert result.returncode == 2 and "sees no CUDA device" in result.stderr and "Traceback" not in result.stderr
