@@ -92,7 +92,8 @@ def run_keras(model: Any, inputs: Sequence[np.ndarray]) -> list[np.ndarray]:
 def _torch_inputs(inputs: Sequence[np.ndarray], specs: Sequence[Any], device: str) -> list[Any]:
     import torch
 
-    return [torch.from_numpy(np.ascontiguousarray(spec.keras_to_torch(x))).to(device) for spec, x in zip(specs, inputs, strict=False)]
+    return [torch.from_numpy(np.ascontiguousarray(spec.keras_to_torch(x))).to(device)
+            for spec, x in zip(specs, inputs, strict=True)]
 
 
 def run_torch(model: Any, inputs: Sequence[np.ndarray], specs: Sequence[Any], device: str = "cpu") -> list[np.ndarray]:
