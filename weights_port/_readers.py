@@ -186,7 +186,7 @@ def _configs_by_name(model_config: Mapping[str, Any]) -> dict[str, tuple[str | N
         children = config.get("layers") if isinstance(config, Mapping) else None
         name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None)
         if name:
-            found.setdefault(str(name), (entry.get("class_name"), config, isinstance(children, list)))
+            found.setdefault(str(name), (_class_name(entry), config, isinstance(children, list)))
         for child in children or []:
             if isinstance(child, Mapping):
                 visit(child)
@@ -216,7 +216,7 @@ def _keras3_container(group: h5py.Group, prefix: str, config: Mapping[str, Any] 
         weights = tuple(_keras3_weights(child))
         if not weights:
             continue
-        class_name = child_config.get("class_name") if child_config else _class_from_path(path_name)
+        class_name = _class_name(child_config) if child_config else _class_from_path(path_name)
         layer_config = child_config.get("config") if child_config else None
         yield KerasLayer(f"{prefix}{real_name}", class_name, layer_config, weights)
 
@@ -235,6 +235,12 @@ def _keras3_paths_from_config(config: Mapping[str, Any]) -> dict[str, Mapping[st
         used[base] = 0 if count is None else count + 1
         paths[base if count is None else f"{base}_{count + 1}"] = entry
     return paths
+
+
+def _class_name(entry: Mapping[str, Any]) -> str | None:
+    """The layer class; legacy files write a registered custom class as "package>Class"."""
+    name = entry.get("class_name")
+    return str(name).rsplit(">", 1)[-1] if name is not None else None
 
 
 def _keras3_layer_name(group: h5py.Group) -> str | None:

@@ -139,9 +139,32 @@ def _port(args: argparse.Namespace) -> int:
     from ._api import config_from_pairs
 
     config = config_from_pairs(args.config)
+    if args.weights.suffix.lower() in (".safetensors", ".pt", ".pth", ".bin"):
+        _quiet_tensorflow_import()  # PyTorch → Keras builds the Keras model
     written = zoo.port(args.name, args.weights, args.output, dtype=args.dtype, **config)
     print(f"wrote {written}")
     return 0
+
+
+def _quiet_tensorflow_import() -> None:
+    """Import TensorFlow with file descriptor 2 muted: its C++ start-up lines (CUDA probing,
+    absl notices) bypass Python and TF_CPP_MIN_LOG_LEVEL, and would bury the output."""
+    import logging
+
+    logging.getLogger("absl").setLevel(logging.ERROR)  # "saving as HDF5 is legacy" on every .h5 check
+    if "tensorflow" in sys.modules:
+        return
+    saved = os.dup(2)
+    try:
+        with open(os.devnull, "w") as devnull:
+            os.dup2(devnull.fileno(), 2)
+            try:
+                import tensorflow  # noqa: F401
+            except ImportError:
+                pass  # reported properly where Keras is needed
+    finally:
+        os.dup2(saved, 2)
+        os.close(saved)
 
 
 def _check(args: argparse.Namespace) -> int:
@@ -159,6 +182,7 @@ def _check(args: argparse.Namespace) -> int:
     config = config_from_pairs(args.config)
     for name in names:  # validate everything before the slow part starts
         resolve_config(architecture(name), config if not args.all else {})
+    _quiet_tensorflow_import()
     progress = _Progress(len(names))
     results = []
     for index, name in enumerate(names):

@@ -60,7 +60,10 @@ class PluginHost:
         for name, plugin in builtins:
             self.add_plugin(plugin, PluginReport(name, "zoo", _own_version()))
         if entry_points:
-            for entry_point in importlib.metadata.entry_points(group=ENTRY_POINT_GROUP):
+            # Sorted by distribution, then entry-point name: which of two clashing plugins
+            # keeps a name must not depend on sys.path order.
+            found = importlib.metadata.entry_points(group=ENTRY_POINT_GROUP)
+            for entry_point in sorted(found, key=lambda ep: ((ep.dist.name if ep.dist else "").lower(), ep.name)):
                 self._load_entry_point(entry_point)
         return self
 

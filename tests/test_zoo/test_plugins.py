@@ -141,3 +141,17 @@ def test_warning_is_given_once_per_process(site: Path) -> None:
         zoo.list_models()
         zoo.info("mlp")
     assert len([w for w in caught if issubclass(w.category, ZooPluginWarning)]) == 1
+
+
+def test_broken_and_clashing_plugins_beside_the_real_one(site: Path) -> None:
+    """With a broken and a clashing distribution installed, the rest (the real plugin too) works."""
+    install(site, "broken-models", "0.1", "raise RuntimeError('boom')\n")
+    install(site, "zzz-text-clash", "9.9", GOOD_PLUGIN.format(arch="text_attention"))  # loads after zoo-text-…
+    with pytest.warns(ZooPluginWarning):
+        names = zoo.list_models()
+    assert {"text_attention", "mlp", "resnet50"} <= set(names)
+    assert zoo.info("text_attention").registered_by == "zoo-text-attention 0.1.0"
+    reports = {r.distribution: r for r in zoo.plugins()}
+    assert "zoo-text-attention 0.1.0" in (reports["zzz-text-clash"].error or "")
+    assert "boom" in (reports["broken-models"].error or "")
+    assert zoo.get("text_attention", backend="torch", vocab_size=10, embed_dim=2, hidden=2) is not None
