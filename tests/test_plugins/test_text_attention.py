@@ -7,11 +7,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from porting import save
+from subprocess_helpers import run_python
 
 import zoo
 from equivalence_tests import check_architecture, randomise_keras_weights, run_keras, run_torch
-from porting import save
-from subprocess_helpers import run_python
 
 CONFIG = {"vocab_size": 50, "embed_dim": 6, "maxlen": 12, "hidden": 5, "attention_units": 7, "dense_units": 4}
 
@@ -37,7 +37,6 @@ def test_plugin_import_is_framework_free() -> None:
 def _independent_keras_model(dtype: str = "float32"):
     """Written apart from the plugin's builder: Sequential, other names, the same custom layer."""
     import keras
-
     from zoo_text_attention.keras_layer import Attention
 
     return keras.Sequential([
