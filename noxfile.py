@@ -41,7 +41,7 @@ def equivalence(session: nox.Session) -> None:
 @nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "zoo", "weights_port", "equivalence_tests", "tests", "noxfile.py", "bench")
+    session.run("ruff", "check", "zoo", "weights_port", "equivalence_tests", "tests", "plugins", "noxfile.py", "bench")
 
 
 @nox.session

@@ -110,6 +110,13 @@ def _pair(source: KerasSource, targets: Sequence[TorchTarget], rules: RuleSet, i
             problems.append(problem)
         else:
             raise LayoutMismatchError(problems[0])
+    unknown = [layer for layer in unused if layer.class_name and not rules.knows_keras_class(layer.class_name)]
+    if unknown:
+        layer = unknown[0]
+        raise UnsupportedLayerError(
+            f"Keras layer '{layer.name}' is a {layer.class_name}, which no porting rule handles (and the model has "
+            "no module for it); a plugin can add a rule through the zoo_port_rules hook"
+        )
     if unused:
         raise LayoutMismatchError(
             f"the file has {len(unused)} layer(s) with weights that the model does not: {_summary(unused)}; "
@@ -162,8 +169,9 @@ def convert_pairs(pairs: Sequence[Pairing], dtype: Callable[[str], Any]) -> Iter
 
 
 def _read_checked(layer: KerasLayer, key: str, array: np.ndarray) -> np.ndarray:
-    if array.dtype.kind not in "fc" and array.dtype.name != "bfloat16":
-        raise WeightValueError(f"{layer.describe()}: weight '{key}' has dtype {array.dtype}, expected floating point")
+    if array.dtype.kind not in "f" and array.dtype.name != "bfloat16":
+        raise WeightValueError(f"{layer.describe()}: weight '{key}' has dtype {array.dtype}, expected floating point "
+                               "(float16, bfloat16, float32 or float64); re-save the model with float weights")
     if not np.isfinite(array.astype(np.float32, copy=False) if array.dtype.kind != "f" else array).all():
         bad = int(np.size(array) - np.count_nonzero(np.isfinite(array.astype(np.float64))))
         raise WeightValueError(

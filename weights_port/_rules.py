@@ -119,6 +119,9 @@ class RuleSet:
             merged.add(rule)
         return merged
 
+    def knows_keras_class(self, keras_class: str) -> bool:
+        return any(rule.keras_class == keras_class for rule in self)
+
     def for_torch_type(self, torch_type: str) -> list[PortRule]:
         return list(self._by_torch_type.get(torch_type, ()))
 

@@ -14,6 +14,8 @@ from typing import Any, Protocol
 
 import numpy as np
 
+from ._errors import KerasFileError
+
 __all__ = ["ArrayLike", "KerasLayer", "KerasSource", "KerasWeight", "natural_key", "snake_case"]
 
 
@@ -38,10 +40,31 @@ class KerasWeight:
 
     @property
     def shape(self) -> tuple[int, ...]:
-        return tuple(int(n) for n in self.data.shape)
+        try:
+            return tuple(int(n) for n in self.data.shape)
+        except Exception as exc:  # a damaged dataset header
+            raise KerasFileError(f"weight '{self.key}' is unreadable ({type(exc).__name__}: {exc})") from None
 
     def read(self) -> np.ndarray:
-        return np.asarray(self.data[()])
+        """The array; Keras's bfloat16 (stored as 2-byte opaque data) comes back as float32."""
+        try:
+            array = np.asarray(self.data[()])
+        except Exception as exc:  # h5py raises OSError and others on damaged data
+            raise KerasFileError(f"weight '{self.key}' is unreadable ({type(exc).__name__}: {exc}); "
+                                 "the file may be truncated or corrupt") from None
+        if array.dtype.kind == "V" and array.dtype.itemsize == 2 and self._declared_dtype() in ("bfloat16", None):
+            return bfloat16_to_float32(array)
+        return array
+
+    def _declared_dtype(self) -> str | None:
+        declared = getattr(self.data, "attrs", {}).get("dtype")
+        return declared.decode() if isinstance(declared, bytes) else declared
+
+
+def bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:
+    """bfloat16 is the top half of a float32: widen it exactly, with no extra dependency."""
+    bits = np.ascontiguousarray(raw).view(np.uint16).astype(np.uint32) << 16
+    return bits.view(np.float32).reshape(raw.shape)
 
 
 @dataclass(frozen=True)
