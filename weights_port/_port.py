@@ -156,16 +156,19 @@ def module_settings(pairs: Sequence[Pairing]) -> dict[str, dict[str, Any]]:
     return settings
 
 
-def convert_pairs(pairs: Sequence[Pairing], dtype: Callable[[str], Any]) -> Iterator[tuple[str, np.ndarray]]:
+def convert_pairs(pairs: Sequence[Pairing], dtype: Callable[[str], Any],
+                  contiguous: Callable[[np.ndarray, Any], np.ndarray] = np.ascontiguousarray,
+                  ) -> Iterator[tuple[str, np.ndarray]]:
     """Read, check and convert each paired layer; yields (state key, contiguous array).
 
-    ``dtype(key)`` gives the NumPy dtype the model holds for that key.
+    ``dtype(key)`` gives the NumPy dtype the model holds for that key; ``contiguous``
+    materialises a (transposed) view in that dtype, once per array.
     """
     for pair in pairs:
         arrays = [_read_checked(pair.layer, w.key, w.read()) for w in pair.layer.weights]
         for name, array in pair.rule.to_torch(arrays, pair.context).items():
             key = pair.target.key(name)
-            yield key, np.ascontiguousarray(array, dtype=dtype(key))
+            yield key, contiguous(array, dtype(key))
 
 
 def _read_checked(layer: KerasLayer, key: str, array: np.ndarray) -> np.ndarray:

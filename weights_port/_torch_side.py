@@ -30,11 +30,24 @@ def port_to_torch(source: KerasSource, model: Any, rules: RuleSet = DEFAULT_RULE
     settings = module_settings(pairs)
     reference = model.state_dict()
     dtypes = {key: torch.empty((), dtype=t.dtype).numpy().dtype for key, t in reference.items()}
-    state = dict(convert_pairs(pairs, dtypes.__getitem__))
+    state = dict(convert_pairs(pairs, dtypes.__getitem__, _contiguous))
     for key, tensor in reference.items():
         if key not in state:
             state[key] = np.zeros(tuple(tensor.shape), dtypes[key]) if tensor.is_meta else tensor.numpy().copy()
     return state, settings
+
+
+def _contiguous(array: np.ndarray, dtype: Any) -> np.ndarray:
+    """Materialise a transposed view with PyTorch's parallel copy kernels (about twice NumPy's
+    speed on 4-D kernel permutations); NumPy for what torch cannot wrap (read-only views)."""
+    import torch
+
+    if array.flags.c_contiguous and array.dtype == dtype:
+        return array
+    if not array.flags.writeable or any(stride <= 0 for stride in array.strides):
+        return np.ascontiguousarray(array, dtype=dtype)
+    tensor = torch.from_numpy(array).contiguous()
+    return np.ascontiguousarray(tensor.numpy(), dtype=dtype)
 
 
 def keras_to_state_dict(source: KerasSource, model: Any, rules: RuleSet = DEFAULT_RULES) -> dict[str, np.ndarray]:

@@ -55,20 +55,17 @@ def _final_states_by_view(**config: Any) -> Any:
     return model
 
 
-def _default_batch_norm_epsilon(**config: Any) -> Any:
-    model = mobilenet_v2.build_torch(**config)
-    for module in model.modules():
-        if type(module).__name__ == "BatchNorm2d":
-            module.eps = 1e-5
-    return model
+def _with_default_batch_norm_epsilon(build: Any) -> Any:
+    """The builder's model with every BatchNorm left at PyTorch's default eps of 1e-5."""
 
+    def broken(**config: Any) -> Any:
+        model = build(**config)
+        for module in model.modules():
+            if type(module).__name__ == "BatchNorm2d":
+                module.eps = 1e-5
+        return model
 
-def _resnet_default_epsilon(**config: Any) -> Any:
-    model = resnet50.build_torch(**config)
-    for module in model.modules():
-        if type(module).__name__ == "BatchNorm2d":
-            module.eps = 1e-5
-    return model
+    return broken
 
 
 def _symmetric_same_padding(**config: Any) -> Any:
@@ -86,8 +83,8 @@ MUTANTS = {
     "mutant_gru_gate_order": (text_classifier.ARCHITECTURE, _gru_in_keras_gate_order),
     "mutant_flatten_order": (cifar_cnn.ARCHITECTURE, _flatten_without_permutation),
     "mutant_h_n_view": (text_classifier.ARCHITECTURE, _final_states_by_view),
-    "mutant_bn_epsilon": (mobilenet_v2.ARCHITECTURE, _default_batch_norm_epsilon),
-    "mutant_resnet_bn_epsilon": (resnet50.ARCHITECTURE, _resnet_default_epsilon),
+    "mutant_bn_epsilon": (mobilenet_v2.ARCHITECTURE, _with_default_batch_norm_epsilon(mobilenet_v2.build_torch)),
+    "mutant_resnet_bn_epsilon": (resnet50.ARCHITECTURE, _with_default_batch_norm_epsilon(resnet50.build_torch)),
     "mutant_symmetric_padding": (mobilenet_v2.ARCHITECTURE, _symmetric_same_padding),
 }
 

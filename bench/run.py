@@ -1,0 +1,222 @@
+"""Speed and memory figures, measured side by side on this machine (``nox -s bench``).
+
+Every figure is the median of several runs; results are printed and saved to
+``bench/results.json`` and ``bench/results.md``. Targets (DESIGN.md) are reported as
+met or missed, never asserted inside the test suite.
+
+    python bench/run.py [--runs N] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import tracemalloc
+from pathlib import Path
+from typing import Any
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+os.environ.setdefault("TF_ENABLE_ONEDNN_OPTS", "0")
+
+HERE = Path(__file__).parent
+ENV = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0"}
+
+
+def median_seconds(command: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(command, check=True, capture_output=True, env=ENV)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def python(code: str) -> list[str]:
+    return [sys.executable, "-c", code]
+
+
+def make_resnet_files(directory: Path) -> dict[str, Path]:
+    """Full-size ResNet50 (224×224, 1000 classes) as .keras (Keras 3) and legacy .h5 (tf.keras)."""
+    import keras
+    import tf_keras
+
+    files = {"keras": directory / "resnet50.keras", "legacy_h5": directory / "resnet50.h5"}
+    keras.applications.ResNet50(weights=None).save(files["keras"])
+    tf_keras.applications.ResNet50(weights=None).save(str(files["legacy_h5"]))
+    return files
+
+
+def bench_end_to_end(files: dict[str, Path], directory: Path, runs: int) -> list[dict[str, Any]]:
+    """`zoo port resnet50 FILE -o OUT` against loading with Keras and converting get_weights()."""
+    rows = []
+    for label, path in files.items():
+        loader = "tf_keras" if label == "legacy_h5" else "keras"
+        ours = median_seconds([sys.executable, "-m", "zoo", "port", "resnet50", str(path), "-o",
+                               str(directory / f"out-{label}.safetensors")], runs)
+        theirs = median_seconds(python(
+            f"import {loader} as K, torch\n"
+            f"model = K.models.load_model({str(path)!r}, compile=False)\n"
+            "state = [torch.from_numpy(w) for w in model.get_weights()]\n"), runs)
+        rows.append({"file": label, "zoo_port_s": ours, "keras_load_convert_s": theirs,
+                     "speedup": theirs / ours, "target": ">= 3x", "met": theirs / ours >= 3})
+    return rows
+
+
+def bench_in_process(files: dict[str, Path], runs: int) -> list[dict[str, Any]]:
+    """The port itself against h5py alone reading the same arrays; peak extra memory."""
+    import h5py
+    import numpy as np
+    import torch
+
+    import weights_port
+    import zoo
+
+    rows = []
+    for label, path in files.items():
+        def port(path: Path = path) -> dict[str, np.ndarray]:
+            with torch.device("meta"):
+                model = zoo._api.architecture("resnet50").build_torch(num_classes=1000, input_size=224,
+                                                                       include_top=True, dtype="float32")
+            with weights_port.open_keras(path) as source:
+                return weights_port.keras_to_state_dict(source, model)
+
+        def h5py_only(path: Path = path) -> list[np.ndarray]:
+            arrays: list[np.ndarray] = []
+            with weights_port.open_keras(path) as source:  # the same file handle kind (zip member view)
+                handle = next(c for c in source._closers if isinstance(c, h5py.File))
+                handle.visititems(lambda n, o: arrays.append(o[()]) if isinstance(o, h5py.Dataset) else None)
+            return arrays
+
+        port_times, read_times = [], []
+        for _ in range(runs):
+            started = time.perf_counter()
+            weight_bytes = sum(a.nbytes for a in h5py_only())
+            read_times.append(time.perf_counter() - started)
+            started = time.perf_counter()
+            state = port()
+            port_times.append(time.perf_counter() - started)
+            del state
+        tracemalloc.start()
+        state = port()
+        _, peak = tracemalloc.get_traced_memory()
+        tracemalloc.stop()
+        del state
+        ratio = statistics.median(port_times) / statistics.median(read_times)
+        rows.append({"file": label, "port_s": statistics.median(port_times), "h5py_read_s": statistics.median(read_times),
+                     "ratio": ratio, "time_target": "<= 2x", "time_met": ratio <= 2,
+                     "weight_mb": weight_bytes / 1e6, "peak_mb": peak / 1e6, "peak_over_weights": peak / weight_bytes,
+                     "memory_target": "about 1 copy", "memory_met": peak / weight_bytes <= 1.25})
+    return rows
+
+
+def bench_import_and_build(runs: int) -> list[dict[str, Any]]:
+    """`import zoo` + zoo.get(name, backend="torch") in a fresh process; TensorFlow must stay out."""
+    import zoo
+
+    rows = []
+    for name in zoo.list_models():
+        code = ("import time, sys\nstarted = time.perf_counter()\nimport zoo\n"
+                f"zoo.get({name!r}, backend='torch')\n"
+                "elapsed = time.perf_counter() - started\n"
+                "assert 'tensorflow' not in sys.modules and 'keras' not in sys.modules, 'TensorFlow was imported'\n"
+                "print(elapsed)\n")
+        times = [float(subprocess.run(python(code), check=True, capture_output=True, text=True, env=ENV).stdout)
+                 for _ in range(runs)]
+        rows.append({"architecture": name, "import_and_get_s": statistics.median(times), "tensorflow_imported": False})
+    return rows
+
+
+def bench_forward(runs: int, batch: int) -> list[dict[str, Any]]:
+    """PyTorch forward against Keras forward, same default config, same batch, same machine."""
+    import numpy as np
+    import torch
+
+    import zoo
+    from equivalence_tests import random_inputs
+    from zoo._api import architecture
+    from zoo._spec import resolve_config
+
+    rows = []
+    for name in zoo.list_models():
+        arch = architecture(name)
+        config = resolve_config(arch, {})
+        specs = arch.inputs(config)
+        inputs = random_inputs(specs, batch, "float32", np.random.default_rng(0))
+        keras_model = zoo.get(name, backend="keras")
+        torch_model = zoo.get(name, backend="torch").eval()
+        torch_inputs = [torch.from_numpy(np.ascontiguousarray(s.keras_to_torch(x))) for s, x in zip(specs, inputs, strict=True)]
+        keras_args = list(inputs) if len(inputs) > 1 else inputs[0]
+        keras_model(keras_args, training=False)  # warm up both
+        with torch.no_grad():
+            torch_model(*torch_inputs)
+
+        def timed(call: Any) -> float:
+            times = []
+            for _ in range(runs):
+                started = time.perf_counter()
+                call()
+                times.append(time.perf_counter() - started)
+            return statistics.median(times)
+
+        keras_s = timed(lambda m=keras_model, a=keras_args: m(a, training=False))
+        with torch.no_grad():
+            torch_s = timed(lambda m=torch_model, a=torch_inputs: m(*a))
+        rows.append({"architecture": name, "batch": batch, "torch_s": torch_s, "keras_s": keras_s,
+                     "keras_over_torch": keras_s / torch_s})
+    return rows
+
+
+def bench_equivalence_suite() -> dict[str, Any]:
+    started = time.perf_counter()
+    result = subprocess.run([sys.executable, "-m", "zoo", "check", "--all"], capture_output=True, text=True, env=ENV)
+    return {"command": "zoo check --all (float32, 3 examples each)", "seconds": time.perf_counter() - started,
+            "passed": result.returncode == 0}
+
+
+def markdown(results: dict[str, Any]) -> str:
+    lines = [f"# Benchmarks ({results['machine']})", ""]
+    for title, rows in (("End-to-end port of a full-size ResNet50", results["end_to_end"]),
+                        ("In-process port against h5py alone", results["in_process"]),
+                        ("import zoo + zoo.get(name, backend='torch')", results["import_and_build"]),
+                        ("Forward pass, PyTorch against Keras", results["forward"])):
+        lines += [f"## {title}", ""]
+        if rows:
+            keys = list(rows[0])
+            lines += ["| " + " | ".join(keys) + " |", "|" + "---|" * len(keys)]
+            lines += ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()) + " |"
+                      for row in rows]
+        lines.append("")
+    suite = results["equivalence_suite"]
+    lines += ["## Equivalence suite", "", f"{suite['command']}: {suite['seconds']:.1f}s, passed: {suite['passed']}", ""]
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--runs", type=int, default=3)
+    parser.add_argument("--batch", type=int, default=32)
+    args = parser.parse_args()
+    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
+                                          f"{platform.python_version()}", "runs": args.runs}
+    with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
+        files = make_resnet_files(Path(tmp))
+        results["end_to_end"] = bench_end_to_end(files, Path(tmp), args.runs)
+        results["in_process"] = bench_in_process(files, args.runs)
+    results["import_and_build"] = bench_import_and_build(args.runs)
+    results["forward"] = bench_forward(args.runs, args.batch)
+    results["equivalence_suite"] = bench_equivalence_suite()
+    (HERE / "results.json").write_text(json.dumps(results, indent=2))
+    text = markdown(results)
+    (HERE / "results.md").write_text(text)
+    print(text)
+
+
+if __name__ == "__main__":
+    main()
