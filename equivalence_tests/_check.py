@@ -192,12 +192,9 @@ class ArchitectureCheck:
 
     def _setting_divergence(self, settings: Mapping[str, Mapping[str, Any]], final_error: float) -> str:
         """The builder computes another function, by less than the tolerance: name the first such layer."""
-        import weights_port
 
         lacking = {path: (key, have, value) for path, key, have, value in self._lacking(settings)}
-        targets = weights_port.torch_targets(self.torch_model, self.rules)
-        pairs = weights_port.pair_layers(weights_port.open_keras(self.keras_model), targets, self.rules)
-        first = next(p for p in pairs if p.target.path in lacking)
+        first = next(p for p in self._pairs() if p.target.path in lacking)
         key, have, value = lacking[first.target.path]
         return (f"{self.name}: diverges at {first.layer.name} (Keras) / {first.target.path} (PyTorch): the builder "
                 f"sets {key}={have!r} where Keras uses {value!r} ({len(lacking)} module(s) in all); the outputs "
@@ -209,12 +206,16 @@ class ArchitectureCheck:
         assignments = weights_port.torch_to_keras(state, self.torch_model, self.keras_model, self.rules)
         return all(np.array_equal(np.asarray(variable.numpy()), array) for variable, array in assignments)
 
-    def _divergence(self, inputs: Sequence[np.ndarray], final_error: float) -> str:
+    def _pairs(self) -> list[Any]:
+        """The porter's pairing of the live Keras layers with the builder's modules."""
         import weights_port
 
         targets = weights_port.torch_targets(self.torch_model, self.rules)
-        pairs = weights_port.pair_layers(weights_port.open_keras(self.keras_model), targets, self.rules)
-        comparisons = compare_layers(pairs, self.keras_model, self.torch_model, inputs,
+        return weights_port.pair_layers(weights_port.open_keras(self.keras_model), targets, self.rules)
+
+    def _divergence(self, inputs: Sequence[np.ndarray], final_error: float) -> str:
+
+        comparisons = compare_layers(self._pairs(), self.keras_model, self.torch_model, inputs,
                                      _torch_inputs(inputs, self.input_specs, self.device), self.dtype)
         return divergence_report(self.name, comparisons, final_error)
 

@@ -96,10 +96,7 @@ def port(name: str, source: str | os.PathLike[str], output: str | os.PathLike[st
     arch, resolved = _resolve(name, "torch", dtype, config)
     with weights_port.open_keras(source_path) as keras_source:  # a bad file fails before torch is imported
         _require_framework("torch")
-        import torch
-
-        with torch.device("meta"):
-            model = arch.build_torch(**resolved, dtype=dtype)
+        model = meta_torch_model(arch, resolved, dtype)
         state, settings = weights_port.port_to_torch(keras_source, model, _rules())
     metadata = {"zoo_architecture": arch.name, "zoo_config": _json(resolved), "zoo_dtype": dtype,
                 "ported_from": source_path.name, MODULE_SETTINGS_KEY: _json(settings)}
@@ -119,6 +116,14 @@ def _port_to_keras(name: str, source: Path, output: Path, dtype: str, config: di
     model = get(name, backend="keras", weights=source, dtype=dtype, **config)
     write = model.save_weights if suffix == ".weights.h5" else model.save
     return weights_port.atomic_write(output, lambda temp: write(temp), protect=(source,), suffix=suffix)
+
+
+def meta_torch_model(arch: Architecture, config: dict[str, Any], dtype: str) -> Any:
+    """The PyTorch model on the ``meta`` device: its structure and shapes, no parameter memory."""
+    import torch
+
+    with torch.device("meta"):
+        return arch.build_torch(**config, dtype=dtype)
 
 
 def _resolve(name: str, backend: str, dtype: str, config: dict[str, Any]) -> tuple[Architecture, dict[str, Any]]:

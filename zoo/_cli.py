@@ -136,10 +136,10 @@ def _plugins(args: argparse.Namespace) -> int:
 def _port(args: argparse.Namespace) -> int:
     import zoo
 
-    from ._api import config_from_pairs
+    from ._api import config_from_pairs, torch_weight_suffixes
 
     config = config_from_pairs(args.config)
-    if args.weights.suffix.lower() in (".safetensors", ".pt", ".pth", ".bin"):
+    if args.weights.suffix.lower() in torch_weight_suffixes:
         _quiet_tensorflow_import()  # PyTorch → Keras builds the Keras model
     written = zoo.port(args.name, args.weights, args.output, dtype=args.dtype, **config)
     print(f"wrote {written}")
@@ -179,15 +179,15 @@ def _check(args: argparse.Namespace) -> int:
         raise zoo.ConfigError("name at least one architecture, or pass --all")
     if args.examples < 1:
         raise zoo.ConfigError(f"--examples must be at least 1, got {args.examples}")
-    config = config_from_pairs(args.config)
+    config = config_from_pairs(args.config) if not args.all else {}
     for name in names:  # validate everything before the slow part starts
-        resolve_config(architecture(name), config if not args.all else {})
+        resolve_config(architecture(name), config)
     _quiet_tensorflow_import()
     progress = _Progress(len(names))
     results = []
     for index, name in enumerate(names):
         progress.start(index, name)
-        results.append(check_architecture(name, config if not args.all else {}, args.dtype, examples=args.examples,
+        results.append(check_architecture(name, config, args.dtype, examples=args.examples,
                                           seed=args.seed, file_format=args.format, device=args.device,
                                           progress=progress.example))
     progress.done()

@@ -51,17 +51,14 @@ def _from_keras_file(model: Any, path: Path) -> list[tuple[Any, np.ndarray]]:
 def _from_torch_state(model: Any, path: Path, name: str, config: dict[str, Any],
                       extra_rules: Sequence[Any]) -> list[tuple[Any, np.ndarray]]:
     """A PyTorch state dict (safetensors, or .pt read weights-only) converted for ``model``."""
-    import torch
-
     import weights_port
 
-    from ._api import architecture
+    from ._api import architecture, meta_torch_model
     from ._torch_weights import read_state_file
 
     state, _ = read_state_file(path)
     arrays = {key: tensor.detach().cpu().numpy() for key, tensor in state.items()}
     dtype = "float64" if any(a.dtype == np.float64 for a in arrays.values()) else "float32"
-    with torch.device("meta"):
-        torch_model = architecture(name).build_torch(**config, dtype=dtype)
+    torch_model = meta_torch_model(architecture(name), config, dtype)
     rules = weights_port.DEFAULT_RULES.extended(extra_rules)
     return weights_port.torch_to_keras(arrays, torch_model, model, rules)
