@@ -19,9 +19,9 @@ sys.meta_path.insert(0, _NotInstalled())
 
 
 def run_python(code: str, *, not_installed: tuple[str, ...] = (), cwd: str | None = None,
-               env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:
+               env: dict[str, str] | None = None, timeout: float = 300) -> subprocess.CompletedProcess[str]:
     """Run ``code``; modules in ``not_installed`` fail to import as if absent."""
     prelude = _BLOCKER.format(blocked=set(not_installed)) if not_installed else ""
     full_env = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "3", "TF_ENABLE_ONEDNN_OPTS": "0", **(env or {})}
     return subprocess.run([sys.executable, "-c", prelude + textwrap.dedent(code)], capture_output=True,
-                          text=True, cwd=cwd, env=full_env, timeout=300)
+                          text=True, cwd=cwd, env=full_env, timeout=timeout)

@@ -29,6 +29,7 @@ import h5py
 import numpy as np
 
 from ._errors import KerasFileError
+from ._hdf5_guard import check_self_contained
 from ._source import (
     KerasLayer,
     KerasSource,
@@ -75,12 +76,22 @@ def open_keras(source: str | os.PathLike[str] | Any) -> KerasSource:
 
 
 def _open_h5(target: Any, label: Path) -> h5py.File:
+    """Open read-only and refuse, before any weight is read, a file that points outside itself."""
     try:
-        return h5py.File(target, "r")
+        h5 = h5py.File(target, "r")
     except Exception as exc:  # h5py raises OSError, ValueError, KeyError... on bad bytes
         raise KerasFileError(
             f"{label}: not a readable HDF5 file ({_short(exc)}); the file may be truncated or corrupt"
         ) from None
+    try:
+        check_self_contained(h5, label)
+    except KerasFileError:
+        h5.close()
+        raise
+    except Exception as exc:  # a damaged link table or object header
+        h5.close()
+        raise KerasFileError(f"{label}: damaged HDF5 structure ({_short(exc)})") from None
+    return h5
 
 
 def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras_version: str | None) -> KerasSource:
