@@ -7,7 +7,7 @@
 from __future__ import annotations
 
 from ._catalog import DEFAULT_RULES
-from ._errors import KerasFileError, LayoutMismatchError, PortError, UnsupportedLayerError, WeightValueError
+from ._errors import KerasFileError, LayoutMismatchError, OutputError, PortError, UnsupportedLayerError, WeightValueError
 from ._files import atomic_write, save_safetensors
 from ._keras_side import assign_to_keras, torch_to_keras
 from ._port import HINTS_ATTRIBUTE, Pairing, pair_layers, torch_targets
@@ -24,6 +24,7 @@ __all__ = [
     "KerasSource",
     "KerasWeight",
     "LayoutMismatchError",
+    "OutputError",
     "Pairing",
     "PortError",
     "PortRule",

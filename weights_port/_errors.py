@@ -5,6 +5,7 @@ from __future__ import annotations
 __all__ = [
     "KerasFileError",
     "LayoutMismatchError",
+    "OutputError",
     "PortError",
     "UnsupportedLayerError",
     "WeightValueError",
@@ -29,3 +30,7 @@ class UnsupportedLayerError(PortError):
 
 class WeightValueError(PortError):
     """A weight array holds values that cannot be ported (non-finite, wrong dtype kind)."""
+
+
+class OutputError(PortError):
+    """The output cannot be written (bad path, full disk, read-only directory); nothing was written."""

@@ -19,7 +19,7 @@ from ._errors import LayoutMismatchError, UnsupportedLayerError, WeightValueErro
 from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
 from ._source import KerasLayer, KerasSource
 
-__all__ = ["HINTS_ATTRIBUTE", "Pairing", "convert_pairs", "pair_layers", "torch_targets"]
+__all__ = ["HINTS_ATTRIBUTE", "Pairing", "checked_array", "convert_pairs", "pair_layers", "torch_targets"]
 
 HINTS_ATTRIBUTE = "keras_port_hints"
 """A model attribute mapping module paths to layout hints, e.g. ``{"fc": {"flatten_from": (64, 4, 4)}}``."""
@@ -165,13 +165,14 @@ def convert_pairs(pairs: Sequence[Pairing], dtype: Callable[[str], Any],
     materialises a (transposed) view in that dtype, once per array.
     """
     for pair in pairs:
-        arrays = [_read_checked(pair.layer, w.key, w.read()) for w in pair.layer.weights]
+        arrays = [checked_array(pair.layer, w.key, w.read()) for w in pair.layer.weights]
         for name, array in pair.rule.to_torch(arrays, pair.context).items():
             key = pair.target.key(name)
             yield key, contiguous(array, dtype(key))
 
 
-def _read_checked(layer: KerasLayer, key: str, array: np.ndarray) -> np.ndarray:
+def checked_array(layer: KerasLayer, key: str, array: np.ndarray) -> np.ndarray:
+    """``array`` if it is a finite floating-point weight, else a WeightValueError naming the layer."""
     if array.dtype.kind not in "f" and array.dtype.name != "bfloat16":
         raise WeightValueError(f"{layer.describe()}: weight '{key}' has dtype {array.dtype}, expected floating point "
                                "(float16, bfloat16, float32 or float64); re-save the model with float weights")

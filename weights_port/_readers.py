@@ -17,10 +17,12 @@ from __future__ import annotations
 import io
 import json
 import os
+import shutil
 import struct
 import sys
 import tempfile
 import zipfile
+import zlib
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from typing import Any
@@ -41,7 +43,7 @@ from ._source import (
     strip_device_suffix,
 )
 
-__all__ = ["open_keras"]
+__all__ = ["open_keras", "parse_json_object"]
 
 _ZIP_MAGIC = b"PK\x03\x04"
 _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
@@ -55,8 +57,11 @@ def open_keras(source: str | os.PathLike[str] | Any) -> KerasSource:
     path = Path(source)
     if not path.exists():
         raise KerasFileError(f"{path}: no such file; pass the path of a saved Keras model or weights file")
-    if not path.is_file():
+    if path.is_dir():
         raise KerasFileError(f"{path}: is a directory, not a Keras file (.keras, .weights.h5 or .h5)")
+    if not path.is_file():
+        raise KerasFileError(f"{path}: is not a regular file (a pipe, device or socket); "
+                             "pass a saved Keras file (.keras, .weights.h5 or .h5)")
     with path.open("rb") as handle:
         magic = handle.read(8)
     if not magic:
@@ -132,10 +137,7 @@ def _json_attr(h5: h5py.File, name: str, label: Path) -> dict[str, Any] | None:
     raw = h5.attrs.get(name)
     if raw is None:
         return None
-    try:
-        return json.loads(raw.decode() if isinstance(raw, bytes) else str(raw))
-    except (ValueError, UnicodeDecodeError) as exc:
-        raise KerasFileError(f"{label}: the '{name}' attribute is not valid JSON ({exc})") from None
+    return parse_json_object(raw if isinstance(raw, bytes) else str(raw), f"{label}: the '{name}' attribute")
 
 
 def _legacy_layers(group: h5py.Group, label: Path, model_config: Mapping[str, Any] | None) -> list[KerasLayer]:
@@ -300,7 +302,7 @@ def _from_keras_zip(path: Path) -> KerasSource:
     try:
         archive = zipfile.ZipFile(path)
         names = archive.namelist()
-    except (zipfile.BadZipFile, OSError, ValueError) as exc:
+    except (zipfile.BadZipFile, OSError, ValueError, EOFError) as exc:
         raise KerasFileError(f"{path}: not a readable .keras archive ({_short(exc)}); the file may be truncated") from None
     with archive:
         if _WEIGHTS_MEMBER not in names:
@@ -312,25 +314,58 @@ def _from_keras_zip(path: Path) -> KerasSource:
         metadata = _zip_json(archive, path, "metadata.json") or {}
         info = archive.getinfo(_WEIGHTS_MEMBER)
         handle: Any
-        if info.compress_type == zipfile.ZIP_STORED:
+        if info.compress_type == zipfile.ZIP_STORED and not info.flag_bits & _ENCRYPTED:
             handle = _MemberView(path, _member_data_offset(path, info), info.file_size)
         else:
-            handle = _extract_to_temp(archive, info)
-    h5 = _open_h5(handle, path)
+            handle = _inflate_to_anonymous_file(archive, info, path)
+    try:
+        h5 = _open_h5(handle, path)
+    except BaseException:
+        handle.close()
+        raise
     source = _from_h5(h5, path, config, str(metadata.get("keras_version") or "3"))
     source._closers.insert(0, handle)
     return source
+
+
+_ENCRYPTED = 0x1
+_JSON_MEMBER_LIMIT = 64 << 20  # a config.json larger than this is not a Keras config
+_ZIP_ERRORS = (zipfile.BadZipFile, zlib.error, NotImplementedError, RuntimeError, OSError, EOFError, ValueError)
 
 
 def _zip_json(archive: zipfile.ZipFile, path: Path, member: str) -> dict[str, Any] | None:
     """A JSON member of the archive, parsed as data (never deserialised into objects)."""
     if member not in archive.namelist():
         return None
+    info = archive.getinfo(member)
+    if info.file_size > _JSON_MEMBER_LIMIT:
+        raise KerasFileError(f"{path}: {member} declares {info.file_size} bytes, more than a Keras config holds "
+                             f"({_JSON_MEMBER_LIMIT >> 20} MiB at most)")
     try:
-        data = json.loads(archive.read(member))
-    except (ValueError, zipfile.BadZipFile, OSError) as exc:
-        raise KerasFileError(f"{path}: {member} inside the archive is unreadable ({_short(exc)})") from None
+        with archive.open(info) as handle:
+            raw = handle.read(_JSON_MEMBER_LIMIT + 1)
+    except _ZIP_ERRORS as exc:
+        raise KerasFileError(f"{path}: {member} inside the archive is unreadable ({_describe_zip_error(exc)})") from None
+    return parse_json_object(raw, f"{path}: {member} inside the archive")
+
+
+def parse_json_object(raw: bytes | str, what: str) -> dict[str, Any] | None:
+    """JSON text as plain data; too deep a nesting or bad text is a ``KerasFileError``."""
+    try:
+        data = json.loads(raw)
+    except RecursionError:
+        raise KerasFileError(f"{what} is nested too deeply to be a Keras config") from None
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise KerasFileError(f"{what} is not valid JSON ({_short(exc)})") from None
     return data if isinstance(data, dict) else None
+
+
+def _describe_zip_error(exc: BaseException) -> str:
+    if isinstance(exc, NotImplementedError):
+        return f"{_short(exc)}; only stored and deflated members are read"
+    if isinstance(exc, RuntimeError) and "encrypted" in str(exc).lower():
+        return "the member is encrypted; save the model without a password"
+    return _short(exc)
 
 
 def _member_data_offset(path: Path, info: zipfile.ZipInfo) -> int:
@@ -340,7 +375,11 @@ def _member_data_offset(path: Path, info: zipfile.ZipInfo) -> int:
     if len(header) < 30 or header[:4] != _ZIP_MAGIC:
         raise KerasFileError(f"{path}: damaged zip entry for '{info.filename}'")
     name_length, extra_length = struct.unpack("<HH", header[26:30])
-    return info.header_offset + 30 + name_length + extra_length
+    start = info.header_offset + 30 + name_length + extra_length
+    if start + info.file_size > path.stat().st_size:
+        raise KerasFileError(f"{path}: the zip entry '{info.filename}' runs past the end of the file; "
+                             "the file is truncated")
+    return start
 
 
 class _MemberView(io.RawIOBase):
@@ -378,19 +417,43 @@ class _MemberView(io.RawIOBase):
         super().close()
 
 
-def _extract_to_temp(archive: zipfile.ZipFile, info: zipfile.ZipInfo) -> Any:
-    handle, name = tempfile.mkstemp(suffix=".weights.h5")
-    with os.fdopen(handle, "wb") as out, archive.open(info) as member:
-        while chunk := member.read(1 << 24):
-            out.write(chunk)
-    return _TempCopyPath(name)
+def _inflate_to_anonymous_file(archive: zipfile.ZipFile, info: zipfile.ZipInfo, path: Path) -> Any:
+    """Inflate a compressed member into a temporary file that has no name on disk.
 
-
-class _TempCopyPath(str):
-    """A path that h5py opens like any other and that deletes itself on ``close``."""
-
-    def close(self) -> None:
-        Path(self).unlink(missing_ok=True)
+    ``tempfile.TemporaryFile`` is unlinked from the start (O_TMPFILE on Linux), so neither a
+    failure, Ctrl-C, SIGTERM nor SIGKILL can leave it behind. At most the size the zip
+    header declares is inflated, and only if the temporary directory has room for it.
+    """
+    directory = tempfile.gettempdir()
+    free = shutil.disk_usage(directory).free
+    if info.file_size > free:
+        raise KerasFileError(f"{path}: '{info.filename}' inflates to {info.file_size} bytes but {directory} has "
+                             f"only {free} free; free some space or set TMPDIR to a roomier directory")
+    handle = tempfile.TemporaryFile(dir=directory)
+    try:
+        with archive.open(info) as member:
+            left = info.file_size
+            while chunk := member.read(min(1 << 24, left + 1)):
+                left -= len(chunk)
+                if left < 0:
+                    raise KerasFileError(f"{path}: '{info.filename}' inflates to more than the "
+                                         f"{info.file_size} bytes its zip header declares; the archive is corrupt")
+                handle.write(chunk)
+        if left:
+            raise KerasFileError(f"{path}: '{info.filename}' inflates to {info.file_size - left} bytes, not the "
+                                 f"{info.file_size} its zip header declares; the archive is truncated")
+        handle.seek(0)
+    except KerasFileError:
+        handle.close()
+        raise
+    except _ZIP_ERRORS as exc:
+        handle.close()
+        raise KerasFileError(f"{path}: '{info.filename}' inside the archive is unreadable "
+                             f"({_describe_zip_error(exc)})") from None
+    except BaseException:
+        handle.close()
+        raise
+    return handle
 
 
 # --------------------------------------------------------------------------- live model

@@ -16,7 +16,7 @@ import numpy as np
 
 from ._errors import KerasFileError
 
-__all__ = ["ArrayLike", "KerasLayer", "KerasSource", "KerasWeight", "natural_key", "snake_case"]
+__all__ = ["ArrayLike", "KerasLayer", "KerasSource", "KerasWeight", "native_float", "natural_key", "snake_case"]
 
 
 class ArrayLike(Protocol):
@@ -54,11 +54,28 @@ class KerasWeight:
                                  "the file may be truncated or corrupt") from None
         if array.dtype.kind == "V" and array.dtype.itemsize == 2 and self._declared_dtype() in ("bfloat16", None):
             return bfloat16_to_float32(array)
-        return array
+        return native_float(array, self.key)
 
     def _declared_dtype(self) -> str | None:
         declared = getattr(self.data, "attrs", {}).get("dtype")
         return declared.decode() if isinstance(declared, bytes) else declared
+
+
+def native_float(array: np.ndarray, key: str) -> np.ndarray:
+    """Floats in native byte order; long double narrowed to float64 only where that is exact.
+
+    HDF5 may store big-endian or extended-precision floats (Keras loads both); torch takes
+    neither, and a silent rounding would be a different model.
+    """
+    if array.dtype.kind != "f":
+        return array
+    if array.dtype.itemsize > 8:
+        narrowed = array.astype(np.float64)
+        if not np.array_equal(narrowed.astype(array.dtype), array, equal_nan=True):
+            raise KerasFileError(f"weight '{key}' is stored as {array.dtype.itemsize * 8}-bit long double with values "
+                                 "that float64 cannot hold exactly; re-save the model in float32 or float64")
+        return narrowed
+    return array if array.dtype.isnative else array.astype(array.dtype.newbyteorder("="))
 
 
 def bfloat16_to_float32(raw: np.ndarray) -> np.ndarray:

@@ -71,24 +71,70 @@ def load_into_torch(source: KerasSource, model: Any, rules: RuleSet = DEFAULT_RU
 def apply_module_settings(model: Any, settings: Mapping[str, Mapping[str, Any]]) -> None:
     """Make modules compute what the Keras layers computed (see ``PortRule.module_settings``).
 
-    Attributes such as a BatchNorm's ``eps`` are set; an LSTM whose gates must use a
-    legacy hard sigmoid is swapped for ``GateActivationLSTM``; a setting a module cannot
-    take (an ``nn.RNN`` built with the other nonlinearity) is an error naming both.
+    Only the settings in ``MODULE_SETTINGS`` exist, each on its module types and checked
+    before anything changes: settings may come from a file's metadata, which must not set
+    arbitrary attributes. A BatchNorm's ``eps`` is set; an LSTM whose gates must use a
+    legacy hard sigmoid is swapped for ``GateActivationLSTM``; an ``nn.RNN`` built with
+    the other nonlinearity is an error naming both.
     """
-    for path, wanted in settings.items():
-        module = model.get_submodule(path)
-        for key, value in wanted.items():
-            if key == "recurrent_activation":
-                from .torch_modules import GateActivationLSTM
+    checked = [(path, module, key, value) for path, wanted in _as_mapping(settings, "module settings").items()
+               for module in [_submodule(model, path)]
+               for key, value in _as_mapping(wanted, f"settings of '{path}'").items()
+               if _check_setting(path, module, key, value)]
+    for path, module, key, value in checked:
+        if key == "recurrent_activation":
+            from .torch_modules import GateActivationLSTM
 
-                module = GateActivationLSTM.like(module, value)
-                model.set_submodule(path, module)
-            elif key == "nonlinearity":
-                if module.nonlinearity != value:
-                    raise LayoutMismatchError(f"the Keras layer for PyTorch module '{path}' uses activation {value!r}; "
-                                              f"the module was built with nonlinearity {module.nonlinearity!r}")
-            elif hasattr(module, key):
-                setattr(module, key, value)
-            else:
-                raise UnsupportedLayerError(f"PyTorch module '{path}' ({type(module).__name__}) cannot take "
-                                            f"the setting {key}={value!r} its Keras layer needs")
+            if value != getattr(module, "recurrent_activation", "sigmoid"):
+                model.set_submodule(path, GateActivationLSTM.like(model.get_submodule(path), value))
+        elif key == "nonlinearity":
+            if module.nonlinearity != value:
+                raise LayoutMismatchError(f"the Keras layer for PyTorch module '{path}' uses activation {value!r}; "
+                                          f"the module was built with nonlinearity {module.nonlinearity!r}")
+        else:
+            setattr(module, key, value)
+
+
+def _is_rate(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool) and 0.0 <= value <= 1.0
+
+
+_NORMS = ("BatchNorm1d", "BatchNorm2d", "BatchNorm3d", "LayerNorm", "GroupNorm")
+MODULE_SETTINGS: dict[str, tuple[tuple[str, ...], Any, str]] = {
+    "eps": (_NORMS, lambda v: isinstance(v, int | float) and not isinstance(v, bool) and 0.0 < v < 1.0,
+            "a number between 0 and 1"),
+    "momentum": (_NORMS[:3], lambda v: v is None or _is_rate(v), "a number between 0 and 1, or null"),
+    "recurrent_activation": (("LSTM", "GateActivationLSTM"),
+                             lambda v: v in ("sigmoid", "hard_sigmoid", "hard_sigmoid_keras2"),
+                             "'sigmoid', 'hard_sigmoid' or 'hard_sigmoid_keras2'"),
+    "nonlinearity": (("RNN",), lambda v: v in ("tanh", "relu"), "'tanh' or 'relu'"),
+}
+"""setting → (module types it applies to, validity test, what a valid value is)."""
+
+
+def _check_setting(path: str, module: Any, key: str, value: Any) -> bool:
+    if key not in MODULE_SETTINGS:
+        raise UnsupportedLayerError(f"module setting {key}={value!r} for PyTorch module '{path}' is not one the "
+                                    f"porter defines ({', '.join(MODULE_SETTINGS)})")
+    types, valid, expected = MODULE_SETTINGS[key]
+    if type(module).__name__ not in types:
+        raise UnsupportedLayerError(f"PyTorch module '{path}' ({type(module).__name__}) cannot take the setting "
+                                    f"{key}={value!r}; it applies to {', '.join(types)}")
+    if not valid(value):
+        raise UnsupportedLayerError(f"module setting {key}={value!r} for PyTorch module '{path}' is invalid; "
+                                    f"expected {expected}")
+    return True
+
+
+def _as_mapping(value: Any, what: str) -> Mapping[str, Any]:
+    if not isinstance(value, Mapping):
+        raise UnsupportedLayerError(f"{what} must map names to values, got {type(value).__name__}")
+    return value
+
+
+def _submodule(model: Any, path: str) -> Any:
+    try:
+        return model.get_submodule(path)
+    except (AttributeError, TypeError):
+        raise UnsupportedLayerError(f"module settings name '{path}', which is no module of this "
+                                    f"{type(model).__name__}") from None

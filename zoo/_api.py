@@ -114,8 +114,28 @@ def _port_to_keras(name: str, source: Path, output: Path, dtype: str, config: di
         raise weights_port.PortError(f"{output}: a PyTorch state dict ports to a Keras 3 weights file; "
                                      f"name the output like {output.name.split('.')[0]}.weights.h5 (or .keras)")
     model = get(name, backend="keras", weights=source, dtype=dtype, **config)
-    write = model.save_weights if suffix == ".weights.h5" else model.save
-    return weights_port.atomic_write(output, lambda temp: write(temp), protect=(source,), suffix=suffix)
+    data = _keras_file_bytes(model, suffix)
+    return weights_port.atomic_write(output, lambda temp: Path(temp).write_bytes(data), protect=(source,),
+                                     suffix=suffix)
+
+
+def _keras_file_bytes(model: Any, suffix: str) -> bytes:
+    """The ``.keras`` (or its ``.weights.h5`` member) built in memory by Keras's own writer.
+
+    HDF5 writing straight to disk crashes the process when the disk fills up; built in
+    memory, the file reaches the disk through ordinary writes that fail with a clean error.
+    """
+    import io
+    import zipfile
+
+    from keras.src.saving import saving_lib  # the public save() refuses file objects
+
+    buffer = io.BytesIO()
+    saving_lib.save_model(model, buffer)
+    if suffix == ".keras":
+        return buffer.getvalue()
+    with zipfile.ZipFile(buffer) as archive:
+        return archive.read("model.weights.h5")
 
 
 def meta_torch_model(arch: Architecture, config: dict[str, Any], dtype: str) -> Any:

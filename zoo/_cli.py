@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,14 +34,29 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     from ._errors import ZooError
 
+    previous = signal.signal(signal.SIGTERM, _terminate)
     try:
         return int(args.run(args))
     except (ZooError, PortError) as exc:
         print(f"zoo: error: {exc}", file=sys.stderr)
         return EXIT_USAGE
-    except KeyboardInterrupt:
-        print("zoo: interrupted; no output was written", file=sys.stderr)
-        return 130
+    except KeyboardInterrupt as exc:
+        print(f"zoo: {'terminated' if isinstance(exc, _Terminated) else 'interrupted'}; no output was written",
+              file=sys.stderr)
+        return 128 + (signal.SIGTERM if isinstance(exc, _Terminated) else signal.SIGINT)
+    except BrokenPipeError:  # `zoo list | head -1`: the reader left, which is no error
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())  # no second error at exit
+        return 0
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+class _Terminated(KeyboardInterrupt):
+    """SIGTERM, raised like Ctrl-C so every clean-up path runs (no partial output is left)."""
+
+
+def _terminate(signum: int, frame: Any) -> None:
+    raise _Terminated()
 
 
 def _parser() -> argparse.ArgumentParser:

@@ -25,7 +25,7 @@ def load_into_keras(model: Any, path: Path, name: str, config: dict[str, Any], e
 
 def _from_keras_file(model: Any, path: Path) -> list[tuple[Any, np.ndarray]]:
     import weights_port
-    from weights_port._port import pair_layers
+    from weights_port._port import checked_array, pair_layers
     from weights_port._rules import PortRule, RuleSet, TorchTarget
 
     own = weights_port.open_keras(model).layers
@@ -44,7 +44,8 @@ def _from_keras_file(model: Any, path: Path) -> list[tuple[Any, np.ndarray]]:
         for pair in pair_layers(source, targets, rules):
             for mine, theirs in zip(by_name[pair.target.path].weights, pair.layer.weights, strict=False):
                 variable = mine.data.variable  # type: ignore[attr-defined]
-                assignments.append((variable, theirs.read().astype(mine.data.dtype)))
+                array = checked_array(pair.layer, theirs.key, theirs.read())
+                assignments.append((variable, array.astype(mine.data.dtype)))
     return assignments
 
 
@@ -57,8 +58,36 @@ def _from_torch_state(model: Any, path: Path, name: str, config: dict[str, Any],
     from ._torch_weights import read_state_file
 
     state, _ = read_state_file(path)
-    arrays = {key: tensor.detach().cpu().numpy() for key, tensor in state.items()}
+    arrays = _real_float_arrays(state, path)
     dtype = "float64" if any(a.dtype == np.float64 for a in arrays.values()) else "float32"
     torch_model = meta_torch_model(architecture(name), config, dtype)
     rules = weights_port.DEFAULT_RULES.extended(extra_rules)
     return weights_port.torch_to_keras(arrays, torch_model, model, rules)
+
+
+def _real_float_arrays(state: dict[str, Any], path: Path) -> dict[str, np.ndarray]:
+    """NumPy arrays of a state dict; refuses what a Keras weight cannot hold, as the other direction does.
+
+    float16, bfloat16 and float8 widen to float32 exactly; integer, boolean and complex
+    tensors and non-finite values are refused (BatchNorm's step counter is not a weight).
+    """
+    import torch
+
+    from weights_port import WeightValueError
+
+    arrays = {}
+    for key, tensor in state.items():
+        if key.rsplit(".", 1)[-1] == "num_batches_tracked":
+            continue
+        if tensor.is_complex() or not tensor.is_floating_point():
+            raise WeightValueError(f"{path}: tensor '{key}' has dtype {tensor.dtype}; Keras weights are real floating "
+                                   "point, so it cannot be ported without losing values")
+        if tensor.dtype not in (torch.float32, torch.float64):
+            tensor = tensor.to(torch.float32)
+        array = tensor.detach().cpu().numpy()
+        if not np.isfinite(array).all():
+            bad = int(array.size - np.count_nonzero(np.isfinite(array)))
+            raise WeightValueError(f"{path}: tensor '{key}' holds {bad} non-finite value(s) (NaN or inf); "
+                                   "re-save it from a healthy training run")
+        arrays[key] = array
+    return arrays

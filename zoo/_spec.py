@@ -14,7 +14,7 @@ from typing import Any
 
 from ._errors import ConfigError
 
-__all__ = ["DTYPES", "Architecture", "Param", "TensorSpec", "resolve_config"]
+__all__ = ["DTYPES", "IMAGE_SIZE_CEILING", "INT_CEILING", "Architecture", "Param", "TensorSpec", "resolve_config"]
 
 DTYPES = ("float32", "float64")
 
@@ -31,6 +31,8 @@ class Param:
     doc: str = ""
     minimum: float | None = None
     choices: tuple[Any, ...] | None = None
+    maximum: float | None = None
+    """Upper bound; integers default to ``INT_CEILING`` so no config asks torch for absurd sizes."""
 
     def coerce(self, name: str, value: Any) -> Any:
         """The value in canonical form (lists become tuples), or ConfigError naming it."""
@@ -40,12 +42,19 @@ class Param:
         numbers = checked if self.kind == "ints" else (checked,) if self.kind in ("int", "float") else ()
         if self.minimum is not None and any(n < self.minimum for n in numbers):
             raise ConfigError(f"config '{name}' must be at least {self.minimum:g}, got {value!r}")
+        ceiling = self.maximum if self.maximum is not None else INT_CEILING if self.kind in ("int", "ints") else None
+        if ceiling is not None and any(n > ceiling for n in numbers):
+            raise ConfigError(f"config '{name}' must be at most {ceiling:,.0f}, got {value!r}")
         if self.choices is not None and checked not in self.choices:
             raise ConfigError(f"config '{name}' must be one of {list(self.choices)}, got {value!r}")
         return checked
 
 
 _INVALID = object()
+INT_CEILING = 1 << 20
+"""Default upper bound of integer parameters (layer widths, class counts, vocabularies)."""
+IMAGE_SIZE_CEILING = 2048
+"""Upper bound of image sizes: a larger one allocates gigabytes before anything runs."""
 
 
 def _as_int(value: Any) -> Any:

@@ -89,7 +89,7 @@ def test_keras_zip_with_broken_config_json(tmp_path: Path) -> None:
     with zipfile.ZipFile(tmp_path / "good.keras") as src, zipfile.ZipFile(tmp_path / "bad.keras", "w") as dst:
         for item in src.infolist():
             dst.writestr(item, b"{not json" if item.filename == "config.json" else src.read(item.filename))
-    with pytest.raises(KerasFileError, match="config.json inside the archive is unreadable"):
+    with pytest.raises(KerasFileError, match="config.json inside the archive is not valid JSON"):
         open_keras(tmp_path / "bad.keras")
 
 

@@ -6,7 +6,7 @@ from collections import OrderedDict
 from typing import Any
 
 from .._errors import ConfigError
-from .._spec import Architecture, Config, Param, TensorSpec
+from .._spec import IMAGE_SIZE_CEILING, Architecture, Config, Param, TensorSpec
 
 _FILTERS = (16, 32, 64)
 _DENSE_UNITS = 64
@@ -81,7 +81,7 @@ ARCHITECTURE = Architecture(
     "→ Flatten → Dense(64, relu) → Dense(num_classes) logits.",
     source="The Keras CIFAR-10 CNN of the classic Keras-to-PyTorch migration articles.",
     params={
-        "input_size": Param(32, "int", "image height and width", minimum=2 ** len(_FILTERS)),
+        "input_size": Param(32, "int", "image height and width", minimum=2 ** len(_FILTERS), maximum=IMAGE_SIZE_CEILING),
         "in_channels": Param(3, "int", "image channels", minimum=1),
         "num_classes": Param(10, "int", "number of classes (logits)", minimum=1),
     },

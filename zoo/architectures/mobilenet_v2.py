@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import Any
 
 from .._errors import ConfigError
-from .._spec import Architecture, Config, Param, TensorSpec
+from .._spec import IMAGE_SIZE_CEILING, Architecture, Config, Param, TensorSpec
 from ._keras_dtype import keras_dtype_policy
 
 # (filters, stride, expansion) of blocks 0 … 16
@@ -136,7 +136,7 @@ ARCHITECTURE = Architecture(
     "keras.applications.MobileNetV2.",
     params={
         "num_classes": Param(1000, "int", "classes of the softmax head", minimum=1),
-        "input_size": Param(224, "int", "image height and width", minimum=MIN_INPUT_SIZE),
+        "input_size": Param(224, "int", "image height and width", minimum=MIN_INPUT_SIZE, maximum=IMAGE_SIZE_CEILING),
         "alpha": Param(1.0, "float", "width multiplier"),
     },
     build_keras=build_keras,

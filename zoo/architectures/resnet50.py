@@ -11,7 +11,7 @@ from collections import OrderedDict
 from typing import Any
 
 from .._errors import ConfigError
-from .._spec import Architecture, Config, Param, TensorSpec
+from .._spec import IMAGE_SIZE_CEILING, Architecture, Config, Param, TensorSpec
 from ._keras_dtype import keras_dtype_policy
 
 # (filters, blocks, stride of the first block) of the four stages conv2 … conv5
@@ -123,7 +123,7 @@ ARCHITECTURE = Architecture(
     source="He et al. (2015), Deep Residual Learning for Image Recognition; keras.applications.ResNet50.",
     params={
         "num_classes": Param(1000, "int", "classes of the softmax head", minimum=1),
-        "input_size": Param(224, "int", "image height and width", minimum=MIN_INPUT_SIZE),
+        "input_size": Param(224, "int", "image height and width", minimum=MIN_INPUT_SIZE, maximum=IMAGE_SIZE_CEILING),
         "include_top": Param(True, "bool", "global pool + softmax head; False returns the feature map"),
     },
     build_keras=build_keras,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .._spec import Architecture, Param, TensorSpec
+from .._spec import IMAGE_SIZE_CEILING, Architecture, Param, TensorSpec
 
 SOURCE = "J. Brownlee, Long Short-Term Memory Networks With Python (2017)"
 
@@ -272,7 +272,7 @@ ARCHITECTURES = [
         description="CNN-LSTM on video: TimeDistributed(Conv2D 2×2 relu → MaxPool 2×2 → Flatten) → LSTM → "
         "Dense(1, sigmoid).",
         source=SOURCE, params={"frames": Param(50, "int", "usual number of frames", minimum=1),
-                               "size": Param(50, "int", "frame height and width", minimum=3),
+                               "size": Param(50, "int", "frame height and width", minimum=3, maximum=IMAGE_SIZE_CEILING),
                                "filters": Param(2, "int", "conv filters", minimum=1),
                                "units": Param(50, "int", "LSTM units", minimum=1)},
         build_keras=square_keras, build_torch=square_torch,

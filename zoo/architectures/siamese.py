@@ -6,7 +6,7 @@ from collections import OrderedDict
 from typing import Any
 
 from .._errors import ConfigError
-from .._spec import Architecture, Config, Param, TensorSpec
+from .._spec import IMAGE_SIZE_CEILING, Architecture, Config, Param, TensorSpec
 
 # (filters, kernel) of the twin's four convolutions; a 2×2 max-pool follows the first three.
 _CONVS = ((64, 10), (128, 7), (128, 4), (256, 4))
@@ -105,7 +105,7 @@ ARCHITECTURE = Architecture(
     "L1 distance of the two embeddings → Dense(1, sigmoid).",
     source="Koch, Zemel & Salakhutdinov (2015), Siamese Neural Networks for One-shot Image Recognition.",
     params={
-        "input_size": Param(105, "int", "image height and width", minimum=MIN_INPUT_SIZE),
+        "input_size": Param(105, "int", "image height and width", minimum=MIN_INPUT_SIZE, maximum=IMAGE_SIZE_CEILING),
         "in_channels": Param(1, "int", "image channels", minimum=1),
         "embedding_dim": Param(4096, "int", "twin embedding width", minimum=1),
     },
