@@ -23,7 +23,7 @@ from ._rules import (
     flatten_rows_to_channels_last,
 )
 
-__all__ = ["GATES", "RECURRENT_RULES"]
+__all__ = ["GATES", "RECURRENT_RULES", "cell_to_torch_arrays"]
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 _KERAS_CLASS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}
@@ -37,34 +37,55 @@ def _reorder_gates(array: np.ndarray, order: tuple[int, ...], axis: int = -1) ->
 
 def _cell_to_torch(kind: str, arrays: Arrays, ctx: RuleContext, suffix: str) -> State:
     """One direction of an LSTM / GRU / SimpleRNN: [kernel, recurrent_kernel, bias?]."""
-    gates = GATES[kind]
     if len(arrays) not in (2, 3) or arrays[0].ndim != 2 or arrays[1].ndim != 2:
         raise RuleMismatch(f"expected kernel, recurrent kernel and bias, found shapes {[a.shape for a in arrays]}")
+    kernel = flatten_rows_to_channels_first(arrays[0], ctx.target.hints.get("flatten_from"))
+    if kind == "GRU":
+        _require_reset_after(ctx, arrays[2] if len(arrays) == 3 else None, arrays[1].shape[0])
+    return cell_to_torch_arrays(kind, [kernel, *arrays[1:]], suffix, arrays[1].shape[0])
+
+
+def cell_to_torch_arrays(kind: str, arrays: Arrays, suffix: str, units: int, allow_reset_before: bool = False) -> State:
+    """Keras [kernel, recurrent kernel, bias?] → PyTorch's weight_ih/hh and bias_ih/hh, gates reordered.
+
+    Bias forms: one Keras bias (all on the input side); CuDNN's double bias (input then
+    recurrent halves, ``CuDNNLSTM``/``CuDNNGRU``); a reset-after GRU's (2, 3u) rows; a
+    reset-before GRU's single (3u,) bias (only for modules that compute that form).
+    """
+    gates = GATES[kind]
     kernel, recurrent = arrays[0], arrays[1]
-    units = recurrent.shape[0]
-    if recurrent.shape[1] != gates * units or kernel.shape[1] != gates * units:
+    if recurrent.shape != (units, gates * units) or kernel.shape[1] != gates * units:
         raise RuleMismatch(f"a {_KERAS_CLASS[kind]} with {units} units needs {gates * units} gate columns, "
                            f"found kernel {kernel.shape} and recurrent kernel {recurrent.shape}")
-    kernel = flatten_rows_to_channels_first(kernel, ctx.target.hints.get("flatten_from"))
     bias = arrays[2] if len(arrays) == 3 else None
     if kind == "GRU":
-        _require_reset_after(ctx, bias)
         kernel, recurrent = _reorder_gates(kernel, _GRU_TO_TORCH), _reorder_gates(recurrent, _GRU_TO_TORCH)
     state = {f"weight_ih_l0{suffix}": kernel.T, f"weight_hh_l0{suffix}": recurrent.T}
     if bias is None:
         return state
-    if kind == "GRU":  # reset_after: row 0 is the input bias, row 1 the recurrent bias
+    if bias.ndim == 1 and bias.shape[0] == 2 * gates * units:  # CuDNN: input bias, then recurrent bias
+        bias = bias.reshape(2, gates * units)
+    if bias.ndim == 2:  # rows: input bias, recurrent bias
+        if bias.shape != (2, gates * units):
+            raise RuleMismatch(f"bias shape {bias.shape} does not fit {units} units")
+        rows = [_reorder_gates(row, _GRU_TO_TORCH) if kind == "GRU" else row for row in bias]
+        state[f"bias_ih_l0{suffix}"], state[f"bias_hh_l0{suffix}"] = rows[0], rows[1]
+        return state
+    if bias.shape != (gates * units,):
+        raise RuleMismatch(f"bias shape {bias.shape} does not fit {units} units")
+    if kind == "GRU" and not allow_reset_before:
+        raise RuleMismatch("a GRU with a single bias resets before the recurrent matmul")
+    if kind == "GRU":  # reset before: the recurrent side's bias sits with the input's
         bias = _reorder_gates(bias, _GRU_TO_TORCH)
-        state[f"bias_ih_l0{suffix}"], state[f"bias_hh_l0{suffix}"] = bias[0], bias[1]
-    else:  # one Keras bias: all of it on the input side, the recurrent side zero
-        state[f"bias_ih_l0{suffix}"], state[f"bias_hh_l0{suffix}"] = bias, np.zeros_like(bias)
+    # one Keras bias: all of it on the input side, the recurrent side zero
+    state[f"bias_ih_l0{suffix}"], state[f"bias_hh_l0{suffix}"] = bias, np.zeros_like(bias)
     return state
 
 
-def _require_reset_after(ctx: RuleContext, bias: np.ndarray | None) -> None:
+def _require_reset_after(ctx: RuleContext, bias: np.ndarray | None, units: int) -> None:
     reset_after = ctx.config("reset_after")
     if reset_after is None and bias is not None:
-        reset_after = bias.ndim == 2
+        reset_after = bias.ndim == 2 or bias.shape[0] == 6 * units  # CuDNNGRU: double bias, resets after
     if reset_after is False:
         raise UnsupportedLayerError(
             f"{ctx.layer.describe()} is a GRU with reset_after=False (the Keras 2.0–2.2 default): it applies the "
@@ -161,4 +182,22 @@ def _bidirectional_rule() -> PortRule:
                     doc="forward then backward layer → bidirectional nn.LSTM/GRU/RNN", module_settings=settings)
 
 
-RECURRENT_RULES: list[PortRule] = [*(_recurrent_rule(kind) for kind in GATES), _bidirectional_rule()]
+def _cudnn_rule(keras_class: str, kind: str) -> PortRule:
+    """Keras 2's CuDNNLSTM / CuDNNGRU: tanh and sigmoid, reset-after, input and recurrent biases."""
+
+    def to_torch(arrays: Arrays, ctx: RuleContext) -> State:
+        if ctx.target.attributes.get("bidirectional"):
+            raise RuleMismatch("the PyTorch module is bidirectional; the Keras layer is not")
+        return _cell_to_torch(kind, arrays, ctx, "")
+
+    def to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
+        arrays = _cell_to_keras(kind, state, ctx, "")
+        if kind == "GRU":
+            return [*arrays[:2], arrays[2].reshape(-1)]
+        return [*arrays[:2], np.concatenate([state["bias_ih_l0"], state["bias_hh_l0"]])]
+
+    return PortRule(keras_class, (kind,), to_torch, to_keras, doc=f"{keras_class} → nn.{kind}: both biases kept")
+
+
+RECURRENT_RULES: list[PortRule] = [*(_recurrent_rule(kind) for kind in GATES), _bidirectional_rule(),
+                                   _cudnn_rule("CuDNNLSTM", "LSTM"), _cudnn_rule("CuDNNGRU", "GRU")]

@@ -50,8 +50,12 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _WEIGHTS_MEMBER = "model.weights.h5"
 
 
-def open_keras(source: str | os.PathLike[str] | Any) -> KerasSource:
-    """Open saved Keras weights (any format, or a live ``keras.Model``) for porting."""
+def open_keras(source: str | os.PathLike[str] | Any, model_config: Mapping[str, Any] | None = None) -> KerasSource:
+    """Open saved Keras weights (any format, or a live ``keras.Model``) for porting.
+
+    ``model_config`` is the architecture (``model.to_json()``) for a weights-only file: it
+    orders and names a Keras 3 ``.weights.h5``'s layers and is kept as ``model_config``.
+    """
     if hasattr(source, "layers") and hasattr(source, "weights"):
         return _from_model(source)
     path = Path(source)
@@ -70,7 +74,7 @@ def open_keras(source: str | os.PathLike[str] | Any) -> KerasSource:
         return _from_keras_zip(path)
     if magic == _HDF5_MAGIC:
         h5 = _open_h5(path, path)
-        return _from_h5(h5, path, config=None, keras_version=None)
+        return _from_h5(h5, path, config=model_config, keras_version=None)
     raise KerasFileError(
         f"{path}: not a Keras file (starts with {magic[:8]!r}); expected a .keras zip "
         "or an HDF5 file (.h5 / .weights.h5) written by Keras"
@@ -100,14 +104,15 @@ def _open_h5(target: Any, label: Path) -> h5py.File:
 
 
 def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras_version: str | None) -> KerasSource:
+    model_config = config
     try:
         if "model_weights" in h5:
-            model_config = _json_attr(h5, "model_config", label)
+            model_config = _json_attr(h5, "model_config", label) or config
             layers = _legacy_layers(h5["model_weights"], label, model_config)
             kind = "legacy HDF5 model (model.save .h5)"
             ordered = True
         elif "layer_names" in h5.attrs:
-            layers = _legacy_layers(h5, label, None)
+            layers = _legacy_layers(h5, label, config)
             kind = "legacy HDF5 weights (save_weights .h5)"
             ordered = True
         elif "layers" in h5 or "vars" in h5:
@@ -126,7 +131,7 @@ def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras
         h5.close()
         raise KerasFileError(f"{label}: damaged Keras weights structure ({_short(exc)})") from None
     version = keras_version or _text(h5.attrs.get("keras_version"))
-    return KerasSource(f"{label} [{kind}]", layers, ordered, version, [h5])
+    return KerasSource(f"{label} [{kind}]", layers, ordered, version, [h5], model_config=model_config)
 
 
 def _text(value: Any) -> str | None:

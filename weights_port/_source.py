@@ -121,6 +121,8 @@ class KerasSource:
     ordered: bool
     keras_version: str | None = None
     _closers: list[Any] = field(default_factory=list, repr=False)
+    model_config: Mapping[str, Any] | None = None
+    """The architecture the file records (``config.json``, ``model_config``), read as data."""
 
     def __iter__(self) -> Iterator[KerasLayer]:
         return iter(self.layers)
