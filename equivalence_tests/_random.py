@@ -14,7 +14,7 @@ import numpy as np
 
 __all__ = ["random_inputs", "randomise_keras_weights"]
 
-_POSITIVE = ("moving_variance", "gamma")
+_POSITIVE = ("variance", "gamma")  # BatchNorm's moving_variance, Normalization's variance
 _CENTRED_SMALL = ("bias", "beta", "moving_mean")
 
 
@@ -32,9 +32,20 @@ def randomise_keras_weights(model: Any, rng: np.random.Generator,
         leaf = str(getattr(variable, "path", None) or variable.name).rsplit("/", 1)[-1].split(":")[0]
         shape = tuple(int(n) for n in variable.shape)
         dtype = np.dtype(str(getattr(variable.dtype, "name", variable.dtype)))
+        if dtype.kind in "iu":  # a Normalization's sample count: not a weight
+            continue
         variable.assign(_draw(leaf, shape, rng).astype(dtype))
+    _finalize_state(model)
     if calibration is not None:
         _calibrate(model, calibration, rng)
+
+
+def _finalize_state(model: Any) -> None:
+    """Layers that derive tensors from their variables (Normalization's mean and variance)
+    recompute them, as Keras's loader does: otherwise the model in memory computes with the
+    old statistics and the saved file with the new ones."""
+    for layer in _layers_of(model, ("Normalization",)):
+        layer.finalize_state()
 
 
 def _draw(leaf: str, shape: tuple[int, ...], rng: np.random.Generator) -> np.ndarray:

@@ -7,6 +7,8 @@
 from __future__ import annotations
 
 from ._catalog import DEFAULT_RULES
+from ._convert import Conversion, convert
+from ._convert_rules import DEFAULT_CONVERT_RULES, ConvertRule, ConvertRuleSet
 from ._errors import KerasFileError, LayoutMismatchError, OutputError, PortError, UnsupportedLayerError, WeightValueError
 from ._files import atomic_write, save_safetensors
 from ._keras_side import assign_to_keras, torch_to_keras
@@ -17,8 +19,12 @@ from ._source import KerasLayer, KerasSource, KerasWeight
 from ._torch_side import apply_module_settings, keras_to_state_dict, load_into_torch, port_to_torch
 
 __all__ = [
+    "DEFAULT_CONVERT_RULES",
     "DEFAULT_RULES",
     "HINTS_ATTRIBUTE",
+    "Conversion",
+    "ConvertRule",
+    "ConvertRuleSet",
     "KerasFileError",
     "KerasLayer",
     "KerasSource",
@@ -37,6 +43,7 @@ __all__ = [
     "apply_module_settings",
     "assign_to_keras",
     "atomic_write",
+    "convert",
     "keras_to_state_dict",
     "load_into_torch",
     "open_keras",

@@ -151,14 +151,15 @@ class Emitter:
 
     # ------------------------------------------------------------------ forward
 
-    def let(self, hint: str, expression: str, like: Value, rebind: bool = False, **changes: Any) -> Value:
+    def let(self, hint: str, expression: str, like: Value, rebind: bool = False, comment: str = "",
+            **changes: Any) -> Value:
         """``name = expression`` in forward; the new value is ``like`` with ``changes``.
 
         ``rebind`` reuses ``like``'s name, for a step inside one layer (its fused activation)
         whose intermediate value nothing else reads.
         """
         name = like.name if rebind else self.fresh(hint)
-        self.forward_lines.append(f"{name} = {expression}")
+        self.forward_lines.append(f"{name} = {expression}" + (f"  # {comment}" if comment else ""))
         return replace(like, name=name, **changes)
 
     def to_layout(self, value: Value, layout: str) -> Value:

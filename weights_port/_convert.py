@@ -19,6 +19,7 @@ import numpy as np
 
 from ._catalog import DEFAULT_RULES
 from ._codegen import Emitter, Value, identifier
+from ._convert_ops import emit_keras_op, emit_tf_op
 from ._convert_rules import DEFAULT_CONVERT_RULES, ConvertRuleSet
 from ._errors import KerasFileError, PortError, UnsupportedLayerError
 from ._files import atomic_write, check_output_path
@@ -133,7 +134,9 @@ class _Converter:
         found = self.keras_layer(layer)
         if found is None:
             return []
-        return [checked_array(found, w.key, w.read()) for w in found.weights]
+        arrays = [w.read() for w in found.weights]  # integer arrays (a Normalization's count) are the rule's to use
+        return [checked_array(found, w.key, a) if a.dtype.kind not in "iub" else a
+                for w, a in zip(found.weights, arrays, strict=True)]
 
     def port(self, layer: Layer, torch_type: str, keys: Sequence[str], hints: Mapping[str, Any] | None = None,
              attributes: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
@@ -170,10 +173,8 @@ class _Converter:
             signature.append((layer.name, values[tensor.id]))
         layer_outputs: dict[str, list[Value]] = {}
         for op in self.graph.ops:
-            rule = self.rules.get(op.layer.class_name)
-            if rule is None:
-                raise _unsupported(op.layer)
-            outputs = rule.emit(op, [values[t.id] for t in op.inputs], self.em)
+            emit = self.emitter(op.layer)
+            outputs = emit(op, [values[t.id] for t in op.inputs], self.em)
             if len(outputs) != len(op.outputs):
                 raise UnsupportedLayerError(f"{op.layer.describe()}: returns {len(op.outputs)} tensors in Keras, "
                                             f"the conversion gives {len(outputs)}")
@@ -190,12 +191,23 @@ class _Converter:
         state = {k: np.asarray(v, dtype=self.dtype) for k, v in self.em.state.items()}
         return Conversion(class_name, source, state, manifest)
 
+    def emitter(self, layer: Layer) -> Any:
+        """The rule's emitter; operation nodes (keras.ops calls, TFOpLambda) go through the ops table."""
+        if layer.module.startswith("keras.src.ops"):
+            return emit_keras_op
+        if layer.class_name in ("TFOpLambda", "SlicingOpLambda"):
+            return emit_tf_op
+        rule = self.rules.get(layer.class_name)
+        if rule is None:
+            raise _unsupported(layer)
+        return rule.emit
+
     def preferred_layouts(self) -> dict[int, str]:
         """Per tensor, the layout its first decisive consumer prefers (for choosing input layouts)."""
         preferred: dict[int, str] = {}
         for op in reversed(self.graph.ops):
-            rule = self.rules.get(op.layer.class_name)
-            wanted = rule.layout if rule else "keras"
+            rule = None if op.layer.module.startswith("keras.src.ops") else self.rules.get(op.layer.class_name)
+            wanted = rule.layout if rule else "any"
             if wanted == "any":
                 wanted = next((preferred[o.id] for o in op.outputs if o.id in preferred), "keras")
             for tensor in op.inputs:

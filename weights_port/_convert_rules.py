@@ -110,13 +110,15 @@ def activation_expression(name: str, value: Value, layer: Layer) -> str:
     return _ACTIVATIONS[name].format(x=value.name, axis=value.torch_axis(-1))
 
 
-def apply_activation(em: Emitter, layer: Layer, value: Value, activation: Any) -> Value:
+def apply_activation(em: Emitter, layer: Layer, value: Value, activation: Any, fused: bool = True) -> Value:
+    """``value`` through a Keras activation; ``fused`` (the layer's own activation argument)
+    rebinds the layer's variable, whose pre-activation value nothing else reads."""
     name = activation_name(activation, em.keras_major)
     if name == "gelu" and isinstance(activation, Mapping) and (activation.get("config") or {}).get("approximate"):
         name = "gelu_approximate"
     if name == "linear":
         return value
-    return em.let(layer.name, activation_expression(name, value, layer), value, rebind=True)
+    return em.let(layer.name, activation_expression(name, value, layer), value, rebind=fused)
 
 
 # --------------------------------------------------------------------------- shapes and padding
@@ -153,7 +155,7 @@ def _same_amounts(size: int | None, kernel: int, stride: int, dilation: int) -> 
 
 def _pad_arg(pairs: Sequence[tuple[int, int]]) -> str:
     """F.pad's argument: the last axis first."""
-    return fmt(tuple(v for pair in reversed(pairs) for v in pair))
+    return _as_tuple([v for pair in reversed(pairs) for v in pair])
 
 
 _SAME_PAD_HELPER = '''def pad_same(x: torch.Tensor, kernel: tuple[int, ...], stride: tuple[int, ...],
@@ -182,12 +184,15 @@ def _spatial_padding(em: Emitter, layer: Layer, value: Value, kernel: tuple[int,
             em.helper(_SAME_PAD_HELPER)
             fill_arg = "" if fill == 0.0 else ", value=float(\"-inf\")"
             expr = f"pad_same({value.name}, {_as_tuple(kernel)}, {_as_tuple(strides)}, {_as_tuple(dilation)}{fill_arg})"
-            return em.let(layer.name + "_pad", expr, value), (0,) * n
+            unknown = (value.shape[0], *(None,) * n, value.shape[-1])
+            return em.let(layer.name + "_pad", expr, value, shape=unknown), (0,) * n
         amounts = [a for a in maybe if a is not None]
     if all(before == after for before, after in amounts):
         return value, tuple(before for before, _ in amounts)
     fill_arg = "" if fill == 0.0 else ", value=float(\"-inf\")"
-    return em.let(layer.name + "_pad", f"F.pad({value.name}, {_pad_arg(amounts)}{fill_arg})", value), (0,) * n
+    padded = tuple(None if s is None else s + a + b for s, (a, b) in zip(spatial, amounts, strict=True))
+    return em.let(layer.name + "_pad", f"F.pad({value.name}, {_pad_arg(amounts)}{fill_arg})", value,
+                  shape=(value.shape[0], *padded, value.shape[-1])), (0,) * n
 
 
 def _as_tuple(values: Sequence[int]) -> str:
@@ -450,8 +455,8 @@ def _normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     arrays = em.arrays(layer)
     if arrays:
         mean, variance = arrays[0], arrays[1]
-    else:
-        mean, variance = np.asarray(layer.config["mean"], np.float64), np.asarray(layer.config["variance"], np.float64)
+    else:  # constants from the config, as Keras holds them
+        mean, variance = _constant(layer.config["mean"], layer), _constant(layer.config["variance"], layer)
     channels = int(np.size(mean))
     if channels not in (1, x.shape[-1]):
         raise refuse(layer, f"normalises with {channels} means over shape {x.shape}", "only the last axis is converted")
@@ -468,13 +473,42 @@ def _normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     return [em.let(layer.name, f"({x.name} - {attr}.mean) / {attr}.std", x)]
 
 
+def as_keras_holds(value: float) -> float:
+    """A config constant as Keras computes with it: rounded to float32 even in a float64 model.
+
+    Rescaling casts its Python ``scale``/``offset`` with ``tf.cast`` and Normalization its
+    config mean/variance with ``convert_to_tensor``: TensorFlow makes a float32 tensor of a
+    Python float first, then widens it (measured: Keras's float64 ``Rescaling(1/255)`` is
+    off exact x/255 by 2.3e-10). ``tf.nn.leaky_relu`` holds its slope as a float32
+    attribute. The converted module uses the same rounded constants, so float32 and float64
+    both compute exactly what Keras computes.
+    """
+    return float(np.float32(value))
+
+
+def _constant(value: Any, layer: Layer) -> np.ndarray:
+    array = np.asarray(value, dtype=np.float64)
+    if array.ndim > 1:
+        raise refuse(layer, f"has a constant of shape {array.shape}", "only scalars and per-channel vectors are converted")
+    return array.astype(np.float32).astype(np.float64)
+
+
 def _rescaling(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     layer, x = op.layer, inputs[0]
-    scale, offset = layer.config.get("scale", 1.0), layer.config.get("offset", 0.0)
-    if isinstance(scale, Mapping | list) or isinstance(offset, Mapping | list):
-        raise refuse(layer, "has per-channel scale or offset", "not converted yet")
-    expr = f"{x.name} * {fmt(float(scale))}" + (f" + {fmt(float(offset))}" if float(offset) else "")
-    return [em.let(layer.name, expr, x)]
+    scale, offset = _constant(layer.config.get("scale", 1.0), layer), _constant(layer.config.get("offset", 0.0), layer)
+    if scale.ndim == 0 and offset.ndim == 0:
+        expr = f"{x.name} * {fmt(float(scale))}" + (f" + {fmt(float(offset))}" if float(offset) else "")
+        note = f"scale {layer.config.get('scale')!r} as Keras holds it (float32)" if float(scale) != layer.config.get(
+            "scale") else ""
+        return [em.let(layer.name, expr, x, comment=note)]
+    shape = [1] * x.rank
+    shape[x.torch_axis(-1)] = max(scale.size, offset.size)
+    attr = em.module(layer, "nn.Module()", {})
+    name = attr.removeprefix("self.")
+    for key, array in (("scale", scale), ("offset", offset)):
+        em.init_lines.append(f"{attr}.register_buffer(\"{key}\", torch.zeros({_as_tuple(shape)}))")
+        em.state[f"{name}.{key}"] = np.broadcast_to(array.reshape(-1), (shape[x.torch_axis(-1)],)).reshape(shape)
+    return [em.let(layer.name, f"{x.name} * {attr}.scale + {attr}.offset", x)]
 
 
 def _embedding(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
@@ -492,7 +526,7 @@ def _embedding(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 
 def _activation(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
-    return [apply_activation(em, op.layer, inputs[0], _config(op.layer, "activation", "linear"))]
+    return [apply_activation(em, op.layer, inputs[0], _config(op.layer, "activation", "linear"), fused=False)]
 
 
 def _relu(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
@@ -514,9 +548,8 @@ def _relu(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 
 def _leaky_relu(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
-    slope = layer_slope = op.layer.config.get("negative_slope", op.layer.config.get("alpha", 0.3))
-    del layer_slope
-    return [em.let(op.layer.name, f"F.leaky_relu({inputs[0].name}, {fmt(float(slope))})", inputs[0])]
+    slope = as_keras_holds(op.layer.config.get("negative_slope", op.layer.config.get("alpha", 0.3)))
+    return [em.let(op.layer.name, f"F.leaky_relu({inputs[0].name}, {fmt(slope)})", inputs[0])]
 
 
 def _elu(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:

@@ -1,0 +1,220 @@
+"""Proof that a converted module computes what the Keras model computes (``zoo convert --check``).
+
+The Keras model is loaded from the same file; the float64 run rebuilds it from its own
+config with every floating dtype set to float64 (weights widened exactly), so both
+frameworks compute in float64. Inputs are random (token ids inside each Embedding's
+vocabulary), batch > 1; outputs are compared with the suite's one tolerance rule. When
+they part, each Keras layer's output is compared with the generated ``forward``'s local
+of the same layer (captured from its frame, permuted by the manifest) and the first one
+that differs is named.
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+import types
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ._tolerance import Agreement, compare_arrays
+
+__all__ = ["ConversionCheck", "OutputAgreement", "check_conversion", "import_generated", "load_keras_model"]
+
+
+@dataclass(frozen=True)
+class OutputAgreement:
+    dtype: str
+    output: str
+    agreement: Agreement
+
+
+@dataclass
+class ConversionCheck:
+    results: list[OutputAgreement] = field(default_factory=list)
+    reports: list[str] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return all(r.agreement.passed for r in self.results)
+
+
+def check_conversion(model: str | Path, weights: str | Path | None = None, *, dtypes: Sequence[str] = ("float32", "float64"),
+                     batch: int = 2, seed: int = 0, class_name: str | None = None) -> ConversionCheck:
+    """Convert ``model`` in each dtype and compare with Keras on the same random batch."""
+    import weights_port
+
+    keras_model = load_keras_model(model, weights)
+    check = ConversionCheck()
+    rng = np.random.default_rng(seed)
+    inputs32 = _random_inputs(keras_model, batch, rng)
+    for dtype in dtypes:
+        conversion = weights_port.convert(model, weights, class_name=class_name, dtype=dtype)
+        module = instantiate(conversion)
+        reference = keras_model if dtype == "float32" else _as_float64(keras_model)
+        inputs = [a.astype(dtype) if a.dtype.kind == "f" else a for a in inputs32]
+        expected = _run_keras(reference, inputs)
+        actual, local_values = _run_torch(module, inputs, conversion.manifest)
+        for entry, got, want in zip(conversion.manifest["outputs"], actual, expected, strict=True):
+            agreement = compare_arrays(got, want.transpose(entry["permutation"]), dtype)
+            check.results.append(OutputAgreement(dtype, entry["name"], agreement))
+        if not all(r.agreement.passed for r in check.results if r.dtype == dtype):
+            check.reports.append(_first_divergence(reference, inputs, local_values, conversion.manifest, dtype))
+    return check
+
+
+def load_keras_model(model: str | Path, weights: str | Path | None = None) -> Any:
+    """The Keras model of a file (``.keras``, full ``.h5``, or ``to_json()`` with its weights)."""
+    import keras
+
+    path = Path(model)
+    if weights is not None:
+        keras_model = keras.models.model_from_json(path.read_text())
+        keras_model.load_weights(str(weights))
+        return keras_model
+    return keras.models.load_model(str(path), compile=False)
+
+
+def instantiate(conversion: Any) -> Any:
+    """The generated class, built with no argument and loaded strictly, in inference mode."""
+    import torch
+
+    module = import_generated(conversion.source, conversion.class_name)
+    net = getattr(module, conversion.class_name)()
+    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in conversion.state_dict.items()},
+                        strict=True)
+    return net.eval()
+
+
+def import_generated(source: str, name: str) -> types.ModuleType:
+    module = types.ModuleType(f"converted_{name}")
+    exec(compile(source, f"<converted {name}>", "exec"), module.__dict__)
+    return module
+
+
+def _as_float64(model: Any) -> Any:
+    """The same model with every floating dtype float64, from its config; weights widened exactly."""
+    import keras
+
+    config = _float64_config(json.loads(model.to_json()))
+    clone = keras.models.model_from_json(json.dumps(config))
+    clone.set_weights([np.asarray(w, np.float64) if np.asarray(w).dtype.kind == "f" else w
+                       for w in model.get_weights()])
+    for layer in clone.layers:
+        if type(layer).__name__ == "Normalization" and layer.weights:
+            layer.finalize_state()  # recompute its statistics from the new weights, as Keras's loader does
+    return clone
+
+
+def _float64_config(value: Any) -> Any:
+    if isinstance(value, dict):
+        out = {}
+        for key, item in value.items():
+            if key == "dtype" and isinstance(item, str) and item.startswith(("float", "bfloat")):
+                out[key] = "float64"
+            elif key == "dtype" and isinstance(item, dict) and item.get("class_name") == "DTypePolicy":
+                out[key] = {**item, "config": {**item.get("config", {}), "name": "float64"}}
+            else:
+                out[key] = _float64_config(item)
+        return out
+    if isinstance(value, list):
+        return [_float64_config(v) for v in value]
+    return value
+
+
+def _random_inputs(model: Any, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+    vocabularies = _embedding_vocabularies(model)
+    arrays = []
+    for index, tensor in enumerate(model.inputs):
+        shape = [batch] + [7 if d is None else int(d) for d in tuple(tensor.shape)[1:]]
+        dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
+        if index in vocabularies or dtype.startswith("int"):
+            arrays.append(rng.integers(0, vocabularies.get(index, 10), shape).astype(
+                dtype if dtype.startswith("int") else "float32"))
+        else:
+            arrays.append(rng.uniform(-1.0, 1.0, shape).astype("float32"))
+    return arrays
+
+
+def _embedding_vocabularies(model: Any) -> dict[int, int]:
+    """Input index → the smallest vocabulary of an Embedding reading it (directly)."""
+    found: dict[int, int] = {}
+    names = [getattr(t, "name", None) for t in model.inputs]
+    for layer in model.layers:
+        if type(layer).__name__ != "Embedding":
+            continue
+        for node in getattr(layer, "_inbound_nodes", []):
+            for tensor in getattr(node, "input_tensors", []):
+                history = getattr(tensor, "_keras_history", None)
+                source = history[0] if history else None
+                source_name = getattr(source, "name", None)
+                for index, name in enumerate(names):
+                    if source_name and name and source_name in (name, name.split(":")[0]):
+                        found[index] = min(found.get(index, layer.input_dim), layer.input_dim)
+    if not found and any(type(layer).__name__ == "Embedding" for layer in model.layers):
+        smallest = min(layer.input_dim for layer in model.layers if type(layer).__name__ == "Embedding")
+        found = dict.fromkeys(range(len(model.inputs)), smallest)
+    return found
+
+
+def _run_keras(model: Any, inputs: list[np.ndarray]) -> list[np.ndarray]:
+    outputs = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+    return [np.asarray(o) for o in outputs]
+
+
+def _run_torch(module: Any, inputs: list[np.ndarray], manifest: Mapping[str, Any]
+               ) -> tuple[list[np.ndarray], dict[str, Any]]:
+    """Outputs, and ``forward``'s locals at its return (every layer's value, by variable name)."""
+    import torch
+
+    tensors = [torch.from_numpy(np.ascontiguousarray(a.transpose(entry["permutation"])))
+               for a, entry in zip(inputs, manifest["inputs"], strict=True)]
+    captured: dict[str, Any] = {}
+    code = type(module).forward.__code__
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is code:
+            captured.update(frame.f_locals)
+
+    previous = sys.getprofile()
+    sys.setprofile(profile)
+    try:
+        with torch.no_grad():
+            outputs = module(*tensors)
+    finally:
+        sys.setprofile(previous)
+    outputs = outputs if isinstance(outputs, tuple) else (outputs,)
+    return [o.detach().numpy() for o in outputs], captured
+
+
+def _first_divergence(model: Any, inputs: list[np.ndarray], local_values: Mapping[str, Any],
+                      manifest: Mapping[str, Any], dtype: str) -> str:
+    import keras
+
+    layers = [layer for layer in model.layers if layer.name in manifest["layers"]
+              and len(getattr(layer, "_inbound_nodes", [])) == 1]
+    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    values = probe(inputs if len(inputs) > 1 else inputs[0], training=False)
+    values = values if isinstance(values, list | tuple) else [values]
+    for layer, value in zip(layers, values, strict=True):
+        entry = manifest["layers"][layer.name]
+        local = local_values.get(entry["output"])
+        if local is None:
+            continue
+        expected = np.asarray(value)
+        if entry.get("flat_from"):
+            channels, *spatial = entry["flat_from"]
+            expected = np.moveaxis(expected.reshape(-1, *spatial, channels), -1, 1).reshape(expected.shape)
+        else:
+            expected = expected.transpose(entry["permutation"])
+        agreement = compare_arrays(local.detach().numpy(), expected, dtype)
+        if not agreement.passed:
+            modules = ", ".join(entry["modules"]) or "no module"
+            return (f"{dtype}: diverges at Keras layer '{layer.name}' ({type(layer).__name__}) → {modules}: "
+                    f"max abs {agreement.max_abs:.2e}, max rel {agreement.max_rel:.2e}; every earlier layer agrees")
+    return f"{dtype}: the outputs differ but no single layer's output does (compare the outputs' layouts)"
