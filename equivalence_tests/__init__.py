@@ -12,6 +12,7 @@ from ._check import (
     run_torch,
     save_keras,
 )
+from ._convert_check import ConversionCheck, check_conversion
 from ._layerwise import LayerComparison, compare_layers, divergence_report
 from ._random import random_inputs, randomise_keras_weights
 from ._tolerance import TOLERANCES, Agreement, Tolerance, compare_arrays
@@ -22,10 +23,12 @@ __all__ = [
     "Agreement",
     "ArchitectureCheck",
     "CheckResult",
+    "ConversionCheck",
     "ExampleOutcome",
     "LayerComparison",
     "Tolerance",
     "check_architecture",
+    "check_conversion",
     "compare_arrays",
     "compare_layers",
     "divergence_report",

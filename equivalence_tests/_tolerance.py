@@ -21,7 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-__all__ = ["TOLERANCES", "Agreement", "Tolerance", "compare_arrays"]
+__all__ = ["FLOAT64_KERNEL_ALLOWANCES", "TOLERANCES", "Agreement", "KernelAllowance", "Tolerance", "compare_arrays"]
 
 
 @dataclass(frozen=True)
@@ -37,19 +37,47 @@ TOLERANCES: dict[str, Tolerance] = {
 
 
 @dataclass(frozen=True)
+class KernelAllowance:
+    """A TensorFlow kernel that is less accurate than float64 when it computes in float64.
+
+    A float64 comparison of a model that uses it is held to ``rtol`` (relative to the
+    tensor's scale) instead of 1e-9: the kernel's own error is of float32 size, and the
+    few layers after it in a model amplify it at most about tenfold. Measured in
+    tests/test_equivalence/test_tolerance.py, which fails if TensorFlow becomes exact.
+    """
+
+    kernel: str
+    rtol: float
+    measured: str
+
+
+FLOAT64_KERNEL_ALLOWANCES: dict[str, KernelAllowance] = {
+    "gelu": KernelAllowance(
+        "tf.nn.gelu(approximate=False) (Keras's 'gelu')", 1e-6,
+        "5.0e-9 max abs from 0.5·x·(1 + erf(x/√2)) on N(0, 3) samples, while tf.math.erf itself is within 2.2e-16"),
+    "bilinear": KernelAllowance(
+        "ResizeBilinear (tf.image.resize, Keras's UpSampling2D(interpolation='bilinear'))", 1e-6,
+        "1.7e-7 max abs from exact bilinear interpolation on N(0, 1) samples (float32 interpolation weights)"),
+}
+
+
+@dataclass(frozen=True)
 class Agreement:
     max_abs: float
     max_rel: float
     passed: bool
 
 
-def compare_arrays(actual: np.ndarray, expected: np.ndarray, dtype: str) -> Agreement:
+def compare_arrays(actual: np.ndarray, expected: np.ndarray, dtype: str,
+                   allowances: tuple[KernelAllowance, ...] = ()) -> Agreement:
     """max |a − e| ≤ atol + rtol·max |e|, per tensor; also the worst absolute and relative error.
 
     The relative part is norm-wise (against the tensor's largest magnitude): an entry near
     zero (a tiny probability) carries rounding of the tensor's scale, not of its own.
     """
     tolerance = TOLERANCES[dtype]
+    if dtype == "float64" and allowances:
+        tolerance = Tolerance(tolerance.atol, max(tolerance.rtol, *(a.rtol for a in allowances)))
     actual = np.asarray(actual, np.float64)
     expected = np.asarray(expected, np.float64)
     if actual.shape != expected.shape:

@@ -27,7 +27,7 @@ from ._graph import Graph, Layer, read_graph
 from ._port import checked_array
 from ._readers import open_keras, parse_json_object
 from ._rules import RuleContext, RuleMismatch, RuleSet, TorchTarget
-from ._source import KerasLayer, KerasSource
+from ._source import KerasLayer, KerasSource, snake_case
 
 __all__ = ["Conversion", "convert"]
 
@@ -52,7 +52,7 @@ class Conversion:
         if out.exists() and not out.is_dir():
             raise PortError(f"{out}: exists and is not a directory; give an output directory")
         out.mkdir(parents=True, exist_ok=True)
-        stem = module_name or identifier(self.class_name)
+        stem = module_name or snake_case(self.class_name)
         paths = [out / f"{stem}.py", out / f"{stem}.safetensors", out / f"{stem}.json"]
         for path in paths:
             check_output_path(path)
@@ -290,7 +290,7 @@ def _render(class_name: str, file_name: str, conv: _Converter, signature: list[t
     uses_f = "F." in text or "F." in helpers
     header = [f'"""PyTorch module converted from the Keras model {file_name} by keras-torch-zoo.',
               "", "Depends on torch alone; load the weights with", f"    model = {class_name}()",
-              f"    model.load_state_dict(safetensors.torch.load_file(\"{identifier(class_name)}.safetensors\"))",
+              f"    model.load_state_dict(safetensors.torch.load_file(\"{snake_case(class_name)}.safetensors\"))",
               '"""', "", "from __future__ import annotations", "", "import torch",
               *(["import torch.nn.functional as F"] if uses_f else []), "from torch import nn", ""]
     parts = ["\n".join(header)] + ([helpers] if helpers else []) + [text]

@@ -59,6 +59,10 @@ def _binary(kind: str, a: Any, b: Any, op: Op, em: Emitter) -> Value:
     aligned = iter(tensors)
     a, b = (next(aligned) if isinstance(v, Value) else v for v in (a, b))
     like = max(tensors, key=lambda v: v.rank)
+    if kind in ("maximum", "minimum") and not all(isinstance(v, Value) for v in (a, b)):
+        tensor, constant = (a, b) if isinstance(a, Value) else (b, a)
+        bound = "min" if kind == "maximum" else "max"
+        return em.let(op.layer.name, f"torch.clamp({tensor.name}, {bound}={_operand(constant, op)})", like)
     if kind == "matmul":
         a, b = (em.to_layout(v, "keras") if isinstance(v, Value) else v for v in (a, b))
         like = em.to_layout(like, "keras")

@@ -64,7 +64,10 @@ _LOOP_HELPER = '''class RecurrentLoop(nn.Module):
         recurrent = r * (h @ w_n.T + b_n) if self.reset_after else (r * h) @ w_n.T + b_n
         return z * h + (1 - z) * self.activation(x_n + recurrent), c
 
-    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+    def forward(
+        self, x: torch.Tensor
+    ) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
+        """Like torch.nn's: (sequence, h_n) for GRU and RNN, (sequence, (h_n, c_n)) for LSTM."""
         outputs, finals_h, finals_c = [], [], []
         for direction, suffix in enumerate(self.suffixes):
             steps = x if direction == 0 else x.flip(1)
@@ -77,7 +80,10 @@ _LOOP_HELPER = '''class RecurrentLoop(nn.Module):
             outputs.append(out if direction == 0 else out.flip(1))
             finals_h.append(h)
             finals_c.append(c)
-        return torch.cat(outputs, dim=-1), (torch.stack(finals_h), torch.stack(finals_c))
+        sequence_out, h_n = torch.cat(outputs, dim=-1), torch.stack(finals_h)
+        if self.kind == "LSTM":
+            return sequence_out, (h_n, torch.stack(finals_c))
+        return sequence_out, h_n
 '''
 
 

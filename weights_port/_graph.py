@@ -224,6 +224,8 @@ def _parse_node(node: Any) -> tuple[list[Any], dict[str, Any]]:
     if isinstance(node, Mapping):  # Keras 3
         return [_keras3_value(a) for a in node.get("args", [])], \
             {k: _keras3_value(v) for k, v in (node.get("kwargs") or {}).items()}
+    if isinstance(node, list) and node and isinstance(node[0], str):  # tf.keras TFOpLambda: one bare reference
+        node = [node]
     if isinstance(node, list):  # Keras 2: [[name, node, tensor, kwargs], ...]
         refs, kwargs = [], {}
         for item in node:

@@ -83,6 +83,17 @@ def _parser() -> argparse.ArgumentParser:
     _config_options(port)
     port.set_defaults(run=_port)
 
+    convert = commands.add_parser("convert", help="convert any saved Keras model to PyTorch source + weights")
+    convert.add_argument("model", type=Path, help="a .keras, a full-model .h5, or a model.to_json() file")
+    convert.add_argument("--weights", type=Path, help="the weights file that goes with a model.to_json() file")
+    convert.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
+                         help="directory for <module>.py, <module>.safetensors and <module>.json")
+    convert.add_argument("--class-name", help="name of the generated nn.Module class")
+    convert.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    convert.add_argument("--check", action="store_true",
+                         help="compare with Keras (needs Keras) in float32 and float64; exit 1 on mismatch")
+    convert.set_defaults(run=_convert)
+
     check = commands.add_parser("check", help="prove Keras and PyTorch builders compute the same function")
     check.add_argument("names", nargs="*", metavar="NAME")
     check.add_argument("--all", action="store_true", help="check every registered architecture")
@@ -160,6 +171,39 @@ def _port(args: argparse.Namespace) -> int:
     written = zoo.port(args.name, args.weights, args.output, dtype=args.dtype, **config)
     print(f"wrote {written}")
     return 0
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import weights_port
+
+    from ._plugins import host
+
+    if args.class_name is not None and not args.class_name.isidentifier():
+        raise weights_port.PortError(f"--class-name {args.class_name!r} is not a Python identifier")
+    rules = weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules)
+    port_rules = weights_port.DEFAULT_RULES.extended(host().port_rules)
+    conversion = weights_port.convert(args.model, args.weights, class_name=args.class_name, dtype=args.dtype,
+                                      rules=rules, port_rules=port_rules)
+    for path in conversion.write(args.output):
+        print(f"wrote {path}")
+    if not args.check:
+        return 0
+    _quiet_tensorflow_import()
+    from equivalence_tests import check_conversion
+
+    check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules)
+    for result in check.results:
+        status = "ok" if result.agreement.passed else "MISMATCH"
+        print(f"{result.dtype:8} {result.output:30} max abs {result.agreement.max_abs:.2e}  "
+              f"max rel {result.agreement.max_rel:.2e}  {status}")
+    for allowance in check.allowances:
+        print(f"note: float64 held to {allowance.rtol:g} relative: TensorFlow's {allowance.kernel} is not float64-"
+              f"accurate ({allowance.measured})")
+    for note in check.notes:
+        print(f"note: {note}")
+    for report in check.reports:
+        print(report)
+    return 0 if check.passed else EXIT_MISMATCH
 
 
 def _quiet_tensorflow_import() -> None:

@@ -54,6 +54,7 @@ class PluginHost:
         self.manager.add_hookspecs(ZooHookSpecs)
         self.registry = Registry()
         self.port_rules: list[Any] = []
+        self.convert_rules: list[Any] = []
         self.reports: list[PluginReport] = []
 
     def load(self, builtins: Iterable[tuple[str, object]] = (), entry_points: bool = True) -> PluginHost:
@@ -90,7 +91,8 @@ class PluginHost:
             return
         architectures = self._call(plugin, "zoo_architectures", report)
         rules = self._call(plugin, "zoo_port_rules", report)
-        if architectures is None or rules is None:
+        convert_rules = self._call(plugin, "zoo_convert_rules", report)
+        if architectures is None or rules is None or convert_rules is None:
             self.manager.unregister(plugin)
             return
         for architecture in architectures:
@@ -104,7 +106,9 @@ class PluginHost:
                 continue
             report.architectures.append(architecture.name)
         self.port_rules.extend(rules)
+        self.convert_rules.extend(convert_rules)
         report.rules.extend(f"{r.keras_class} → {'/'.join(r.torch_types)}" for r in rules)
+        report.rules.extend(f"{r.keras_class} (zoo convert)" for r in convert_rules)
 
     def _call(self, plugin: object, hook: str, report: PluginReport) -> list[Any] | None:
         impls = [i for i in getattr(self.manager.hook, hook).get_hookimpls() if i.plugin is plugin]

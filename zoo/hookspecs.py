@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING
 import pluggy
 
 if TYPE_CHECKING:
-    from weights_port import PortRule
+    from weights_port import ConvertRule, PortRule
 
     from ._spec import Architecture
 
@@ -41,5 +41,16 @@ class ZooHookSpecs:
 
         A ``weights_port.PortRule`` names the Keras class, the PyTorch module types it
         fills, and two pure NumPy functions (Keras arrays → state entries and back).
+        """
+        raise NotImplementedError
+
+    @hookspec
+    def zoo_convert_rules(self) -> list[ConvertRule]:
+        """Return conversion rules (``zoo convert``) for custom Keras layers this plugin knows.
+
+        A ``weights_port.ConvertRule`` names the Keras class and an ``emit`` function that
+        asks the converter's ``Emitter`` for the module (its source, written into the
+        generated file with any helper class it needs), its weights (through the plugin's
+        ``PortRule``) and the lines of ``forward``. Optional.
         """
         raise NotImplementedError

@@ -93,3 +93,10 @@ def zoo_port_rules() -> list[Any]:
     from .rules import ATTENTION_RULE
 
     return [ATTENTION_RULE]
+
+
+@hookimpl
+def zoo_convert_rules() -> list[Any]:
+    from .rules import ATTENTION_CONVERT_RULE
+
+    return [ATTENTION_CONVERT_RULE]

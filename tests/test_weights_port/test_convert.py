@@ -1,0 +1,297 @@
+"""Any Keras model → generated PyTorch source, proven against Keras (weights_port.convert).
+
+Each model below is written independently of the converter, randomised (biases and
+statistics included), saved to a real file, converted, and compared with Keras in float32
+and float64 by ``check_conversion``; legacy tf.keras models are compared with tf.keras.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+import tf_keras
+import torch
+from keras import layers as L
+from keras import ops
+from subprocess_helpers import run_python
+
+import weights_port
+from equivalence_tests import check_conversion, randomise_keras_weights
+from equivalence_tests._convert_check import instantiate
+from weights_port import UnsupportedLayerError
+
+
+def _saved(model, tmp_path: Path, name: str = "model.keras", calibrate: bool = True) -> Path:
+    rng = np.random.default_rng(0)
+    inputs = [rng.uniform(-1, 1, (8, *[4 if d is None else d for d in t.shape[1:]])).astype("float32")
+              if "int" not in str(t.dtype) else rng.integers(0, 5, (8, *t.shape[1:]))
+              for t in model.inputs]
+    randomise_keras_weights(model, rng, calibration=inputs if calibrate else None)
+    path = tmp_path / name
+    model.save(path)
+    return path
+
+
+def _assert_equivalent(path: Path, weights: Path | None = None) -> None:
+    check = check_conversion(path, weights)
+    assert check.passed, (check.results, check.reports)
+    assert {r.dtype for r in check.results} == {"float32", "float64"}
+
+
+def test_image_layers(tmp_path: Path) -> None:
+    image = keras.Input((13, 12, 3))
+    x = L.Rescaling(1 / 127.5, offset=-1)(image)
+    x = L.Normalization(mean=[0.1, 0.2, 0.3], variance=[1.5, 2.0, 0.5])(x)
+    x = L.Conv2D(8, 3, strides=2, padding="same", activation="swish")(x)       # odd size: TF pads bottom/right
+    x = L.BatchNormalization(center=False)(x)
+    a = L.DepthwiseConv2D(3, depth_multiplier=2, padding="same", activation="relu6")(x)
+    b = L.SeparableConv2D(16, 3, padding="same", dilation_rate=2)(x)
+    x = L.Add()([a, b])
+    x = L.Conv2D(16, 3, padding="same", groups=4)(x)
+    x = L.PReLU(shared_axes=[1, 2])(x)
+    x = L.LayerNormalization()(x)
+    x = L.GroupNormalization(groups=4)(x)
+    x = L.ZeroPadding2D(((1, 2), (0, 1)))(x)
+    x = L.Cropping2D(((0, 1), (1, 0)))(x)
+    x = L.MaxPooling2D(3, strides=2, padding="same")(x)
+    t = L.Conv2DTranspose(8, 3, strides=2, padding="same")(x)
+    t = L.AveragePooling2D(2, padding="same")(t)
+    u = L.UpSampling2D(interpolation="bilinear")(L.Conv2D(8, 1)(x))
+    u = L.AveragePooling2D(3, strides=2, padding="same")(u)
+    x = L.Concatenate()([L.LeakyReLU(0.1)(t), L.ELU(0.5)(u), L.ReLU(max_value=2.0, threshold=0.1)(t)])
+    x = L.Dense(6)(x)                                                            # over channels: a 1×1 conv
+    merged = [L.Subtract()([x, x * 0.5]), L.Multiply()([x, x]), L.Average()([x, x]), L.Maximum()([x, -x]),
+              L.Minimum()([x, -x])]
+    x = L.Concatenate(axis=1)(merged)                                            # along height
+    pooled = L.GlobalAveragePooling2D(keepdims=True)(x)
+    x = L.Multiply()([x, L.Activation("sigmoid")(pooled)])
+    x = L.Conv2DTranspose(4, 2, strides=1, padding="valid")(x)
+    flat = L.Dense(5)(L.Flatten()(x))                                            # rows permuted at conversion
+    head = L.Softmax()(L.Dense(7)(L.GlobalMaxPooling2D()(x)))
+    _assert_equivalent(_saved(keras.Model(image, [flat, head]), tmp_path))
+
+
+def test_one_and_three_dimensional_layers(tmp_path: Path) -> None:
+    signal = keras.Input((20, 3))
+    x = L.Conv1D(6, 3, padding="causal", dilation_rate=2, activation="tanh")(signal)
+    x = L.DepthwiseConv1D(3, padding="same")(x)
+    x = L.SeparableConv1D(5, 3, strides=2, padding="same")(x)
+    x = L.ZeroPadding1D((1, 2))(x)
+    x = L.Cropping1D((2, 0))(x)
+    x = L.Conv1DTranspose(4, 3, strides=2)(x)
+    x = L.UpSampling1D(2)(x)
+    x = L.MaxPooling1D(2, padding="same")(x)
+    x = L.AveragePooling1D(3, strides=1)(x)
+    seq_out = L.GlobalAveragePooling1D()(x)
+    volume = keras.Input((6, 7, 5, 2))
+    v = L.Conv3D(4, 3, padding="same", strides=(1, 2, 1))(volume)
+    v = L.ZeroPadding3D(1)(v)
+    v = L.Cropping3D(((1, 0), (0, 1), (1, 1)))(v)
+    v = L.UpSampling3D((1, 2, 1))(v)
+    v = L.Conv3DTranspose(3, 2, strides=2)(v)
+    vol_out = L.Dense(3)(L.GlobalMaxPooling3D()(v))
+    _assert_equivalent(_saved(keras.Model([signal, volume], [seq_out, vol_out]), tmp_path))
+
+
+def test_sequence_layers_and_activations(tmp_path: Path) -> None:
+    tokens = keras.Input((9,), dtype="int32")
+    meta = keras.Input((4,))
+    x = L.Embedding(30, 6)(tokens)
+    x = L.LSTM(5, return_sequences=True)(x)
+    x = L.Bidirectional(L.GRU(4, return_sequences=True), merge_mode="sum")(x)
+    x = L.TimeDistributed(L.Dense(6, activation="gelu"))(x)
+    back = L.SimpleRNN(3, go_backwards=True, return_sequences=True, activation="relu")(x)
+    seq, state = L.GRU(4, return_state=True)(x)
+    both = L.Bidirectional(L.LSTM(3, return_state=True))(back)
+    x = L.Concatenate()([seq, state, both[0], both[2], both[4], meta])
+    x = L.Dense(8, activation="selu")(x)
+    r = L.RepeatVector(3)(x)
+    r = L.Permute((2, 1))(r)
+    r = L.Reshape((4, 6))(r)
+    r = L.LayerNormalization(axis=[1, 2])(r)
+    dot = L.Dot(axes=(1, 1))([r, r])
+    activations = [L.Activation(name)(x) for name in ("softplus", "softsign", "elu", "hard_sigmoid", "exponential",
+                                                      "mish", "tanh", "silu", "hard_silu", "log_softmax")]
+    model = keras.Model([tokens, meta], [L.Flatten()(dot), *activations])
+    _assert_equivalent(_saved(model, tmp_path))
+
+
+def test_three_dimensional_pooling_in_float32(tmp_path: Path) -> None:
+    """TensorFlow has no float64 MaxPool3D/AvgPool3D CPU kernel: Keras cannot run this in float64; the check says so."""
+    volume = keras.Input((6, 7, 5, 2))
+    x = L.MaxPooling3D((2, 3, 2), strides=(2, 2, 1), padding="same")(L.Conv3D(3, 2)(volume))
+    out = L.AveragePooling3D(2, padding="same")(x)
+    path = _saved(keras.Model(volume, out), tmp_path)
+    check = check_conversion(path)
+    assert [r.dtype for r in check.results] == ["float32"] and check.passed
+    assert any("float64 not checked" in note and "MaxPool3D" in note for note in check.notes), check.notes
+
+
+def test_keras3_operation_nodes(tmp_path: Path) -> None:
+    image = keras.Input((6, 5, 4))
+    x = L.Conv2D(4, 3, padding="same")(image)
+    y = ops.relu6(x + 3.0) * (1.0 / 6.0)                       # MobileNetV3's hard sigmoid
+    m = ops.mean(y, axis=(1, 2), keepdims=True)
+    z = ops.concatenate([y * m, ops.maximum(x, 0.5)], axis=-1)
+    z = ops.transpose(ops.reshape(z, (-1, 30, 8)), (0, 2, 1))
+    z = ops.expand_dims(ops.sum(z, axis=-1), 1)
+    out = ops.squeeze(ops.sqrt(ops.square(z) + 1.0), axis=1)
+    _assert_equivalent(_saved(keras.Model(image, out), tmp_path))
+
+
+def _tf_keras_compare(model, conversion, inputs: list[np.ndarray]) -> float:
+    expected = model(inputs if len(inputs) > 1 else inputs[0], training=False)
+    expected = expected if isinstance(expected, list) else [expected]
+    module = instantiate(conversion)
+    tensors = [torch.from_numpy(a.transpose(e["permutation"]).copy()) for a, e in zip(inputs, conversion.manifest["inputs"],
+                                                                                   strict=True)]
+    actual = module(*tensors)
+    actual = actual if isinstance(actual, tuple) else (actual,)
+    return max(float(np.abs(a.detach().numpy() - np.asarray(e).transpose(spec["permutation"])).max())
+               for a, e, spec in zip(actual, expected, conversion.manifest["outputs"], strict=True))
+
+
+def test_legacy_recurrent_forms_convert_exactly(tmp_path: Path) -> None:
+    """Keras 2's default gates (hard_sigmoid, clip(0.2x + 0.5)) and a reset-before GRU, from tf.keras."""
+    K = tf_keras
+    x = K.Input((7, 3), dtype="float64")
+    h = K.layers.LSTM(5, recurrent_activation="hard_sigmoid", return_sequences=True, dtype="float64")(x)
+    h = K.layers.GRU(4, reset_after=False, return_sequences=True, dtype="float64")(h)
+    h = K.layers.Bidirectional(K.layers.GRU(3, reset_after=False, recurrent_activation="hard_sigmoid",
+                                            dtype="float64"), dtype="float64")(h)
+    model = K.Model(x, K.layers.Dense(2, dtype="float64")(h))
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.uniform(-0.8, 0.8, w.shape) for w in model.get_weights()])
+    model.save(tmp_path / "legacy.h5")
+    (tmp_path / "arch.json").write_text(model.to_json())
+    model.save_weights(tmp_path / "weights.h5")
+    inputs = [rng.uniform(-2, 2, (3, 7, 3))]
+    for conversion in (weights_port.convert(tmp_path / "legacy.h5", dtype="float64"),
+                       weights_port.convert(tmp_path / "arch.json", tmp_path / "weights.h5", dtype="float64")):
+        assert "RecurrentLoop(" in conversion.source and "hard_sigmoid_keras2" in conversion.source
+        assert _tf_keras_compare(model, conversion, inputs) < 1e-12
+
+
+def test_tf_keras_tf_op_layers(tmp_path: Path) -> None:
+    import tensorflow as tf
+
+    K = tf_keras
+    x = K.Input((4, 5))
+    y = K.layers.Dense(5)(x)
+    z = tf.math.add(y, 2.0) * x
+    z = tf.reduce_mean(z, axis=1, keepdims=True)
+    z = tf.concat([z, tf.math.maximum(z, 0.3)], axis=-1)
+    z = tf.reshape(z, (-1, 5, 2))
+    z = tf.transpose(z, perm=[0, 2, 1])
+    model = K.Model(x, tf.nn.relu(tf.squeeze(tf.expand_dims(z, 1), axis=1)))
+    rng = np.random.default_rng(4)
+    model.set_weights([rng.uniform(-1, 1, w.shape).astype("float32") for w in model.get_weights()])
+    model.save(tmp_path / "ops.h5")
+    conversion = weights_port.convert(tmp_path / "ops.h5")
+    assert _tf_keras_compare(model, conversion, [rng.uniform(-1, 1, (3, 4, 5)).astype("float32")]) < 1e-5
+
+
+def test_one_application_in_both_formats(tmp_path: Path) -> None:
+    model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=5)
+    path = _saved(model, tmp_path)
+    _assert_equivalent(path)
+    legacy = tmp_path / "legacy.h5"
+    model.save(legacy)
+    _assert_equivalent(legacy)
+
+
+# --------------------------------------------------------------------------- the generated source
+
+
+@pytest.fixture(scope="module")
+def small_cnn(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    image = keras.Input((10, 10, 3), name="image")
+    x = L.Conv2D(4, 3, strides=2, padding="same", activation="relu", name="Stem-Conv")(image)
+    x = L.MaxPooling2D(name="pool")(x)
+    logits = L.Dense(3, name="logits")(L.Flatten(name="flatten")(x))
+    return _saved(keras.Model(image, [logits, x], name="small_cnn"), tmp_path_factory.mktemp("cnn"), calibrate=False)
+
+
+def test_the_source_is_deterministic_lint_clean_and_exportable(small_cnn: Path, tmp_path: Path) -> None:
+    first, second = weights_port.convert(small_cnn), weights_port.convert(small_cnn)
+    assert first.source == second.source and first.class_name == "SmallCnn"
+    written = first.write(tmp_path)
+    assert [p.name for p in written] == ["small_cnn.py", "small_cnn.safetensors", "small_cnn.json"]
+    lint = subprocess.run([sys.executable, "-m", "ruff", "check", "--isolated", str(written[0])],
+                          capture_output=True, text=True)
+    assert lint.returncode == 0, lint.stdout
+    module = instantiate(first)
+    exported = torch.export.export(module, (torch.randn(2, 3, 10, 10),))
+    assert exported.module()(torch.ones(2, 3, 10, 10))[0].shape == (2, 3)
+    assert "self.stem_conv = nn.Conv2d(3, 4, kernel_size=3, stride=2" in first.source
+    assert "def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:" in first.source
+
+
+def test_the_manifest_states_layouts_and_the_layer_map(small_cnn: Path, tmp_path: Path) -> None:
+    conversion = weights_port.convert(small_cnn)
+    conversion.write(tmp_path, "net")
+    manifest = json.loads((tmp_path / "net.json").read_text())
+    assert manifest["class_name"] == "SmallCnn"
+    assert manifest["inputs"] == [{"name": "image", "keras_shape": [None, 10, 10, 3], "torch_shape": [None, 3, 10, 10],
+                                   "permutation": [0, 3, 1, 2], "dtype": "float"}]
+    assert [o["permutation"] for o in manifest["outputs"]] == [[0, 1], [0, 3, 1, 2]]
+    assert manifest["layers"]["Stem-Conv"]["modules"] == ["stem_conv"]
+    assert manifest["layers"]["flatten"]["flat_from"] == [4, 2, 2]
+
+
+def test_float64_conversion_is_a_float64_module(small_cnn: Path) -> None:
+    conversion = weights_port.convert(small_cnn, dtype="float64")
+    assert all(a.dtype == np.float64 for a in conversion.state_dict.values())
+    assert "self.to(torch.float64)" in conversion.source
+    assert next(instantiate(conversion).parameters()).dtype == torch.float64
+
+
+def test_conversion_imports_neither_tensorflow_nor_keras(small_cnn: Path, tmp_path: Path) -> None:
+    result = run_python(f"""
+        import sys, weights_port
+        weights_port.convert({str(small_cnn)!r}).write({str(tmp_path)!r})
+        print(sorted(m for m in ("tensorflow", "keras", "tf_keras") if m in sys.modules))
+    """, not_installed=("tensorflow", "keras", "tf_keras"))
+    assert result.returncode == 0 and result.stdout.strip() == "[]", result.stderr
+
+
+def test_a_lambda_is_refused_by_name_and_never_run(tmp_path: Path) -> None:
+    marker = tmp_path / "ran"
+    x = keras.Input((3,))
+    y = L.Lambda(eval(f"lambda t: (open({str(marker)!r}, 'w').close(), t)[1]"), name="my_lambda")(x)
+    keras.Model(x, L.Dense(2)(y)).save(tmp_path / "lambda.keras")
+    marker.unlink(missing_ok=True)
+    with pytest.raises(UnsupportedLayerError, match="'my_lambda' \\(Lambda\\) holds Python code, which is never run"):
+        weights_port.convert(tmp_path / "lambda.keras")
+    assert not marker.exists()
+
+
+def test_check_names_the_first_layer_that_differs(small_cnn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """A converter whose conv rule forgets the fused activation: the report blames that layer."""
+    from weights_port import _convert_rules
+
+    original = _convert_rules.apply_activation
+    monkeypatch.setattr(_convert_rules, "apply_activation",
+                        lambda em, layer, value, activation, fused=True: value if layer.name == "Stem-Conv"
+                        else original(em, layer, value, activation, fused))
+    check = check_conversion(small_cnn, dtypes=("float64",))
+    assert not check.passed
+    assert "diverges at Keras layer 'Stem-Conv' (Conv2D) → stem_conv" in check.reports[0]
+
+
+def test_cli_convert_with_check(small_cnn: Path, tmp_path: Path, capsys) -> None:
+    from zoo._cli import main
+
+    code = main(["convert", str(small_cnn), "-o", str(tmp_path / "out"), "--class-name", "Net", "--check"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "wrote" in out and "float64  logits" in out and "MISMATCH" not in out
+    assert (tmp_path / "out" / "net.py").exists()
+    code = main(["convert", str(tmp_path / "missing.keras"), "-o", str(tmp_path / "x")])
+    assert code == 2 and "no such file" in capsys.readouterr().err
