@@ -1,4 +1,5 @@
-"""Sessions: tests (default suite), equivalence (thorough property run), lint, typecheck, bench."""
+"""Sessions: tests (default suite), equivalence (thorough property run), convert (every application), lint,
+typecheck, bench."""
 
 from __future__ import annotations
 
@@ -39,9 +40,17 @@ def equivalence(session: nox.Session) -> None:
 
 
 @nox.session
+def convert(session: nox.Session) -> None:
+    """Every keras.applications model converted and proven in float32 and float64 (table: sweeps/applications.md)."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "sweeps", "-q", *session.posargs, env=ENV)
+
+
+@nox.session
 def lint(session: nox.Session) -> None:
     session.install("ruff")
-    session.run("ruff", "check", "zoo", "weights_port", "equivalence_tests", "tests", "plugins", "noxfile.py", "bench")
+    session.run("ruff", "check", "zoo", "weights_port", "equivalence_tests", "tests", "sweeps", "plugins", "noxfile.py",
+                "bench")
 
 
 @nox.session

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import json
 import sys
-import types
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -21,9 +20,9 @@ from typing import Any
 
 import numpy as np
 
-from ._tolerance import FLOAT64_KERNEL_ALLOWANCES, Agreement, KernelAllowance, compare_arrays
+from weights_port._tolerance import FLOAT64_KERNEL_ALLOWANCES, Agreement, KernelAllowance, compare_arrays
 
-__all__ = ["ConversionCheck", "OutputAgreement", "check_conversion", "import_generated", "load_keras_model"]
+__all__ = ["ConversionCheck", "OutputAgreement", "check_conversion", "instantiate", "load_keras_model"]
 
 
 @dataclass(frozen=True)
@@ -97,19 +96,7 @@ def load_keras_model(model: str | Path, weights: str | Path | None = None) -> An
 
 def instantiate(conversion: Any) -> Any:
     """The generated class, built with no argument and loaded strictly, in inference mode."""
-    import torch
-
-    module = import_generated(conversion.source, conversion.class_name)
-    net = getattr(module, conversion.class_name)()
-    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in conversion.state_dict.items()},
-                        strict=True)
-    return net.eval()
-
-
-def import_generated(source: str, name: str) -> types.ModuleType:
-    module = types.ModuleType(f"converted_{name}")
-    exec(compile(source, f"<converted {name}>", "exec"), module.__dict__)
-    return module
+    return conversion.build()
 
 
 def _as_float64(model: Any) -> Any:

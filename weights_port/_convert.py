@@ -44,6 +44,19 @@ class Conversion:
     state_dict: dict[str, np.ndarray]
     manifest: dict[str, Any] = field(default_factory=dict)
 
+    def build(self) -> Any:
+        """The generated class, built with no argument, its state loaded strictly, in inference mode."""
+        import types
+
+        import torch
+
+        module = types.ModuleType(f"converted_{self.class_name}")
+        exec(compile(self.source, f"<converted {self.class_name}>", "exec"), module.__dict__)
+        net = getattr(module, self.class_name)()
+        net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in self.state_dict.items()},
+                            strict=True)
+        return net.eval()
+
     def write(self, directory: str | os.PathLike[str], module_name: str | None = None) -> list[Path]:
         """``<module>.py``, ``<module>.safetensors`` and ``<module>.json`` in ``directory``, all or none."""
         from safetensors.numpy import save_file
@@ -71,23 +84,36 @@ class Conversion:
         return written
 
 
-def convert(model: str | os.PathLike[str], weights: str | os.PathLike[str] | None = None, *,
+def convert(model: str | os.PathLike[str] | KerasSource, weights: str | os.PathLike[str] | None = None, *,
             class_name: str | None = None, dtype: str = "float32", rules: ConvertRuleSet = DEFAULT_CONVERT_RULES,
             port_rules: RuleSet = DEFAULT_RULES) -> Conversion:
-    """Convert a saved Keras model (``.keras``, full-model ``.h5``, or a ``to_json()`` file with ``weights``)."""
+    """Convert a saved Keras model (``.keras``, full-model ``.h5``, or a ``to_json()`` file with ``weights``).
+
+    ``model`` may also be an open ``KerasSource`` that records its architecture.
+    """
     if dtype not in ("float32", "float64"):
         raise PortError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+    if isinstance(model, KerasSource):
+        if model.model_config is None:
+            raise KerasFileError(f"{model.description}: records no architecture to convert")
+        return _convert(model.model_config, model, model.description.split(" [")[0], class_name, dtype, rules,
+                        port_rules)
     path = Path(model)
     config, source = _open(path, Path(weights) if weights is not None else None)
     with source:
-        graph = read_graph(config)
-        version = source.keras_version or str(config.get("keras_version") or "3")
-        converter = _Converter(graph, source, version, rules, port_rules, dtype)
-        token = RULES_IN_USE.set(rules)
-        try:
-            return converter.run(class_name or _class_name(graph.name), path.name)
-        finally:
-            RULES_IN_USE.reset(token)
+        return _convert(config, source, path.name, class_name, dtype, rules, port_rules)
+
+
+def _convert(config: Mapping[str, Any], source: KerasSource, file_name: str, class_name: str | None, dtype: str,
+             rules: ConvertRuleSet, port_rules: RuleSet) -> Conversion:
+    graph = read_graph(config)
+    version = source.keras_version or str(config.get("keras_version") or "3")
+    converter = _Converter(graph, source, version, rules, port_rules, dtype)
+    token = RULES_IN_USE.set(rules)
+    try:
+        return converter.run(class_name or _class_name(graph.name), Path(file_name).name)
+    finally:
+        RULES_IN_USE.reset(token)
 
 
 def _open(path: Path, weights: Path | None) -> tuple[Mapping[str, Any], KerasSource]:

@@ -223,9 +223,11 @@ def _keras3_container(group: h5py.Group, prefix: str, config: Mapping[str, Any] 
         return
     children = group["layers"]
     ordered = _keras3_paths_from_config(config) if config else None
-    if ordered is None or not set(ordered) <= set(children):
+    if ordered is None or not set(children) <= set(ordered):  # every saved group must be a configured layer
         ordered = {name: {} for name in sorted(children, key=natural_key)}  # no config: per-type order
     for path_name, child_config in ordered.items():
+        if path_name not in children:
+            continue  # a layer without variables (InputLayer, Activation) has no group
         child = children[path_name]
         real_name = _keras3_layer_name(child) or (child_config or {}).get("name") or path_name
         if "layers" in child:

@@ -64,7 +64,7 @@ def get(name: str, backend: str = "torch", weights: str | os.PathLike[str] | Non
     if backend == "torch":
         model = arch.build_torch(**resolved, dtype=dtype)
         if weights is not None:
-            _load_torch_weights(model, Path(weights))
+            _load_torch_weights(model, Path(weights), arch, resolved, dtype)
             model.eval()
         return model
     model = arch.build_keras(**resolved, dtype=dtype)
@@ -169,7 +169,8 @@ def _rules() -> Any:
     return weights_port.DEFAULT_RULES.extended(host().port_rules)
 
 
-def _load_torch_weights(model: Any, path: Path) -> None:
+def _load_torch_weights(model: Any, path: Path, arch: Architecture, config: dict[str, Any], dtype: str) -> None:
+    """Port a Keras file into ``model``; a file that records its architecture must compute the same function."""
     import weights_port
 
     if path.suffix.lower() in torch_weight_suffixes:
@@ -179,6 +180,12 @@ def _load_torch_weights(model: Any, path: Path) -> None:
         return
     with weights_port.open_keras(path) as source:
         weights_port.load_into_torch(source, model, _rules())
+        if source.model_config is not None:
+            from ._verify import verify_recorded_config
+
+            model.eval()
+            verify_recorded_config(arch, config, model, source, dtype, _rules(),
+                                   weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules))
 
 
 def _json(value: Any) -> str:

@@ -37,5 +37,9 @@ class BackendError(ZooError):
     """The backend name is invalid or its framework is not installed."""
 
 
-class ZooPluginWarning(UserWarning):
+class ZooWarning(UserWarning):
+    """Base class of the zoo's warnings."""
+
+
+class ZooPluginWarning(ZooWarning):
     """A plugin was skipped; ``zoo plugins`` shows why."""

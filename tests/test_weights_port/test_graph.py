@@ -44,7 +44,7 @@ def test_keras_2_0_bare_list_sequential() -> None:
 
 def test_return_state_gives_every_output_a_tensor() -> None:
     tokens = keras.Input((5, 3))
-    sequence, h, c = keras.layers.LSTM(4, return_sequences=True, return_state=True, name="lstm")(tokens)
+    sequence, _h, c = keras.layers.LSTM(4, return_sequences=True, return_state=True, name="lstm")(tokens)
     model = keras.Model(tokens, [sequence, c])
     graph = read_graph(json.loads(model.to_json()))
     (op,) = graph.ops

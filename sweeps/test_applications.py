@@ -1,0 +1,72 @@
+"""Every keras.applications model that builds offline, converted and proven (``nox -s convert``).
+
+Each is built with ``weights=None`` at a small input size, randomised with calibrated
+BatchNorm statistics, saved as Keras 3 ``.keras`` and as legacy ``.h5`` (Keras 3's writer,
+and tf-keras's where it builds the model), converted without TensorFlow, and compared
+with Keras in float32 and float64. The table goes to ``sweeps/applications.md``.
+"""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import pytest
+
+import weights_port
+from equivalence_tests import check_conversion, randomise_keras_weights
+
+SIZES = {"Xception": 71, "InceptionV3": 75, "InceptionResNetV2": 75}
+APPLICATIONS = [
+    "VGG16", "VGG19", "ResNet50", "ResNet101", "ResNet152", "ResNet50V2", "ResNet101V2", "InceptionV3",
+    "InceptionResNetV2", "Xception", "MobileNet", "MobileNetV2", "MobileNetV3Small", "MobileNetV3Large", "DenseNet121",
+    "DenseNet169", "NASNetMobile", "EfficientNetB0", "EfficientNetB3", "EfficientNetV2B0", "EfficientNetV2S",
+    "ConvNeXtTiny",
+]
+ROWS: list[str] = []
+
+
+@pytest.fixture(scope="module", autouse=True)
+def table():
+    yield
+    lines = ["| model | format | float32 max rel | float64 max rel | convert s | source lines | result |",
+             "|---|---|---|---|---|---|---|", *ROWS]
+    (Path(__file__).parent / "applications.md").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+def _build(module, name: str):
+    size = SIZES.get(name, 64)
+    return getattr(module.applications, name)(input_shape=(size, size, 3), weights=None), size
+
+
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("name", APPLICATIONS)
+def test_application(name: str, flavour: str, tmp_path: Path) -> None:
+    if flavour == "keras":
+        module = keras
+    else:
+        import tf_keras as module
+    model, size = _build(module, name)
+    rng = np.random.default_rng(0)
+    randomise_keras_weights(model, rng, calibration=[rng.uniform(-1, 1, (16, size, size, 3)).astype("float32")])
+    paths = [tmp_path / f"{name}.keras", tmp_path / f"{name}.h5"] if flavour == "keras" else [tmp_path / f"{name}.h5"]
+    for path in paths:
+        model.save(path)
+        label = f"{'Keras 3' if flavour == 'keras' else 'tf-keras'} {path.suffix}"
+        start = time.perf_counter()
+        try:
+            conversion = weights_port.convert(path)
+        except weights_port.UnsupportedLayerError as exc:  # tf-keras builds some with a Lambda: refused by name
+            ROWS.append(f"| {name} | {label} | - | - | - | - | refused: {str(exc)[:90]} |")
+            assert "Lambda" in str(exc)
+            continue
+        seconds = time.perf_counter() - start
+        check = check_conversion(path)
+        errors = {r.dtype: max(x.agreement.max_rel for x in check.results if x.dtype == r.dtype) for r in check.results}
+        ROWS.append(f"| {name} | {label} | {errors.get('float32', float('nan')):.1e} | "
+                    f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
+                    f"{'ok' if check.passed else 'MISMATCH'} |")
+        assert check.passed, check.reports

@@ -1,0 +1,125 @@
+"""A ported file must compute the zoo's architecture, not merely fit its shapes.
+
+Shapes cannot tell ``Dense(32, activation="tanh")`` from the zoo's ``relu``, nor another
+padding or stride. When the file records its architecture, the converter turns that
+record into a PyTorch module of its own; both modules get the file's weights and the
+same random batch, and their outputs are compared with the suite's tolerance. On a
+difference, the porter's pairing of Keras layers to the zoo's modules finds the first
+layer after which the two part.
+"""
+
+from __future__ import annotations
+
+import warnings
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+
+from ._errors import ZooWarning
+from ._spec import Architecture
+
+__all__ = ["UnverifiedConfigWarning", "verify_recorded_config"]
+
+_DESCRIBED_KEYS = ("activation", "padding", "strides", "kernel_size", "dilation_rate", "use_bias", "epsilon",
+                   "recurrent_activation", "reset_after", "go_backwards", "merge_mode")
+
+
+class UnverifiedConfigWarning(ZooWarning):
+    """The file's recorded architecture could not be converted, so only shapes were checked."""
+
+
+def verify_recorded_config(arch: Architecture, config: dict[str, Any], model: Any, source: Any, dtype: str,
+                           port_rules: Any, convert_rules: Any) -> None:
+    """Raise ``LayoutMismatchError`` if ``source``'s recorded model computes something else than ``model``."""
+    import torch
+
+    import weights_port
+    from weights_port._tolerance import compare_arrays
+
+    try:
+        conversion = weights_port.convert(source, dtype=dtype, rules=convert_rules, port_rules=port_rules)
+    except weights_port.UnsupportedLayerError as exc:
+        warnings.warn(f"{source.description}: the recorded architecture was not compared with '{arch.name}' "
+                      f"(only shapes were): {exc}", UnverifiedConfigWarning, stacklevel=4)
+        return
+    converted = conversion.build()
+    specs = arch.inputs(config)
+    batch = _random_batch(specs, dtype)
+    zoo_inputs = [torch.from_numpy(np.ascontiguousarray(spec.keras_to_torch(a))) for spec, a in zip(specs, batch,
+                                                                                                       strict=True)]
+    converted_inputs = [torch.from_numpy(np.ascontiguousarray(a.transpose(entry["permutation"])))
+                        for a, entry in zip(batch, conversion.manifest["inputs"], strict=True)]
+    pairs = weights_port.pair_layers(source, weights_port.torch_targets(model, port_rules), port_rules)
+    layers = conversion.manifest["layers"]
+    paths = [(layers.get(p.layer.name, {}).get("modules") or [None])[0] for p in pairs]
+    zoo_values = _module_outputs(model, [p.target.path for p in pairs], zoo_inputs)
+    converted_values = _module_outputs(converted, [path for path in paths if path], converted_inputs)
+    previous = None
+    for pair, path in zip(pairs, paths, strict=True):
+        mine, theirs = zoo_values.get(pair.target.path), converted_values.get(path or "")
+        if mine is None or theirs is None or mine.shape != theirs.shape:
+            continue
+        agreement = compare_arrays(mine, theirs, dtype)
+        if not agreement.passed:
+            raise weights_port.LayoutMismatchError(_report(arch, source, previous, pair, agreement.max_abs))
+        previous = pair
+    with torch.no_grad():
+        expected, actual = _tensors(model(*zoo_inputs)), _tensors(converted(*converted_inputs))
+    for got, want in zip(expected, actual, strict=False):
+        if got.shape == want.shape and not compare_arrays(got.numpy(), want.numpy(), dtype).passed:
+            raise weights_port.LayoutMismatchError(
+                f"{source.description} records a model that computes something else than '{arch.name}' after its "
+                f"last weighted layer (outputs differ by {np.abs(got.numpy() - want.numpy()).max():.3g}); "
+                "check the file's final activation and the architecture name")
+
+
+def _random_batch(specs: Sequence[Any], dtype: str) -> list[np.ndarray]:
+    rng = np.random.default_rng(0)
+    arrays = []
+    for spec in specs:
+        shape = (2, *(5 if n is None else n for n in spec.keras_shape))
+        if spec.dtype == "int64":
+            arrays.append(rng.integers(0, spec.high or 2, shape, dtype=np.int64))
+        else:
+            arrays.append(rng.uniform(-1.0, 1.0, shape).astype(dtype))
+    return arrays
+
+
+def _module_outputs(model: Any, paths: Sequence[str], inputs: Sequence[Any]) -> dict[str, np.ndarray]:
+    import torch
+
+    values: dict[str, np.ndarray] = {}
+    handles = []
+    for path in paths:
+        def hook(module: Any, args: Any, output: Any, path: str = path) -> None:
+            first = _tensors(output)[0]
+            values.setdefault(path, first.detach().numpy())
+
+        handles.append(model.get_submodule(path).register_forward_hook(hook))
+    try:
+        with torch.no_grad():
+            model(*inputs)
+    finally:
+        for handle in handles:
+            handle.remove()
+    return values
+
+
+def _tensors(output: Any) -> list[Any]:
+    if isinstance(output, tuple | list):
+        return [t for item in output for t in _tensors(item)]
+    return [output]
+
+
+def _report(arch: Architecture, source: Any, previous: Any, pair: Any, difference: float) -> str:
+    def described(layer: Any) -> str:
+        settings = {k: v for k, v in (layer.config or {}).items() if k in _DESCRIBED_KEYS}
+        return f"'{layer.name}' ({layer.class_name}{', ' if settings else ''}" + \
+            ", ".join(f"{k}={v!r}" for k, v in settings.items()) + ")"
+
+    where = (f"between Keras layer {described(previous.layer)} and {described(pair.layer)}" if previous
+             else f"at or before Keras layer {described(pair.layer)}")
+    return (f"{source.description} records a model that computes something else than '{arch.name}': the two part "
+            f"{where} (PyTorch module '{pair.target.path}' differs by {difference:.3g}); the weights fit, but the "
+            "recorded layers use other settings (activation, padding, stride) than the zoo's architecture")
