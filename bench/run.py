@@ -207,6 +207,64 @@ def bench_forward(runs: int, batch: int) -> list[dict[str, Any]]:
     return rows
 
 
+_CONVERT_PEAK_CODE = """
+import re, sys, weights_port
+def status(field):
+    return int(re.search(field + r":\\s+(\\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+weights_port.convert(sys.argv[2])  # warm-up: library code paged in, ruff started once
+baseline = status("VmRSS")
+open("/proc/self/clear_refs", "w").write("5")
+conversion = weights_port.convert(sys.argv[1])
+print(status("VmHWM") - baseline, sum(a.nbytes for a in conversion.state_dict.values()))
+"""
+
+
+def bench_convert(files: dict[str, Path], tiny: Path, directory: Path, runs: int, batch: int) -> list[dict[str, Any]]:
+    """`zoo convert` end to end against Keras loading the file; generated forward against Keras's; peak memory."""
+    import keras
+    import numpy as np
+    import torch
+
+    import weights_port
+
+    rows = []
+    for label, path in files.items():
+        loader = "tf_keras" if label == "legacy_h5" else "keras"
+        output = str(directory / f"conv-{label}")
+        ours = median_seconds([sys.executable, "-m", "zoo", "convert", str(path), "-o", output], runs)
+        theirs = median_seconds(python(f"import {loader} as K; K.models.load_model({str(path)!r}, compile=False)"),
+                                runs)
+        result = subprocess.run([sys.executable, "-c", _CONVERT_PEAK_CODE, str(path), str(tiny)], check=True,
+                                capture_output=True, text=True, env=ENV)
+        peak, weight_bytes = (int(v) for v in result.stdout.split()[-2:])
+        conversion = weights_port.convert(path)
+        module = conversion.build()
+        keras_model = keras.models.load_model(str(path), compile=False) if loader == "keras" else None
+        x = np.random.default_rng(0).uniform(-1, 1, (batch, 224, 224, 3)).astype("float32")
+        torch_x = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
+        with torch.no_grad():
+            module(torch_x)
+            torch_s = statistics.median(_timed(lambda m=module, t=torch_x: m(t), runs))
+        row = {"file": label, "zoo_convert_s": ours, "keras_load_s": theirs, "convert_speedup": theirs / ours,
+               "weight_mb": weight_bytes / 1e6, "peak_mb": peak / 1e6, "peak_over_weights": peak / weight_bytes,
+               "torch_forward_s": torch_s}
+        if keras_model is not None:
+            keras_model(x, training=False)
+            keras_s = statistics.median(_timed(lambda m=keras_model, a=x: m(a, training=False), runs))
+            row.update({"keras_forward_s": keras_s, "keras_over_torch": keras_s / torch_s})
+        rows.append(row)
+    return rows
+
+
+def _timed(call: Any, runs: int) -> list[float]:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return times
+
+
 def bench_equivalence_suite() -> dict[str, Any]:
     started = time.perf_counter()
     result = subprocess.run([sys.executable, "-m", "zoo", "check", "--all"], capture_output=True, text=True, env=ENV)
@@ -219,7 +277,8 @@ def markdown(results: dict[str, Any]) -> str:
     for title, rows in (("End-to-end port of a full-size ResNet50", results["end_to_end"]),
                         ("In-process port against h5py alone", results["in_process"]),
                         ("import zoo + zoo.get(name, backend='torch')", results["import_and_build"]),
-                        ("Forward pass, PyTorch against Keras", results["forward"])):
+                        ("Forward pass, PyTorch against Keras", results["forward"]),
+                        ("zoo convert of a full-size ResNet50 (forward at the --batch size)", results["convert"])):
         lines += [f"## {title}", ""]
         if rows:
             keys = list(rows[0])
@@ -227,8 +286,10 @@ def markdown(results: dict[str, Any]) -> str:
             lines += ["| " + " | ".join(f"{v:.3f}" if isinstance(v, float) else str(v) for v in row.values()) + " |"
                       for row in rows]
         lines.append("")
-    suite = results["equivalence_suite"]
-    lines += ["## Equivalence suite", "", f"{suite['command']}: {suite['seconds']:.1f}s, passed: {suite['passed']}", ""]
+    suite = results.get("equivalence_suite")
+    if suite:
+        lines += ["## Equivalence suite", "", f"{suite['command']}: {suite['seconds']:.1f}s, passed: {suite['passed']}",
+                  ""]
     return "\n".join(lines)
 
 
@@ -236,16 +297,32 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32)
+    parser.add_argument("--only", nargs="*", default=None, metavar="SECTION",
+                        help="end_to_end in_process import_and_build forward convert equivalence_suite")
     args = parser.parse_args()
-    results: dict[str, Any] = {"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python "
-                                          f"{platform.python_version()}", "runs": args.runs}
+    wanted = set(args.only or ["end_to_end", "in_process", "import_and_build", "forward", "convert",
+                               "equivalence_suite"])
+    saved = HERE / "results.json"
+    results: dict[str, Any] = json.loads(saved.read_text()) if args.only and saved.exists() else {}
+    results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
+                    "runs": args.runs})
     with tempfile.TemporaryDirectory(prefix="zoo-bench-") as tmp:
         files = make_resnet_files(Path(tmp))
-        results["end_to_end"] = bench_end_to_end(files, Path(tmp), args.runs)
-        results["in_process"] = bench_in_process(files, make_tiny_file(Path(tmp)), args.runs)
-    results["import_and_build"] = bench_import_and_build(args.runs)
-    results["forward"] = bench_forward(args.runs, args.batch)
-    results["equivalence_suite"] = bench_equivalence_suite()
+        tiny = make_tiny_file(Path(tmp))
+        if "end_to_end" in wanted:
+            results["end_to_end"] = bench_end_to_end(files, Path(tmp), args.runs)
+        if "in_process" in wanted:
+            results["in_process"] = bench_in_process(files, tiny, args.runs)
+        if "convert" in wanted:
+            results["convert"] = bench_convert(files, tiny, Path(tmp), args.runs, args.batch)
+    if "import_and_build" in wanted:
+        results["import_and_build"] = bench_import_and_build(args.runs)
+    if "forward" in wanted:
+        results["forward"] = bench_forward(args.runs, args.batch)
+    if "equivalence_suite" in wanted:
+        results["equivalence_suite"] = bench_equivalence_suite()
+    for section in ("end_to_end", "in_process", "import_and_build", "forward", "convert"):
+        results.setdefault(section, [])
     (HERE / "results.json").write_text(json.dumps(results, indent=2))
     text = markdown(results)
     (HERE / "results.md").write_text(text)

@@ -10,6 +10,9 @@ from __future__ import annotations
 import contextvars
 import json
 import os
+import re
+import subprocess
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -133,6 +136,9 @@ def _open(path: Path, weights: Path | None) -> tuple[Mapping[str, Any], KerasSou
 
 
 def _class_name(name: str) -> str:
+    """The model's name as a class name: "MobileNetV3Small" stays, "small_cnn" becomes "SmallCnn"."""
+    if name.isidentifier() and name[0].isupper():
+        return name
     parts = [p for p in identifier(name).split("_") if p]
     text = "".join(p[:1].upper() + p[1:] for p in parts) or "Converted"
     return text if text[0].isalpha() else f"Model{text}"
@@ -299,7 +305,7 @@ def _render(class_name: str, file_name: str, conv: _Converter, signature: list[t
     init = [f"        {line}" for line in em.init_lines] or ["        pass"]
     if conv.dtype == np.float64:
         init.append("        self.to(torch.float64)")
-    forward = [f"        {line}" for line in em.forward_lines] + [f"        return {result}"]
+    forward = [f"        {line}" for line in _discard_unused([*em.forward_lines, f"return {result}"])]
     body = [
         f"class {class_name}(nn.Module):",
         *(f"    {line}" if line else "" for line in doc),
@@ -318,6 +324,35 @@ def _render(class_name: str, file_name: str, conv: _Converter, signature: list[t
               "", "Depends on torch alone; load the weights with", f"    model = {class_name}()",
               f"    model.load_state_dict(safetensors.torch.load_file(\"{snake_case(class_name)}.safetensors\"))",
               '"""', "", "from __future__ import annotations", "", "import torch",
-              *(["import torch.nn.functional as F"] if uses_f else []), "from torch import nn", ""]
+              *(["import torch.nn.functional as F"] if uses_f else []), "from torch import nn"]
     parts = ["\n".join(header)] + ([helpers] if helpers else []) + [text]
-    return "\n\n\n".join(parts).replace("\n\n\n\n", "\n\n\n") + "\n"
+    return _formatted("\n\n\n".join(parts).replace("\n\n\n\n", "\n\n\n") + "\n")
+
+
+def _discard_unused(lines: list[str]) -> list[str]:
+    """Unpacked names no later line reads become ``_`` (a recurrent layer's unused final states)."""
+    out = list(lines)
+    for index, line in enumerate(out):
+        target, sep, value = line.partition(" = ")
+        if not sep or "," not in target:
+            continue
+        later = " ".join(out[index + 1:])
+        names = re.findall(r"[A-Za-z_]\w*", target)
+        for name in names:
+            if not re.search(rf"\b{re.escape(name)}\b", later):
+                target = re.sub(rf"\b{re.escape(name)}\b", "_", target)
+        target = target.replace("(_, _)", "_")
+        out[index] = f"{target} = {value}"
+    return out
+
+
+def _formatted(source: str) -> str:
+    """``source`` through ``ruff format`` with its default style (88 columns), ignoring any user config.
+
+    ruff is a dependency, so the same file always gives the same bytes for one ruff version.
+    """
+    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--quiet", "-"], input=source,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:  # a generator bug: keep the unformatted source visible rather than fail the user
+        raise PortError(f"formatting the generated source failed ({result.stderr.strip()[:300]}); please report it")
+    return result.stdout

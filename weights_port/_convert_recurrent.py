@@ -20,14 +20,12 @@ from ._graph import Op
 __all__ = ["emit_recurrent"]
 
 _KIND = {"LSTM": "LSTM", "CuDNNLSTM": "LSTM", "GRU": "GRU", "CuDNNGRU": "GRU", "SimpleRNN": "RNN"}
-_GATE_FUNCTIONS = '''_ACTIVATIONS = {
-    "tanh": torch.tanh,
-    "sigmoid": torch.sigmoid,
-    "relu": torch.relu,
-    "linear": lambda x: x,
-    "hard_sigmoid": F.hardsigmoid,
-    "hard_sigmoid_keras2": lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0),
-}
+_GATE_FUNCTIONS = '''def activation_function(name: str):
+    """A Keras recurrent activation by name; Keras 2's hard sigmoid is clip(0.2x + 0.5)."""
+    if name == "hard_sigmoid_keras2":
+        return lambda x: torch.clamp(0.2 * x + 0.5, 0.0, 1.0)
+    functions = {"tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": torch.relu, "hard_sigmoid": F.hardsigmoid}
+    return functions.get(name, lambda x: x)
 '''
 _LOOP_HELPER = '''class RecurrentLoop(nn.Module):
     """One Keras recurrent layer stepped through time, for what the fused torch.nn kernels
@@ -38,7 +36,7 @@ _LOOP_HELPER = '''class RecurrentLoop(nn.Module):
                  reset_after: bool = True, bidirectional: bool = False) -> None:
         super().__init__()
         self.kind, self.hidden_size, self.reset_after = kind, hidden_size, reset_after
-        self.activation, self.gate = _ACTIVATIONS[activation], _ACTIVATIONS[gate]
+        self.activation, self.gate = activation_function(activation), activation_function(gate)
         gates = {"LSTM": 4, "GRU": 3, "RNN": 1}[kind] * hidden_size
         self.suffixes = ["", "_reverse"] if bidirectional else [""]
         for suffix in self.suffixes:

@@ -178,14 +178,16 @@ def _load_torch_weights(model: Any, path: Path, arch: Architecture, config: dict
 
         load_state_file(model, path)
         return
+    rules = _rules()
     with weights_port.open_keras(path) as source:
-        weights_port.load_into_torch(source, model, _rules())
+        pairs = weights_port.pair_layers(source, weights_port.torch_targets(model, rules), rules)
+        weights_port.load_into_torch(source, model, rules)
         if source.model_config is not None:
             from ._verify import verify_recorded_config
 
             model.eval()
-            verify_recorded_config(arch, config, model, source, dtype, _rules(),
-                                   weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules))
+            verify_recorded_config(arch, config, model, source, dtype, rules,
+                                   weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules), pairs)
 
 
 def _json(value: Any) -> str:

@@ -30,8 +30,12 @@ class UnverifiedConfigWarning(ZooWarning):
 
 
 def verify_recorded_config(arch: Architecture, config: dict[str, Any], model: Any, source: Any, dtype: str,
-                           port_rules: Any, convert_rules: Any) -> None:
-    """Raise ``LayoutMismatchError`` if ``source``'s recorded model computes something else than ``model``."""
+                           port_rules: Any, convert_rules: Any, pairs: Sequence[Any]) -> None:
+    """Raise ``LayoutMismatchError`` if ``source``'s recorded model computes something else than ``model``.
+
+    ``pairs`` is the porter's pairing of the file's layers with ``model``'s modules, made before
+    the port (which may swap a module for one computing a legacy gate activation).
+    """
     import torch
 
     import weights_port
@@ -50,7 +54,6 @@ def verify_recorded_config(arch: Architecture, config: dict[str, Any], model: An
                                                                                                        strict=True)]
     converted_inputs = [torch.from_numpy(np.ascontiguousarray(a.transpose(entry["permutation"])))
                         for a, entry in zip(batch, conversion.manifest["inputs"], strict=True)]
-    pairs = weights_port.pair_layers(source, weights_port.torch_targets(model, port_rules), port_rules)
     layers = conversion.manifest["layers"]
     paths = [(layers.get(p.layer.name, {}).get("modules") or [None])[0] for p in pairs]
     zoo_values = _module_outputs(model, [p.target.path for p in pairs], zoo_inputs)
@@ -68,9 +71,10 @@ def verify_recorded_config(arch: Architecture, config: dict[str, Any], model: An
         expected, actual = _tensors(model(*zoo_inputs)), _tensors(converted(*converted_inputs))
     for got, want in zip(expected, actual, strict=False):
         if got.shape == want.shape and not compare_arrays(got.numpy(), want.numpy(), dtype).passed:
+            last = f" {_described(pairs[-1].layer)}" if pairs else ""
             raise weights_port.LayoutMismatchError(
                 f"{source.description} records a model that computes something else than '{arch.name}' after its "
-                f"last weighted layer (outputs differ by {np.abs(got.numpy() - want.numpy()).max():.3g}); "
+                f"last weighted layer{last} (outputs differ by {np.abs(got.numpy() - want.numpy()).max():.3g}); "
                 "check the file's final activation and the architecture name")
 
 
@@ -112,14 +116,16 @@ def _tensors(output: Any) -> list[Any]:
     return [output]
 
 
-def _report(arch: Architecture, source: Any, previous: Any, pair: Any, difference: float) -> str:
-    def described(layer: Any) -> str:
-        settings = {k: v for k, v in (layer.config or {}).items() if k in _DESCRIBED_KEYS}
-        return f"'{layer.name}' ({layer.class_name}{', ' if settings else ''}" + \
-            ", ".join(f"{k}={v!r}" for k, v in settings.items()) + ")"
+def _described(layer: Any) -> str:
+    """"'dense' (Dense, activation='tanh', use_bias=True)": the settings a shape cannot show."""
+    settings = {k: v for k, v in (layer.config or {}).items() if k in _DESCRIBED_KEYS}
+    return f"'{layer.name}' ({layer.class_name}{', ' if settings else ''}" + \
+        ", ".join(f"{k}={v!r}" for k, v in settings.items()) + ")"
 
-    where = (f"between Keras layer {described(previous.layer)} and {described(pair.layer)}" if previous
-             else f"at or before Keras layer {described(pair.layer)}")
+
+def _report(arch: Architecture, source: Any, previous: Any, pair: Any, difference: float) -> str:
+    where = (f"between Keras layer {_described(previous.layer)} and {_described(pair.layer)}" if previous
+             else f"at or before Keras layer {_described(pair.layer)}")
     return (f"{source.description} records a model that computes something else than '{arch.name}': the two part "
             f"{where} (PyTorch module '{pair.target.path}' differs by {difference:.3g}); the weights fit, but the "
             "recorded layers use other settings (activation, padding, stride) than the zoo's architecture")

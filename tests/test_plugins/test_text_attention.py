@@ -19,7 +19,7 @@ CONFIG = {"vocab_size": 50, "embed_dim": 6, "maxlen": 12, "hidden": 5, "attentio
 def test_plugin_is_installed_as_a_distribution_and_listed() -> None:
     report = next(r for r in zoo.plugins() if r.distribution == "zoo-text-attention")
     assert report.version == "0.1.0" and report.architectures == ["text_attention"] and report.error is None
-    assert report.rules == ["Attention → AttentionPooling"]
+    assert report.rules == ["Attention → AttentionPooling", "Attention (zoo convert)"]
     assert zoo.info("text_attention").registered_by == "zoo-text-attention 0.1.0"
 
 

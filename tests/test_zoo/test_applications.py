@@ -55,15 +55,32 @@ def test_full_size_application_file_ports_softmax_within_1e_4(name: str, flavour
 
 @pytest.mark.parametrize("name", list(APPLICATIONS))
 def test_full_size_logits_within_1e_5(name: str, tmp_path: Path) -> None:
-    """A user's logits head (classifier_activation=None): the same weights, compared before softmax."""
+    """The logits before the softmax head, against Keras's own features times the head's kernel."""
     import keras
 
-    keras_model = _application(keras, name, classifier_activation=None, classes=37)
+    keras_model = _application(keras, name, classes=37)
+    randomise_keras_weights(keras_model, np.random.default_rng(2))
+    keras_model.save(tmp_path / "model.keras")
+    x = _image_batch(3)
+    head = keras_model.layers[-1]
+    features = keras.Model(keras_model.inputs, head.input)(x, training=False)
+    expected = np.asarray(keras.ops.matmul(features, head.kernel) + head.bias)  # Keras's Dense before its softmax
+    model = zoo.get(name, backend="torch", weights=tmp_path / "model.keras", num_classes=37)
+    assert np.abs(_torch_forward(model, x, logits=True) - expected).max() <= 1e-5
+
+
+@pytest.mark.parametrize("name", list(APPLICATIONS))
+def test_a_logits_head_is_another_architecture(name: str, tmp_path: Path) -> None:
+    """classifier_activation=None computes something else than the catalog's softmax head: refused, naming it."""
+    import keras
+
+    from weights_port import LayoutMismatchError
+
+    keras_model = _application(keras, name, classifier_activation=None, classes=5, input_shape=(64, 64, 3))
     randomise_keras_weights(keras_model, np.random.default_rng(2))
     keras_model.save(tmp_path / "logits.keras")
-    x = _image_batch(3)
-    model = zoo.get(name, backend="torch", weights=tmp_path / "logits.keras", num_classes=37)
-    assert np.abs(_torch_forward(model, x, logits=True) - keras_model(x, training=False).numpy()).max() <= 1e-5
+    with pytest.raises(LayoutMismatchError, match="after its last weighted layer 'predictions' \\(Dense, activation="):
+        zoo.get(name, backend="torch", weights=tmp_path / "logits.keras", num_classes=5, input_size=64)
 
 
 @pytest.mark.parametrize("name", list(APPLICATIONS))
