@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import os
+import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -44,6 +47,10 @@ def architecture(name: str) -> Architecture:
 
 
 def info(name: str) -> ModelInfo:
+    """What ``zoo info`` prints: description, source, defaults, tensors; imports no framework.
+
+    Raises ``UnknownModelError`` for an unknown name (with the closest names).
+    """
     entry = host().registry.entry(name)
     arch = entry.architecture
     defaults = arch.defaults
@@ -51,56 +58,119 @@ def info(name: str) -> ModelInfo:
                      arch.inputs(defaults), arch.outputs(defaults))
 
 
-def get(name: str, backend: str = "torch", weights: str | os.PathLike[str] | None = None,
+def get(name: str, backend: str = "torch", weights: str | os.PathLike[str] | Any | None = None,
         dtype: str = "float32", **config: Any) -> Any:
-    """Build ``name`` for ``backend`` ("torch" → ``nn.Module``, "keras" → ``keras.Model``).
+    """Build architecture ``name`` for ``backend``, optionally with weights.
 
-    With ``weights`` (any Keras file, or for torch a ``.safetensors`` written by
-    ``zoo port``), the model is returned loaded and in inference mode, like
-    ``from_pretrained``; without, it has fresh initial weights.
+    Args:
+        name: a registered architecture (``zoo.list_models()``).
+        backend: ``"torch"`` gives an ``nn.Module`` (channels-first), ``"keras"`` a
+            ``keras.Model`` (channels-last). Neither imports the other framework.
+        weights: a Keras file (``.keras``, ``.weights.h5``, ``.h5``) or a live
+            ``keras.Model``; for torch also a ``.safetensors`` / weights-only ``.pt`` written
+            by ``zoo port``; for keras also a PyTorch state dict. The model comes back
+            loaded and, for torch, in inference mode. ``None``: fresh initial weights.
+        dtype: ``"float32"`` or ``"float64"``.
+        **config: the architecture's keywords (``zoo.info(name).defaults``).
+
+    Raises:
+        UnknownModelError: no such architecture (the closest names are suggested).
+        ConfigError: an unknown or invalid keyword, before any framework is imported.
+        BackendError: the backend's framework is not installed.
+        weights_port.PortError: the weights cannot be read or do not fit (the subclass says
+            which: ``KerasFileError``, ``LayoutMismatchError`` — also when the file records a
+            model that computes something else —, ``UnsupportedLayerError``,
+            ``WeightValueError``); nothing is loaded half-way.
     """
     arch, resolved = _resolve(name, backend, dtype, config)
     _require_framework(backend)
-    if backend == "torch":
-        model = arch.build_torch(**resolved, dtype=dtype)
+    with _config_hints(arch, resolved):
+        if backend == "torch":
+            model = arch.build_torch(**resolved, dtype=dtype)
+            if weights is not None:
+                _load_torch_weights(model, _weights_source(weights), arch, resolved, dtype)
+                model.eval()
+            return model
+        model = arch.build_keras(**resolved, dtype=dtype)
         if weights is not None:
-            _load_torch_weights(model, Path(weights), arch, resolved, dtype)
-            model.eval()
+            from ._keras_weights import load_into_keras
+
+            load_into_keras(model, _weights_source(weights), arch.name, resolved, host().port_rules)
         return model
-    model = arch.build_keras(**resolved, dtype=dtype)
-    if weights is not None:
-        from ._keras_weights import load_into_keras
-
-        load_into_keras(model, Path(weights), arch.name, resolved, host().port_rules)
-    return model
 
 
-def port(name: str, source: str | os.PathLike[str], output: str | os.PathLike[str],
+def port(name: str, source: str | os.PathLike[str] | Any, output: str | os.PathLike[str],
          dtype: str = "float32", **config: Any) -> Path:
     """Port weights of ``name`` between frameworks, atomically; the direction follows the files.
 
-    A Keras file (.keras, .weights.h5, .h5) becomes a PyTorch ``.safetensors`` state dict
-    (the PyTorch model is built on the ``meta`` device, so the weights are held once). A
-    PyTorch state dict (.safetensors, .pt, .pth) becomes a Keras 3 ``.weights.h5`` (or a
-    full ``.keras``) that ``keras_model.load_weights`` accepts.
+    Args:
+        name: a registered architecture.
+        source: a Keras file (``.keras``, ``.weights.h5``, ``.h5``) or a live ``keras.Model``,
+            which becomes a PyTorch ``.safetensors`` state dict (the PyTorch model is built on
+            the ``meta`` device, so the weights are held once); or a PyTorch state dict
+            (``.safetensors``, weights-only ``.pt``/``.pth``), which becomes a Keras 3
+            ``.weights.h5`` (or a full ``.keras``) that ``keras_model.load_weights`` accepts.
+        output: the file to write; written to a temporary name, then renamed.
+        dtype: ``"float32"`` or ``"float64"``.
+        **config: the architecture's keywords.
+
+    Returns:
+        The path written.
+
+    Raises:
+        UnknownModelError, ConfigError, BackendError: as ``get``.
+        weights_port.PortError: unreadable input, a mismatch (naming the Keras layer, the
+            PyTorch parameter and both shapes, and the config keyword that would fit when one
+            does), or an output that cannot be written (``OutputError``); nothing is written.
     """
     import weights_port
     from weights_port._files import check_output_path
 
-    source_path, output_path = Path(source), check_output_path(output, protect=(Path(source),))
-    if source_path.suffix.lower() in torch_weight_suffixes:
-        return _port_to_keras(name, source_path, output_path, dtype, config)
+    source_ref = _weights_source(source)
+    protect = (source_ref,) if isinstance(source_ref, Path) else ()
+    output_path = check_output_path(output, protect=protect)
+    if isinstance(source_ref, Path) and source_ref.suffix.lower() in torch_weight_suffixes:
+        return _port_to_keras(name, source_ref, output_path, dtype, config)
     if not output_path.name.endswith(".safetensors"):
         raise weights_port.PortError(f"{output_path}: a Keras file ports to a PyTorch .safetensors file; "
                                      f"name the output like {output_path.stem}.safetensors")
     arch, resolved = _resolve(name, "torch", dtype, config)
-    with weights_port.open_keras(source_path) as keras_source:  # a bad file fails before torch is imported
-        _require_framework("torch")
+    with _config_hints(arch, resolved), weights_port.open_keras(source_ref) as keras_source:
+        _require_framework("torch")  # a bad file fails before torch is imported
         model = meta_torch_model(arch, resolved, dtype)
         state, settings = weights_port.port_to_torch(keras_source, model, _rules())
+    ported_from = source_ref.name if isinstance(source_ref, Path) else f"keras.Model {getattr(source, 'name', '?')}"
     metadata = {"zoo_architecture": arch.name, "zoo_config": _json(resolved), "zoo_dtype": dtype,
-                "ported_from": source_path.name, MODULE_SETTINGS_KEY: _json(settings)}
-    return weights_port.save_safetensors(state, output_path, metadata=metadata, protect=(source_path,))
+                "ported_from": ported_from, MODULE_SETTINGS_KEY: _json(settings)}
+    return weights_port.save_safetensors(state, output_path, metadata=metadata, protect=protect)
+
+
+def _weights_source(weights: Any) -> Any:
+    """A path, or a live ``keras.Model`` (duck-typed: Keras is never imported for the check)."""
+    if hasattr(weights, "layers") and hasattr(weights, "weights") and not isinstance(weights, str | os.PathLike):
+        return weights
+    if not isinstance(weights, str | os.PathLike):
+        raise ConfigError(f"weights must be a file path or a keras.Model, got {type(weights).__name__}")
+    return Path(weights)
+
+
+@contextlib.contextmanager
+def _config_hints(arch: Architecture, config: dict[str, Any]) -> Iterator[None]:
+    """A shape mismatch that one config keyword explains says which value would fit."""
+    import weights_port
+
+    try:
+        yield
+    except weights_port.LayoutMismatchError as exc:
+        found = re.search(r"the Keras weights give shape \(([\d, ]*)\), the model expects \(([\d, ]*)\)", str(exc))
+        if not found:
+            raise
+        theirs, mine = ([int(v) for v in group.split(",") if v.strip()] for group in found.groups())
+        hints = [f"{key}={t}" for t, m in zip(theirs, mine, strict=False) if t != m
+                 for key, value in config.items() if value == m and arch.params[key].kind == "int"]
+        if not hints:
+            raise
+        raise weights_port.LayoutMismatchError(f"{exc}; the file fits {arch.name} with {' or '.join(hints)}") from None
 
 
 _KERAS_OUTPUTS = (".weights.h5", ".keras")
@@ -169,11 +239,12 @@ def _rules() -> Any:
     return weights_port.DEFAULT_RULES.extended(host().port_rules)
 
 
-def _load_torch_weights(model: Any, path: Path, arch: Architecture, config: dict[str, Any], dtype: str) -> None:
-    """Port a Keras file into ``model``; a file that records its architecture must compute the same function."""
+def _load_torch_weights(model: Any, path: Any, arch: Architecture, config: dict[str, Any], dtype: str) -> None:
+    """Port a Keras file (or live model) into ``model``; a file that records its architecture must compute the
+    same function."""
     import weights_port
 
-    if path.suffix.lower() in torch_weight_suffixes:
+    if isinstance(path, Path) and path.suffix.lower() in torch_weight_suffixes:
         from ._torch_weights import load_state_file
 
         load_state_file(model, path)
@@ -198,6 +269,7 @@ def _json(value: Any) -> str:
 
 def config_from_pairs(pairs: list[str]) -> dict[str, Any]:
     """``["hidden=[64,32]", "input_size=65"]`` → dict; values are JSON literals (bare words: strings)."""
+    import ast
     import json
 
     config: dict[str, Any] = {}
@@ -208,6 +280,9 @@ def config_from_pairs(pairs: list[str]) -> dict[str, Any]:
         try:
             value = json.loads(raw)
         except ValueError:
-            value = raw
+            try:  # what `zoo info` prints: Python literals such as (32, 32) or True
+                value = ast.literal_eval(raw)
+            except (ValueError, SyntaxError, RecursionError):
+                value = raw
         config[key.strip()] = value
     return config

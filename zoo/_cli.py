@@ -61,10 +61,11 @@ def _terminate(signum: int, frame: Any) -> None:
 
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="zoo", description="Keras ⇄ PyTorch model zoo.")
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     commands = parser.add_subparsers(dest="command", metavar="COMMAND")
 
     listing = commands.add_parser("list", help="list registered architectures")
-    listing.add_argument("pattern", nargs="?", help="shell-style filter, e.g. '*cnn'")
+    listing.add_argument("patterns", nargs="*", metavar="PATTERN", help="shell-style filters, e.g. '*cnn'")
     listing.set_defaults(run=_list)
 
     info = commands.add_parser("info", help="describe an architecture")
@@ -109,17 +110,30 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _config_options(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--config", action="append", default=[], metavar="KEY=VALUE",
-                        help="config keyword; VALUE is a JSON literal (hidden=[64,32])")
+    parser.add_argument("--config", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
+                        help="config keywords; VALUE is a JSON or Python literal (hidden=[64,32] or hidden=(64,32))")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
 
 
 def _list(args: argparse.Namespace) -> int:
     import zoo
 
-    for name in zoo.list_models(args.pattern):
+    names = sorted({n for pattern in args.patterns or [None] for n in zoo.list_models(pattern)})
+    if not names:
+        raise zoo.UnknownModelError(f"no architecture matches {' '.join(map(repr, args.patterns))}; "
+                                    f"`zoo list` shows all {len(zoo.list_models())}")
+    for name in names:
         print(name)
     return 0
+
+
+def _version() -> str:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("keras-torch-zoo")
+    except PackageNotFoundError:
+        return "unknown"
 
 
 def _info(args: argparse.Namespace) -> int:
@@ -239,7 +253,10 @@ def _check(args: argparse.Namespace) -> int:
         raise zoo.ConfigError("name at least one architecture, or pass --all")
     if args.examples < 1:
         raise zoo.ConfigError(f"--examples must be at least 1, got {args.examples}")
-    config = config_from_pairs(args.config) if not args.all else {}
+    if args.all and args.config:
+        raise zoo.ConfigError("--config cannot be combined with --all: each architecture has its own keywords; "
+                              "name the architectures to check with that config")
+    config = config_from_pairs(args.config)
     for name in names:  # validate everything before the slow part starts
         resolve_config(architecture(name), config)
     _quiet_tensorflow_import()

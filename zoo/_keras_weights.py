@@ -11,11 +11,12 @@ import numpy as np
 __all__ = ["load_into_keras"]
 
 
-def load_into_keras(model: Any, path: Path, name: str, config: dict[str, Any], extra_rules: Sequence[Any]) -> None:
-    """Fill ``model`` from ``path``; every array is converted and checked before any is assigned."""
+def load_into_keras(model: Any, path: Any, name: str, config: dict[str, Any], extra_rules: Sequence[Any]) -> None:
+    """Fill ``model`` from ``path`` (or a live keras.Model); every array is converted and checked before any is
+    assigned."""
     from ._api import torch_weight_suffixes
 
-    if path.suffix.lower() in torch_weight_suffixes:
+    if isinstance(path, Path) and path.suffix.lower() in torch_weight_suffixes:
         arrays = _from_torch_state(model, path, name, config, extra_rules)
     else:
         arrays = _from_keras_file(model, path)
@@ -23,7 +24,7 @@ def load_into_keras(model: Any, path: Path, name: str, config: dict[str, Any], e
         variable.assign(array)
 
 
-def _from_keras_file(model: Any, path: Path) -> list[tuple[Any, np.ndarray]]:
+def _from_keras_file(model: Any, path: Any) -> list[tuple[Any, np.ndarray]]:
     import weights_port
     from weights_port._port import checked_array, pair_layers
     from weights_port._rules import PortRule, RuleSet, TorchTarget
