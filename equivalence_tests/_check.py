@@ -10,6 +10,7 @@ Both models are built once per (architecture, config, dtype) and reused across e
 
 from __future__ import annotations
 
+import json
 import tempfile
 import time
 from collections.abc import Callable, Mapping, Sequence
@@ -19,6 +20,7 @@ from typing import Any
 
 import numpy as np
 
+from ._convert_check import kernel_allowances
 from ._layerwise import compare_layers, divergence_report
 from ._random import random_inputs, randomise_keras_weights
 from ._tolerance import TOLERANCES, Agreement, compare_arrays
@@ -27,6 +29,8 @@ __all__ = ["FILE_FORMATS", "ArchitectureCheck", "CheckResult", "ExampleOutcome",
            "run_torch", "save_keras"]
 
 FILE_FORMATS = (".keras", ".weights.h5", ".h5")
+_TRAINING_ONLY = {"momentum"}
+"""Module settings that change training but not what the model computes in inference."""
 CALIBRATION_BATCH = 16  # samples BatchNorm statistics are drawn around (see randomise_keras_weights)
 
 
@@ -36,6 +40,9 @@ class ExampleOutcome:
     round_trip_exact: bool
     report: str | None = None
     notes: tuple[str, ...] = ()
+    """Settings the builder lacks that change what the model computes: a failure."""
+    remarks: tuple[str, ...] = ()
+    """Settings that only matter in training (BatchNorm momentum): reported, not a failure."""
 
     @property
     def passed(self) -> bool:
@@ -56,6 +63,7 @@ class CheckResult:
     seconds: float = 0.0
     report: str | None = None
     notes: list[str] = field(default_factory=list)
+    remarks: list[str] = field(default_factory=list)
     device: str = "cpu"
 
     def add(self, outcome: ExampleOutcome) -> None:
@@ -65,6 +73,7 @@ class CheckResult:
         if not outcome.passed and self.passed:
             self.passed, self.report = False, outcome.report
         self.notes += [n for n in outcome.notes if n not in self.notes]
+        self.remarks += [n for n in outcome.remarks if n not in self.remarks]
 
     def summary(self) -> str:
         verdict = "ok" if self.passed else "MISMATCH"
@@ -136,6 +145,7 @@ class ArchitectureCheck:
         self.rules = _rules()
         self.input_specs = self.arch.inputs(self.config)
         self.output_specs = self.arch.outputs(self.config)
+        self.allowances = kernel_allowances(json.loads(self.keras_model.to_json()))
 
     def run(self, seed: int, batch: int = 3) -> ExampleOutcome:
         import torch
@@ -152,6 +162,8 @@ class ArchitectureCheck:
                 state, settings = weights_port.port_to_torch(source, self.torch_model, self.rules)
         self.torch_model.load_state_dict({k: torch.from_numpy(v) for k, v in state.items()})
         notes = tuple(self._settings_the_builder_lacks(settings))
+        remarks = tuple(f"module '{path}' has {key}={have!r} where Keras trains with {value!r} (no effect in inference)"
+                        for path, key, have, value in self._lacking(settings, training_only=True))
         torch_out = run_torch(self.torch_model, inputs, self.input_specs, self.device)
         keras_out = run_keras(self.keras_model, inputs)
         agreement = self._agree(torch_out, keras_out)
@@ -163,22 +175,26 @@ class ArchitectureCheck:
             report = self._setting_divergence(settings, agreement.max_abs)
         elif not exact:
             report = f"{self.name}: Keras → PyTorch → Keras did not return identical arrays"
-        return ExampleOutcome(agreement, exact, report, notes)
+        return ExampleOutcome(agreement, exact, report, notes, remarks)
 
     def _agree(self, torch_out: Sequence[np.ndarray], keras_out: Sequence[np.ndarray]) -> Agreement:
         if len(torch_out) != len(keras_out):
             return Agreement(float("inf"), float("inf"), False)
-        results = [compare_arrays(t, spec.keras_to_torch(k), self.dtype)
+        results = [compare_arrays(t, spec.keras_to_torch(k), self.dtype, self.allowances)
                    for t, k, spec in zip(torch_out, keras_out, self.output_specs, strict=False)]
         return Agreement(max(r.max_abs for r in results), max(r.max_rel for r in results),
                          all(r.passed for r in results))
 
-    def _lacking(self, settings: Mapping[str, Mapping[str, Any]]) -> list[tuple[str, str, Any, Any]]:
-        """(module path, setting, builder's value, Keras's value) where the builder differs."""
+    def _lacking(self, settings: Mapping[str, Mapping[str, Any]],
+                 training_only: bool = False) -> list[tuple[str, str, Any, Any]]:
+        """(module path, setting, builder's value, Keras's value) where the builder differs, among the settings
+        that change inference (or, with ``training_only``, those that do not)."""
         lacking = []
         for path, wanted in settings.items():
             module = self.torch_model.get_submodule(path)
             for key, value in wanted.items():
+                if (key in _TRAINING_ONLY) != training_only:
+                    continue
                 have = getattr(module, key, None)
                 same = have == value or (isinstance(value, float) and isinstance(have, float)
                                          and abs(have - value) <= 1e-12 * max(abs(value), 1e-30))
@@ -216,7 +232,8 @@ class ArchitectureCheck:
     def _divergence(self, inputs: Sequence[np.ndarray], final_error: float) -> str:
 
         comparisons = compare_layers(self._pairs(), self.keras_model, self.torch_model, inputs,
-                                     _torch_inputs(inputs, self.input_specs, self.device), self.dtype)
+                                     _torch_inputs(inputs, self.input_specs, self.device), self.dtype,
+                                     self.allowances)
         return divergence_report(self.name, comparisons, final_error)
 
 

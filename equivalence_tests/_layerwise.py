@@ -4,8 +4,10 @@ Keras layers record their first call (input and output) through a wrapped ``call
 PyTorch modules through forward hooks. Pairs come from the porter's own structural
 pairing, so every weighted Keras layer is compared with the module its weights filled.
 Tensors are brought to the Keras layout before comparing (channels last, the rows of a
-channels-last flatten, the last step of a sequence), and a Keras layer's fused activation
-is applied to the PyTorch module's output.
+channels-last flatten, the last step of a sequence). Like is compared with like: a Keras
+layer with a fused activation (Dense, Conv) is recorded before its activation, as the
+PyTorch module computes it; what either side does after (its activation, pooling...) shows
+in the next pair's inputs, and the report says the two part between those layers.
 """
 
 from __future__ import annotations
@@ -32,6 +34,8 @@ class LayerComparison:
     output_error: float | None
     input_ok: bool
     output_ok: bool
+    keras_activation: str | None = None
+    """The fused activation Keras applies after this layer's compared (pre-activation) output."""
 
 
 def _first(value: Any) -> Any:
@@ -53,11 +57,22 @@ def _record_keras(layers: Sequence[Any]) -> Iterator[dict[int, tuple[np.ndarray,
 
     def wrap(layer: Any) -> Callable[..., Any]:
         original = layer.call
+        activation = getattr(layer, "activation", None) if _fuses_activation(layer) else None
 
         def recording(*args: Any, **kwargs: Any) -> Any:
-            out = original(*args, **kwargs)
-            if id(layer) not in records:
-                records[id(layer)] = (_numpy(args[0] if args else next(iter(kwargs.values()))), _numpy(out))
+            if id(layer) in records:
+                return original(*args, **kwargs)
+            if activation is None:
+                out = original(*args, **kwargs)
+                before = out
+            else:  # the output before the fused activation: what the PyTorch module computes
+                object.__setattr__(layer, "activation", lambda x: x)
+                try:
+                    before = original(*args, **kwargs)
+                finally:
+                    object.__setattr__(layer, "activation", activation)
+                out = activation(before)
+            records[id(layer)] = (_numpy(args[0] if args else next(iter(kwargs.values()))), _numpy(before))
             return out
 
         return recording
@@ -87,19 +102,19 @@ def _record_torch(modules: Sequence[Any]) -> Iterator[dict[int, tuple[np.ndarray
             handle.remove()
 
 
-def _activation(name: Any) -> Callable[[np.ndarray], np.ndarray] | None:
-    if isinstance(name, dict):
-        name = name.get("config", {}).get("name") or name.get("class_name")
-    table: dict[str, Callable[[np.ndarray], np.ndarray]] = {
-        "linear": lambda x: x,
-        "relu": lambda x: np.maximum(x, 0),
-        "relu6": lambda x: np.clip(x, 0, 6),
-        "sigmoid": lambda x: 1 / (1 + np.exp(-x)),
-        "tanh": np.tanh,
-        "softmax": lambda x: np.exp(x - x.max(-1, keepdims=True)) / np.exp(x - x.max(-1, keepdims=True)).sum(
-            -1, keepdims=True),
-    }
-    return table.get(str(name or "linear").lower())
+def _fuses_activation(layer: Any) -> bool:
+    """Dense and convolution layers apply their ``activation`` inside ``call``; PyTorch needs a separate op."""
+    return type(layer).__name__ in _FUSING_LAYERS and callable(getattr(layer, "activation", None))
+
+
+_FUSING_LAYERS = {"Dense", "Conv1D", "Conv2D", "Conv3D", "Conv1DTranspose", "Conv2DTranspose", "Conv3DTranspose",
+                  "DepthwiseConv1D", "DepthwiseConv2D", "SeparableConv1D", "SeparableConv2D"}
+
+
+def _activation_name(layer: Any) -> str | None:
+    activation = getattr(layer, "activation", None) if _fuses_activation(layer) else None
+    name = getattr(activation, "__name__", None)
+    return None if name in (None, "linear") else name
 
 
 def _layouts(value: np.ndarray, module_type: str, flatten_from: Sequence[int] | None) -> list[np.ndarray]:
@@ -130,7 +145,8 @@ def _align(torch_value: np.ndarray, keras_value: np.ndarray, module_type: str,
 
 
 def compare_layers(pairs: Sequence[Any], keras_model: Any, torch_model: Any,
-                   keras_inputs: Sequence[np.ndarray], torch_inputs: Sequence[Any], dtype: str) -> list[LayerComparison]:
+                   keras_inputs: Sequence[np.ndarray], torch_inputs: Sequence[Any], dtype: str,
+                   allowances: tuple[Any, ...] = ()) -> list[LayerComparison]:
     """Run both models once more, recording every paired layer; compare input and output of each."""
     import torch
 
@@ -150,45 +166,48 @@ def compare_layers(pairs: Sequence[Any], keras_model: Any, torch_model: Any,
         errors = []
         for t_value, k_value, flatten in ((t_in, k_in, hint), (t_out, k_out, None)):
             aligned = _align(t_value, k_value, pair.target.module_type, flatten)
-            if aligned is not None and k_value is k_out:
-                activation = _activation((pair.layer.config or {}).get("activation"))
-                aligned = activation(aligned) if activation and pair.target.module_type in _FUSES else aligned
-            agreement = None if aligned is None else compare_arrays(aligned, k_value, dtype)
-            if k_value is k_in and (agreement is None or not agreement.passed) and _same_values(t_value, k_value, dtype):
+            agreement = None if aligned is None else compare_arrays(aligned, k_value, dtype, allowances)
+            if k_value is k_in and (agreement is None or not agreement.passed) and \
+                    _same_values(t_value, k_value, dtype, allowances):
                 agreement = compare_arrays(k_value, k_value, dtype)  # same numbers, another order: a layout
             errors.append(agreement)
         comparisons.append(LayerComparison(
             pair.layer.name, pair.target.path or "<root>",
             None if errors[0] is None else errors[0].max_abs, None if errors[1] is None else errors[1].max_abs,
-            errors[0] is None or errors[0].passed, errors[1] is None or errors[1].passed,
+            errors[0] is None or errors[0].passed, errors[1] is None or errors[1].passed, _activation_name(layer),
         ))
     return comparisons
 
 
-def _same_values(torch_value: np.ndarray, keras_value: np.ndarray, dtype: str) -> bool:
+def _same_values(torch_value: np.ndarray, keras_value: np.ndarray, dtype: str, allowances: tuple[Any, ...]) -> bool:
     """Per sample, the same multiset of values (a flatten in channels-first instead of channels-last order)."""
     if torch_value.size != keras_value.size or torch_value.shape[0] != keras_value.shape[0]:
         return False
     per_sample = (torch_value.reshape(torch_value.shape[0], -1), keras_value.reshape(keras_value.shape[0], -1))
-    return compare_arrays(np.sort(per_sample[0], axis=1), np.sort(per_sample[1], axis=1), dtype).passed
-
-
-_FUSES = ("Linear", "Conv1d", "Conv2d", "Conv3d", "ConvTranspose1d", "ConvTranspose2d", "ConvTranspose3d",
-          "SeparableConv1d", "SeparableConv2d")
+    return compare_arrays(np.sort(per_sample[0], axis=1), np.sort(per_sample[1], axis=1), dtype, allowances).passed
 
 
 def divergence_report(name: str, comparisons: Sequence[LayerComparison], final_error: float) -> str:
     """One line naming the first pair of layers whose values part, with the error before it."""
     matched: list[float] = []
+    previous: LayerComparison | None = None
     for c in comparisons:
         earlier = f"every earlier layer matches to {max(matched):.1e}" if matched else "it is the first paired layer"
         where = f"{c.keras_layer} (Keras) / {c.torch_module} (PyTorch)"
+        if not c.input_ok and previous is not None:
+            after = (f"the activation Keras fuses into {previous.keras_layer} ('{previous.keras_activation}') or "
+                     "the weightless operations after it" if previous.keras_activation
+                     else f"the weightless operations after {previous.keras_layer}")
+            return (f"{name}: diverges between {previous.keras_layer} / {previous.torch_module} and {where}: "
+                    f"{previous.keras_layer}'s output matches before its activation, {c.keras_layer}'s inputs differ "
+                    f"by max abs {c.input_error:.1e}: {after} differ in PyTorch; {earlier}")
         if not c.input_ok:
             return (f"{name}: diverges before {where}: its inputs differ by max abs {c.input_error:.1e} "
                     f"(the weightless operations feeding it differ); {earlier}")
         if not c.output_ok:
             return f"{name}: diverges at {where}: max abs {c.output_error:.1e}; {earlier}"
         matched += [e for e in (c.input_error, c.output_error) if e is not None]
+        previous = c
     best = f"to {max(matched):.1e}" if matched else ""
     return (f"{name}: every paired layer matches {best}; the outputs differ by max abs {final_error:.1e} "
             "after the last paired layer (in weightless operations of the head)")

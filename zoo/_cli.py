@@ -270,6 +270,9 @@ def _check(args: argparse.Namespace) -> int:
     progress.done()
     _print_table(results)
     failures = [r for r in results if not r.passed]
+    for result in results:
+        for remark in result.remarks:
+            print(f"note: {result.name}: {remark}")
     for result in failures:
         print(f"\n{result.report}")
         for note in result.notes:

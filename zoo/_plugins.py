@@ -39,6 +39,8 @@ class PluginReport:
     architectures: list[str] = field(default_factory=list)
     rules: list[str] = field(default_factory=list)
     error: str | None = None
+    origin: str = ""
+    """The entry point's object reference ("package.module:attr"), where a failure is to be fixed."""
 
     @property
     def source(self) -> str:
@@ -55,6 +57,7 @@ class PluginHost:
         self.registry = Registry()
         self.port_rules: list[Any] = []
         self.convert_rules: list[Any] = []
+        self._seen: set[tuple[str, str]] = set()
         self.reports: list[PluginReport] = []
 
     def load(self, builtins: Iterable[tuple[str, object]] = (), entry_points: bool = True) -> PluginHost:
@@ -69,10 +72,16 @@ class PluginHost:
         return self
 
     def _load_entry_point(self, entry_point: importlib.metadata.EntryPoint) -> None:
+        """Entry points are told apart by distribution and name: two distributions may use the same name."""
         dist = entry_point.dist
-        report = PluginReport(entry_point.name, dist.name if dist else "?", dist.version if dist else "")
-        if self.manager.has_plugin(entry_point.name) or any(r.name == entry_point.name for r in self.reports):
-            return  # the same distribution seen twice on sys.path
+        report = PluginReport(entry_point.name, dist.name if dist else "?", dist.version if dist else "",
+                              origin=entry_point.value)
+        key = (report.distribution.lower(), report.name)
+        if key in self._seen:  # the same distribution found twice on sys.path
+            warnings.warn_explicit(f"zoo plugin '{report.name}' ({report.source}) is installed twice on sys.path; "
+                                   "the second copy is skipped", ZooPluginWarning, f"<entry point {report.origin}>", 0)
+            return
+        self._seen.add(key)
         try:
             plugin = entry_point.load()
         except Exception as exc:
@@ -85,7 +94,8 @@ class PluginHost:
         """Register ``plugin`` and collect what its hooks return, isolating any failure."""
         self.reports.append(report)
         try:
-            self.manager.register(plugin, name=report.name)
+            name = report.name if report.distribution == "zoo" else f"{report.distribution}:{report.name}"
+            self.manager.register(plugin, name=name)
         except Exception as exc:
             self._fail(report, f"registration failed: {type(exc).__name__}: {exc}")
             return
@@ -127,7 +137,9 @@ class PluginHost:
         text = f"zoo plugin '{report.name}' ({report.source or 'unknown distribution'}): {message}"
         if self.strict:
             raise PluginError(text)
-        warnings.warn(f"{text}; it is skipped (set {STRICT_ENV}=1 to make this fatal)", ZooPluginWarning, stacklevel=4)
+        # Located at the plugin's entry point, not at this line: that is where the fix lies.
+        warnings.warn_explicit(f"{text}; it is skipped (set {STRICT_ENV}=1 to make this fatal)", ZooPluginWarning,
+                               f"<zoo plugin {report.origin or report.name}>", 0)
 
 
 def _own_version() -> str:

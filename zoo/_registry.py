@@ -28,7 +28,7 @@ class Registry:
         if existing is not None:
             raise DuplicateModelError(
                 f"architecture '{architecture.name}' from {source} clashes with the one "
-                f"already registered by {existing.source}; the first registration is kept"
+                f"already registered by {existing.source}"
             )
         self._entries[architecture.name] = Entry(architecture, source)
 

@@ -10,7 +10,7 @@ import dataclasses
 from typing import Any
 
 from zoo import Architecture, hookimpl
-from zoo.architectures import cifar_cnn, mobilenet_v2, resnet50, text_classifier
+from zoo.architectures import cifar_cnn, mlp, mobilenet_v2, resnet50, text_classifier
 
 
 def _gru_in_keras_gate_order(**config: Any) -> Any:
@@ -79,7 +79,26 @@ def _symmetric_same_padding(**config: Any) -> Any:
     return model
 
 
+def _gelu_after_first_dense(**config: Any) -> Any:
+    from torch import nn
+
+    model = mlp.build_torch(**config)
+    model[1] = nn.GELU()  # Keras has relu after the first Dense
+    return model
+
+
+def _default_batch_norm_momentum(**config: Any) -> Any:
+    """PyTorch's default momentum (0.1) where Keras's 0.999 means 0.001: a training-only difference."""
+    model = mobilenet_v2.build_torch(**config)
+    for module in model.modules():
+        if type(module).__name__ == "BatchNorm2d":
+            module.momentum = 0.1
+    return model
+
+
 MUTANTS = {
+    "mutant_gelu": (mlp.ARCHITECTURE, _gelu_after_first_dense),
+    "mutant_bn_momentum": (mobilenet_v2.ARCHITECTURE, _default_batch_norm_momentum),
     "mutant_gru_gate_order": (text_classifier.ARCHITECTURE, _gru_in_keras_gate_order),
     "mutant_flatten_order": (cifar_cnn.ARCHITECTURE, _flatten_without_permutation),
     "mutant_h_n_view": (text_classifier.ARCHITECTURE, _final_states_by_view),

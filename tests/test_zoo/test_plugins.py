@@ -155,3 +155,27 @@ def test_broken_and_clashing_plugins_beside_the_real_one(site: Path) -> None:
     assert "zoo-text-attention 0.1.0" in (reports["zzz-text-clash"].error or "")
     assert "boom" in (reports["broken-models"].error or "")
     assert zoo.get("text_attention", backend="torch", vocab_size=10, embed_dim=2, hidden=2) is not None
+
+
+def test_two_distributions_may_use_the_same_entry_point_name(site: Path) -> None:
+    for dist, arch in (("alpha-models", "alpha_net"), ("beta-models", "beta_net")):
+        module = install(site, dist, "1.0", GOOD_PLUGIN.format(arch=arch))
+        entry_points = next(site.glob(f"{dist.replace('-', '_')}-1.0.dist-info")) / "entry_points.txt"
+        entry_points.write_text(f"[zoo]\nmodels = {module}\n")
+    host = _load()
+    assert {"alpha_net", "beta_net"} <= set(host.registry.names())
+    assert sorted(r.distribution for r in host.reports if r.name == "models") == ["alpha-models", "beta-models"]
+
+
+def test_strict_clash_does_not_claim_a_registration_is_kept(site: Path) -> None:
+    install(site, "clasher", "3.1", GOOD_PLUGIN.format(arch="mlp"))
+    with pytest.raises(PluginError) as failed:
+        _load(strict=True)
+    assert "kept" not in str(failed.value) and "clasher 3.1" in str(failed.value)
+
+
+def test_a_broken_plugin_warning_points_at_its_entry_point(site: Path) -> None:
+    module = install(site, "broken-models", "0.1", "raise RuntimeError('missing dependency: foo')\n")
+    with pytest.warns(ZooPluginWarning) as caught:
+        _load()
+    assert caught[0].filename == f"<zoo plugin {module}>"
