@@ -31,7 +31,7 @@ import h5py
 import numpy as np
 
 from ._errors import KerasFileError
-from ._hdf5_guard import check_self_contained
+from ._hdf5_guard import check_global_heaps, check_self_contained, handle_length
 from ._source import (
     KerasLayer,
     KerasSource,
@@ -93,7 +93,12 @@ def _open_h5(target: Any, label: Path) -> h5py.File:
             f"{label}: not a readable HDF5 file ({_short(exc)}); the file may be truncated or corrupt"
         ) from None
     try:
-        check_self_contained(h5, label)
+        extents = check_self_contained(h5, label)
+        if isinstance(target, str | os.PathLike):
+            with open(target, "rb") as raw:
+                check_global_heaps(raw, handle_length(raw), extents, label)
+        else:
+            check_global_heaps(target, handle_length(target), extents, label)
     except KerasFileError:
         h5.close()
         raise

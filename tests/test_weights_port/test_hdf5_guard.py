@@ -7,6 +7,7 @@ reaching outside the file: external storage, a virtual dataset, an external link
 from __future__ import annotations
 
 import os
+import signal
 import zipfile
 from pathlib import Path
 
@@ -146,3 +147,35 @@ def test_no_outside_file_is_even_opened_in_any_direction(clean_files: dict[str, 
     """, timeout=240)
     assert result.returncode == 0, result.stderr
     assert result.stdout.split() == ["refused"] * (3 * len(crafted)), result.stdout
+
+
+def _heap_with_corrupt_size(path: Path) -> Path:
+    """A legacy-style HDF5 whose first global-heap string has one byte of its size changed (73 for 84):
+    with HDF5 1.14, reading that attribute never returns."""
+    with h5py.File(path, "w") as h5:
+        h5.attrs["model_config"] = '{"class_name": "Sequential"}' * 3
+        h5.attrs["keras_version"] = "2.2.4"
+        h5.attrs["layer_names"] = np.array([b"dense"])
+    raw = bytearray(path.read_bytes())
+    heap = raw.find(b"GCOL")
+    raw[heap + 24] = 73
+    path.write_bytes(bytes(raw))
+    return path
+
+
+def test_a_corrupt_global_heap_is_refused_instead_of_hanging(tmp_path: Path) -> None:
+    path = _heap_with_corrupt_size(tmp_path / "hang.h5")
+    probe = run_python(f"""
+        import signal, h5py
+        signal.alarm(3)  # the default action ends the process: no Python handler runs while HDF5 loops
+        h5py.File({str(path)!r}, "r").attrs.get("model_config")
+    """, timeout=60)
+    assert probe.returncode == -signal.SIGALRM, "the crafted file no longer hangs h5py; the test proves nothing"
+    guarded = run_python(f"""
+        import weights_port
+        try:
+            weights_port.open_keras({str(path)!r})
+        except weights_port.KerasFileError as exc:
+            print(exc)
+    """, timeout=60)
+    assert "damaged HDF5 global heap" in guarded.stdout and "refused" in guarded.stdout, guarded.stdout + guarded.stderr
