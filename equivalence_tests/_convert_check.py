@@ -47,11 +47,15 @@ class ConversionCheck:
 
 def check_conversion(model: str | Path, weights: str | Path | None = None, *, dtypes: Sequence[str] = ("float32", "float64"),
                      batch: int = 2, seed: int = 0, class_name: str | None = None, rules: Any = None,
-                     port_rules: Any = None) -> ConversionCheck:
-    """Convert ``model`` in each dtype and compare with Keras on the same random batch."""
+                     port_rules: Any = None, keras_model: Any = None) -> ConversionCheck:
+    """Convert ``model`` in each dtype and compare with Keras on the same random batch.
+
+    ``keras_model`` is the reference when given (the live model that wrote the file: Keras
+    cannot reload every file it writes); otherwise the file is loaded with Keras.
+    """
     import weights_port
 
-    keras_model = load_keras_model(model, weights)
+    keras_model = keras_model if keras_model is not None else load_keras_model(model, weights)
     check = ConversionCheck(allowances=kernel_allowances(json.loads(keras_model.to_json())))
     rng = np.random.default_rng(seed)
     inputs32 = _random_inputs(keras_model, batch, rng)
@@ -83,15 +87,42 @@ def check_conversion(model: str | Path, weights: str | Path | None = None, *, dt
 
 
 def load_keras_model(model: str | Path, weights: str | Path | None = None) -> Any:
-    """The Keras model of a file (``.keras``, full ``.h5``, or ``to_json()`` with its weights)."""
-    import keras
-
+    """The Keras model of a file (``.keras``, full ``.h5``, or ``to_json()`` with its weights), loaded by the
+    Keras that wrote it: tf-keras for a Keras 2 file (when installed), else Keras 3."""
     path = Path(model)
+    K = _keras_for(path, weights)
     if weights is not None:
-        keras_model = keras.models.model_from_json(path.read_text())
+        keras_model = K.models.model_from_json(path.read_text())
         keras_model.load_weights(str(weights))
         return keras_model
-    return keras.models.load_model(str(path), compile=False)
+    return K.models.load_model(str(path), compile=False)
+
+
+def _keras_for(path: Path, weights: str | Path | None) -> Any:
+    import weights_port
+
+    if weights is not None:
+        version = str(json.loads(path.read_text()).get("keras_version") or "3")
+    else:
+        with weights_port.open_keras(path) as source:
+            version = source.keras_version or "3"
+    if version.split(".")[0] == "2":
+        try:
+            import tf_keras
+
+            return tf_keras
+        except ImportError:
+            pass
+    import keras
+
+    return keras
+
+
+def _keras_module(model: Any) -> Any:
+    """The Keras package a live model belongs to (``keras`` or ``tf_keras``)."""
+    import importlib
+
+    return importlib.import_module(type(model).__module__.split(".")[0])
 
 
 def instantiate(conversion: Any) -> Any:
@@ -101,10 +132,8 @@ def instantiate(conversion: Any) -> Any:
 
 def _as_float64(model: Any) -> Any:
     """The same model with every floating dtype float64, from its config; weights widened exactly."""
-    import keras
-
     config = _float64_config(json.loads(model.to_json()))
-    clone = keras.models.model_from_json(json.dumps(config))
+    clone = _keras_module(model).models.model_from_json(json.dumps(config))
     clone.set_weights([np.asarray(w, np.float64) if np.asarray(w).dtype.kind == "f" else w
                        for w in model.get_weights()])
     for layer in clone.layers:
@@ -217,8 +246,7 @@ def kernel_allowances(config: Any) -> tuple[KernelAllowance, ...]:
 
 def _first_divergence(model: Any, inputs: list[np.ndarray], local_values: Mapping[str, Any],
                       manifest: Mapping[str, Any], dtype: str, allowances: tuple[KernelAllowance, ...]) -> str:
-    import keras
-
+    keras = _keras_module(model)
     layers = [layer for layer in model.layers if layer.name in manifest["layers"]
               and len(getattr(layer, "_inbound_nodes", [])) == 1]
     probe = keras.Model(model.inputs, [layer.output for layer in layers])

@@ -22,7 +22,7 @@ import numpy as np
 
 from ._catalog import DEFAULT_RULES
 from ._codegen import Emitter, Value, identifier
-from ._convert_ops import emit_keras_op, emit_tf_op
+from ._convert_ops import emit_keras_op, emit_tf_op, is_operation
 from ._convert_rules import DEFAULT_CONVERT_RULES, ConvertRuleSet
 from ._errors import KerasFileError, PortError, UnsupportedLayerError
 from ._files import atomic_write, check_output_path
@@ -225,7 +225,7 @@ class _Converter:
 
     def emitter(self, layer: Layer) -> Any:
         """The rule's emitter; operation nodes (keras.ops calls, TFOpLambda) go through the ops table."""
-        if layer.module.startswith("keras.src.ops"):
+        if is_operation(layer):
             return emit_keras_op
         if layer.class_name in ("TFOpLambda", "SlicingOpLambda"):
             return emit_tf_op
@@ -238,7 +238,7 @@ class _Converter:
         """Per tensor, the layout its first decisive consumer prefers (for choosing input layouts)."""
         preferred: dict[int, str] = {}
         for op in reversed(self.graph.ops):
-            rule = None if op.layer.module.startswith("keras.src.ops") else self.rules.get(op.layer.class_name)
+            rule = None if is_operation(op.layer) else self.rules.get(op.layer.class_name)
             wanted = rule.layout if rule else "any"
             if wanted == "any":
                 wanted = next((preferred[o.id] for o in op.outputs if o.id in preferred), "keras")

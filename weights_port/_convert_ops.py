@@ -15,7 +15,7 @@ from typing import Any
 from ._codegen import Emitter, Value, fmt, refuse
 from ._graph import Op, TensorRef
 
-__all__ = ["KERAS_OPS", "TF_FUNCTIONS", "emit_keras_op", "emit_tf_op"]
+__all__ = ["KERAS_OPS", "TF_FUNCTIONS", "emit_keras_op", "emit_tf_op", "is_operation"]
 
 _BINARY = {"add": "{a} + {b}", "subtract": "{a} - {b}", "multiply": "{a} * {b}", "divide": "{a} / {b}",
            "power": "{a} ** {b}", "maximum": "torch.maximum({a}, {b})", "minimum": "torch.minimum({a}, {b})",
@@ -168,6 +168,15 @@ KERAS_OPS = _table()
 _KERAS_OP_NAMES = {"TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
                    "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min"}
+
+
+def is_operation(layer: Any) -> bool:
+    """A keras.ops call rather than a layer: its module says so, or (legacy .h5 configs drop the module)
+    its config holds nothing but a name, where every layer's config also records ``trainable``."""
+    if layer.module.startswith("keras.src.ops"):
+        return True
+    return not layer.module and "trainable" not in layer.config and \
+        _KERAS_OP_NAMES.get(layer.class_name, layer.class_name.lower()) in KERAS_OPS
 
 
 def emit_keras_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
