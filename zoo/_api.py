@@ -12,16 +12,14 @@ from pathlib import Path
 from typing import Any
 
 from ._errors import BackendError, ConfigError
+from ._formats import MODULE_SETTINGS_KEY, TORCH_WEIGHT_SUFFIXES, meta_torch_model
 from ._plugins import host
 from ._spec import Architecture, TensorSpec, check_dtype, resolve_config
 
-__all__ = ["ModelInfo", "architecture", "get", "info", "list_models", "port", "torch_weight_suffixes"]
+__all__ = ["ModelInfo", "architecture", "get", "info", "list_models", "port"]
 
 BACKENDS = ("torch", "keras")
 _FRAMEWORK = {"torch": ("torch", "torch"), "keras": ("keras", "keras")}
-torch_weight_suffixes = (".safetensors", ".pt", ".pth", ".bin")
-MODULE_SETTINGS_KEY = "keras_module_settings"
-"""safetensors metadata: module settings (legacy gate activations, eps) the state dict needs."""
 
 
 @dataclass(frozen=True)
@@ -95,7 +93,7 @@ def get(name: str, backend: str = "torch", weights: str | os.PathLike[str] | Any
         if weights is not None:
             from ._keras_weights import load_into_keras
 
-            load_into_keras(model, _weights_source(weights), arch.name, resolved, host().port_rules)
+            load_into_keras(model, _weights_source(weights), arch, resolved, host().port_rules)
         return model
 
 
@@ -129,7 +127,7 @@ def port(name: str, source: str | os.PathLike[str] | Any, output: str | os.PathL
     source_ref = _weights_source(source)
     protect = (source_ref,) if isinstance(source_ref, Path) else ()
     output_path = check_output_path(output, protect=protect)
-    if isinstance(source_ref, Path) and source_ref.suffix.lower() in torch_weight_suffixes:
+    if isinstance(source_ref, Path) and source_ref.suffix.lower() in TORCH_WEIGHT_SUFFIXES:
         return _port_to_keras(name, source_ref, output_path, dtype, config)
     if not output_path.name.endswith(".safetensors"):
         raise weights_port.PortError(f"{output_path}: a Keras file ports to a PyTorch .safetensors file; "
@@ -208,14 +206,6 @@ def _keras_file_bytes(model: Any, suffix: str) -> bytes:
         return archive.read("model.weights.h5")
 
 
-def meta_torch_model(arch: Architecture, config: dict[str, Any], dtype: str) -> Any:
-    """The PyTorch model on the ``meta`` device: its structure and shapes, no parameter memory."""
-    import torch
-
-    with torch.device("meta"):
-        return arch.build_torch(**config, dtype=dtype)
-
-
 def _resolve(name: str, backend: str, dtype: str, config: dict[str, Any]) -> tuple[Architecture, dict[str, Any]]:
     if backend not in BACKENDS:
         raise BackendError(f"backend must be one of {list(BACKENDS)}, got {backend!r}")
@@ -244,7 +234,7 @@ def _load_torch_weights(model: Any, path: Any, arch: Architecture, config: dict[
     same function."""
     import weights_port
 
-    if isinstance(path, Path) and path.suffix.lower() in torch_weight_suffixes:
+    if isinstance(path, Path) and path.suffix.lower() in TORCH_WEIGHT_SUFFIXES:
         from ._torch_weights import load_state_file
 
         load_state_file(model, path)

@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["main"]
+__all__ = ["COMMANDS_GROUP", "EXIT_MISMATCH", "config_options", "main", "quiet_tensorflow_import"]
 
 EXIT_MISMATCH = 1
 EXIT_USAGE = 2
@@ -81,35 +81,33 @@ def _parser() -> argparse.ArgumentParser:
                       help="Keras file (.keras, .weights.h5, .h5) or PyTorch state dict (.safetensors, .pt)")
     port.add_argument("-o", "--output", type=Path, required=True,
                       help="output: .safetensors (from Keras) or .weights.h5 / .keras (from PyTorch)")
-    _config_options(port)
+    config_options(port)
     port.set_defaults(run=_port)
 
-    convert = commands.add_parser("convert", help="convert any saved Keras model to PyTorch source + weights")
-    convert.add_argument("model", type=Path, help="a .keras, a full-model .h5, or a model.to_json() file")
-    convert.add_argument("--weights", type=Path, help="the weights file that goes with a model.to_json() file")
-    convert.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
-                         help="directory for <module>.py, <module>.safetensors and <module>.json")
-    convert.add_argument("--class-name", help="name of the generated nn.Module class")
-    convert.add_argument("--dtype", default="float32", choices=("float32", "float64"))
-    convert.add_argument("--check", action="store_true",
-                         help="compare with Keras (needs Keras) in float32 and float64; exit 1 on mismatch")
-    convert.set_defaults(run=_convert)
-
-    check = commands.add_parser("check", help="prove Keras and PyTorch builders compute the same function")
-    check.add_argument("names", nargs="*", metavar="NAME")
-    check.add_argument("--all", action="store_true", help="check every registered architecture")
-    _config_options(check)
-    check.add_argument("--examples", type=int, default=3, metavar="N",
-                       help="random weight/input draws per architecture (default 3)")
-    check.add_argument("--format", default=".keras", choices=(".keras", ".weights.h5", ".h5"),
-                       help="file format the Keras weights travel through (default .keras)")
-    check.add_argument("--seed", type=int, default=0)
-    check.add_argument("--device", default="cpu", help="device of the PyTorch side, e.g. cuda (TF32 off in both)")
-    check.set_defaults(run=_check)
+    _add_contributed_commands(commands)
     return parser
 
 
-def _config_options(parser: argparse.ArgumentParser) -> None:
+COMMANDS_GROUP = "zoo.commands"
+"""Entry points adding subcommands: each names ``add(subparsers)``. equivalence_tests adds ``check`` and
+``convert`` this way, so the zoo never imports the suite that imports it."""
+
+
+def _add_contributed_commands(commands: Any) -> None:
+    import importlib.metadata
+
+    for entry_point in sorted(importlib.metadata.entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
+        try:
+            add = entry_point.load()
+        except Exception as exc:  # a broken install must not take the other commands down
+            print(f"zoo: warning: command '{entry_point.name}' unavailable ({type(exc).__name__}: {exc})",
+                  file=sys.stderr)
+            continue
+        add(commands)
+
+
+def config_options(parser: argparse.ArgumentParser) -> None:
+    """--config KEY=VALUE... and --dtype, as every command taking an architecture config has them."""
     parser.add_argument("--config", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
                         help="config keywords; VALUE is a JSON or Python literal (hidden=[64,32] or hidden=(64,32))")
     parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
@@ -177,50 +175,18 @@ def _plugins(args: argparse.Namespace) -> int:
 def _port(args: argparse.Namespace) -> int:
     import zoo
 
-    from ._api import config_from_pairs, torch_weight_suffixes
+    from ._api import config_from_pairs
+    from ._formats import TORCH_WEIGHT_SUFFIXES
 
     config = config_from_pairs(args.config)
-    if args.weights.suffix.lower() in torch_weight_suffixes:
-        _quiet_tensorflow_import()  # PyTorch → Keras builds the Keras model
+    if args.weights.suffix.lower() in TORCH_WEIGHT_SUFFIXES:
+        quiet_tensorflow_import()  # PyTorch → Keras builds the Keras model
     written = zoo.port(args.name, args.weights, args.output, dtype=args.dtype, **config)
     print(f"wrote {written}")
     return 0
 
 
-def _convert(args: argparse.Namespace) -> int:
-    import weights_port
-
-    from ._plugins import host
-
-    if args.class_name is not None and not args.class_name.isidentifier():
-        raise weights_port.PortError(f"--class-name {args.class_name!r} is not a Python identifier")
-    rules = weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules)
-    port_rules = weights_port.DEFAULT_RULES.extended(host().port_rules)
-    conversion = weights_port.convert(args.model, args.weights, class_name=args.class_name, dtype=args.dtype,
-                                      rules=rules, port_rules=port_rules)
-    for path in conversion.write(args.output):
-        print(f"wrote {path}")
-    if not args.check:
-        return 0
-    _quiet_tensorflow_import()
-    from equivalence_tests import check_conversion
-
-    check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules)
-    for result in check.results:
-        status = "ok" if result.agreement.passed else "MISMATCH"
-        print(f"{result.dtype:8} {result.output:30} max abs {result.agreement.max_abs:.2e}  "
-              f"max rel {result.agreement.max_rel:.2e}  {status}")
-    for allowance in check.allowances:
-        print(f"note: float64 held to {allowance.rtol:g} relative: TensorFlow's {allowance.kernel} is not float64-"
-              f"accurate ({allowance.measured})")
-    for note in check.notes:
-        print(f"note: {note}")
-    for report in check.reports:
-        print(report)
-    return 0 if check.passed else EXIT_MISMATCH
-
-
-def _quiet_tensorflow_import() -> None:
+def quiet_tensorflow_import() -> None:
     """Import TensorFlow with file descriptor 2 muted: its C++ start-up lines (CUDA probing,
     absl notices) bypass Python and TF_CPP_MIN_LOG_LEVEL, and would bury the output."""
     import logging
@@ -239,78 +205,3 @@ def _quiet_tensorflow_import() -> None:
     finally:
         os.dup2(saved, 2)
         os.close(saved)
-
-
-def _check(args: argparse.Namespace) -> int:
-    import zoo
-    from equivalence_tests import check_architecture
-
-    from ._api import architecture, config_from_pairs
-    from ._spec import resolve_config
-
-    names = zoo.list_models() if args.all else list(args.names)
-    if not names:
-        raise zoo.ConfigError("name at least one architecture, or pass --all")
-    if args.examples < 1:
-        raise zoo.ConfigError(f"--examples must be at least 1, got {args.examples}")
-    if args.all and args.config:
-        raise zoo.ConfigError("--config cannot be combined with --all: each architecture has its own keywords; "
-                              "name the architectures to check with that config")
-    config = config_from_pairs(args.config)
-    for name in names:  # validate everything before the slow part starts
-        resolve_config(architecture(name), config)
-    _quiet_tensorflow_import()
-    progress = _Progress(len(names))
-    results = []
-    for index, name in enumerate(names):
-        progress.start(index, name)
-        results.append(check_architecture(name, config, args.dtype, examples=args.examples,
-                                          seed=args.seed, file_format=args.format, device=args.device,
-                                          progress=progress.example))
-    progress.done()
-    _print_table(results)
-    failures = [r for r in results if not r.passed]
-    for result in results:
-        for remark in result.remarks:
-            print(f"note: {result.name}: {remark}")
-    for result in failures:
-        print(f"\n{result.report}")
-        for note in result.notes:
-            print(f"  note: {note}")
-    if args.device != "cpu":
-        print(f"\nPyTorch ran on {args.device} with TF32 switched off in PyTorch and TensorFlow.")
-    return EXIT_MISMATCH if failures else 0
-
-
-class _Progress:
-    """One status line on stderr while checks run (rewritten in place on a terminal)."""
-
-    def __init__(self, total: int) -> None:
-        self.total, self.name, self.index = total, "", 0
-        self.live = sys.stderr.isatty()
-
-    def start(self, index: int, name: str) -> None:
-        self.index, self.name = index, name
-        self._show(f"[{index + 1}/{self.total}] {name}: building models")
-
-    def example(self, name: str, number: int, count: int) -> None:
-        self._show(f"[{self.index + 1}/{self.total}] {name}: example {number}/{count}")
-
-    def _show(self, text: str) -> None:
-        if self.live:
-            print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
-        else:
-            print(text, file=sys.stderr, flush=True)
-
-    def done(self) -> None:
-        if self.live:
-            print("\r\033[K", end="", file=sys.stderr, flush=True)
-
-
-def _print_table(results: list[Any]) -> None:
-    headers = ("architecture", "dtype", "examples", "max abs", "max rel", "time", "result")
-    rows = [(r.name, r.dtype, str(r.examples), f"{r.max_abs:.2e}", f"{r.max_rel:.2e}", f"{r.seconds:.1f}s",
-             "ok" if r.passed else "MISMATCH") for r in results]
-    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
-    for row in (headers, tuple("-" * w for w in widths), *rows):
-        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())

@@ -8,16 +8,18 @@ from typing import Any
 
 import numpy as np
 
+from ._formats import TORCH_WEIGHT_SUFFIXES, meta_torch_model
+from ._spec import Architecture
+
 __all__ = ["load_into_keras"]
 
 
-def load_into_keras(model: Any, path: Any, name: str, config: dict[str, Any], extra_rules: Sequence[Any]) -> None:
+def load_into_keras(model: Any, path: Any, arch: Architecture, config: dict[str, Any],
+                    extra_rules: Sequence[Any]) -> None:
     """Fill ``model`` from ``path`` (or a live keras.Model); every array is converted and checked before any is
     assigned."""
-    from ._api import torch_weight_suffixes
-
-    if isinstance(path, Path) and path.suffix.lower() in torch_weight_suffixes:
-        arrays = _from_torch_state(model, path, name, config, extra_rules)
+    if isinstance(path, Path) and path.suffix.lower() in TORCH_WEIGHT_SUFFIXES:
+        arrays = _from_torch_state(model, path, arch, config, extra_rules)
     else:
         arrays = _from_keras_file(model, path)
     for variable, array in arrays:
@@ -50,18 +52,17 @@ def _from_keras_file(model: Any, path: Any) -> list[tuple[Any, np.ndarray]]:
     return assignments
 
 
-def _from_torch_state(model: Any, path: Path, name: str, config: dict[str, Any],
+def _from_torch_state(model: Any, path: Path, arch: Architecture, config: dict[str, Any],
                       extra_rules: Sequence[Any]) -> list[tuple[Any, np.ndarray]]:
     """A PyTorch state dict (safetensors, or .pt read weights-only) converted for ``model``."""
     import weights_port
 
-    from ._api import architecture, meta_torch_model
     from ._torch_weights import read_state_file
 
     state, _ = read_state_file(path)
     arrays = _real_float_arrays(state, path)
     dtype = "float64" if any(a.dtype == np.float64 for a in arrays.values()) else "float32"
-    torch_model = meta_torch_model(architecture(name), config, dtype)
+    torch_model = meta_torch_model(arch, config, dtype)
     rules = weights_port.DEFAULT_RULES.extended(extra_rules)
     return weights_port.torch_to_keras(arrays, torch_model, model, rules)
 

@@ -9,7 +9,7 @@ from typing import Any
 
 from weights_port import KerasFileError, LayoutMismatchError
 
-from ._api import MODULE_SETTINGS_KEY
+from ._formats import MODULE_SETTINGS_KEY
 
 __all__ = ["load_state_file", "read_state_file"]
 

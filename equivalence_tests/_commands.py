@@ -1,0 +1,150 @@
+"""``zoo check`` and ``zoo convert``: the suite's commands, added to the ``zoo`` CLI through the entry-point
+group ``zoo.commands`` (the zoo imports nothing from here by name; the layering reads weights_port ← zoo ←
+equivalence_tests)."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+from typing import Any
+
+from zoo._cli import EXIT_MISMATCH, config_options, quiet_tensorflow_import
+
+__all__ = ["add_check", "add_convert"]
+
+
+def add_convert(commands: Any) -> None:
+    """``zoo convert FILE -o OUT_DIR [--check]``: any Keras model → PyTorch source, weights, manifest."""
+    convert = commands.add_parser("convert", help="convert any saved Keras model to PyTorch source + weights")
+    convert.add_argument("model", type=Path, help="a .keras, a full-model .h5, or a model.to_json() file")
+    convert.add_argument("--weights", type=Path, help="the weights file that goes with a model.to_json() file")
+    convert.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
+                         help="directory for <module>.py, <module>.safetensors and <module>.json")
+    convert.add_argument("--class-name", help="name of the generated nn.Module class")
+    convert.add_argument("--dtype", default="float32", choices=("float32", "float64"))
+    convert.add_argument("--check", action="store_true",
+                         help="compare with Keras (needs Keras) in float32 and float64; exit 1 on mismatch")
+    convert.set_defaults(run=_convert)
+
+
+def add_check(commands: Any) -> None:
+    """``zoo check NAME... | --all``: the equivalence property of registered architectures."""
+    check = commands.add_parser("check", help="prove Keras and PyTorch builders compute the same function")
+    check.add_argument("names", nargs="*", metavar="NAME")
+    check.add_argument("--all", action="store_true", help="check every registered architecture")
+    config_options(check)
+    check.add_argument("--examples", type=int, default=3, metavar="N",
+                       help="random weight/input draws per architecture (default 3)")
+    check.add_argument("--format", default=".keras", choices=(".keras", ".weights.h5", ".h5"),
+                       help="file format the Keras weights travel through (default .keras)")
+    check.add_argument("--seed", type=int, default=0)
+    check.add_argument("--device", default="cpu", help="device of the PyTorch side, e.g. cuda (TF32 off in both)")
+    check.set_defaults(run=_check)
+
+
+def _convert(args: argparse.Namespace) -> int:
+    import weights_port
+    from zoo._plugins import host
+
+    if args.class_name is not None and not args.class_name.isidentifier():
+        raise weights_port.PortError(f"--class-name {args.class_name!r} is not a Python identifier")
+    rules = weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules)
+    port_rules = weights_port.DEFAULT_RULES.extended(host().port_rules)
+    conversion = weights_port.convert(args.model, args.weights, class_name=args.class_name, dtype=args.dtype,
+                                      rules=rules, port_rules=port_rules)
+    for path in conversion.write(args.output):
+        print(f"wrote {path}")
+    if not args.check:
+        return 0
+    quiet_tensorflow_import()
+    from ._convert_check import check_conversion
+
+    check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules)
+    for result in check.results:
+        status = "ok" if result.agreement.passed else "MISMATCH"
+        print(f"{result.dtype:8} {result.output:30} max abs {result.agreement.max_abs:.2e}  "
+              f"max rel {result.agreement.max_rel:.2e}  {status}")
+    for allowance in check.allowances:
+        print(f"note: float64 held to {allowance.rtol:g} relative: TensorFlow's {allowance.kernel} is not float64-"
+              f"accurate ({allowance.measured})")
+    for note in check.notes:
+        print(f"note: {note}")
+    for report in check.reports:
+        print(report)
+    return 0 if check.passed else EXIT_MISMATCH
+
+
+def _check(args: argparse.Namespace) -> int:
+    import zoo
+    from zoo._api import architecture, config_from_pairs
+    from zoo._spec import resolve_config
+
+    from ._check import check_architecture
+
+    names = zoo.list_models() if args.all else list(args.names)
+    if not names:
+        raise zoo.ConfigError("name at least one architecture, or pass --all")
+    if args.examples < 1:
+        raise zoo.ConfigError(f"--examples must be at least 1, got {args.examples}")
+    if args.all and args.config:
+        raise zoo.ConfigError("--config cannot be combined with --all: each architecture has its own keywords; "
+                              "name the architectures to check with that config")
+    config = config_from_pairs(args.config)
+    for name in names:  # validate everything before the slow part starts
+        resolve_config(architecture(name), config)
+    quiet_tensorflow_import()
+    progress = _Progress(len(names))
+    results = []
+    for index, name in enumerate(names):
+        progress.start(index, name)
+        results.append(check_architecture(name, config, args.dtype, examples=args.examples,
+                                          seed=args.seed, file_format=args.format, device=args.device,
+                                          progress=progress.example))
+    progress.done()
+    _print_table(results)
+    failures = [r for r in results if not r.passed]
+    for result in results:
+        for remark in result.remarks:
+            print(f"note: {result.name}: {remark}")
+    for result in failures:
+        print(f"\n{result.report}")
+        for note in result.notes:
+            print(f"  note: {note}")
+    if args.device != "cpu":
+        print(f"\nPyTorch ran on {args.device} with TF32 switched off in PyTorch and TensorFlow.")
+    return EXIT_MISMATCH if failures else 0
+
+
+class _Progress:
+    """One status line on stderr while checks run (rewritten in place on a terminal)."""
+
+    def __init__(self, total: int) -> None:
+        self.total, self.name, self.index = total, "", 0
+        self.live = sys.stderr.isatty()
+
+    def start(self, index: int, name: str) -> None:
+        self.index, self.name = index, name
+        self._show(f"[{index + 1}/{self.total}] {name}: building models")
+
+    def example(self, name: str, number: int, count: int) -> None:
+        self._show(f"[{self.index + 1}/{self.total}] {name}: example {number}/{count}")
+
+    def _show(self, text: str) -> None:
+        if self.live:
+            print(f"\r\033[K{text}", end="", file=sys.stderr, flush=True)
+        else:
+            print(text, file=sys.stderr, flush=True)
+
+    def done(self) -> None:
+        if self.live:
+            print("\r\033[K", end="", file=sys.stderr, flush=True)
+
+
+def _print_table(results: list[Any]) -> None:
+    headers = ("architecture", "dtype", "examples", "max abs", "max rel", "time", "result")
+    rows = [(r.name, r.dtype, str(r.examples), f"{r.max_abs:.2e}", f"{r.max_rel:.2e}", f"{r.seconds:.1f}s",
+             "ok" if r.passed else "MISMATCH") for r in results]
+    widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(headers)]
+    for row in (headers, tuple("-" * w for w in widths), *rows):
+        print("  ".join(cell.ljust(width) for cell, width in zip(row, widths, strict=False)).rstrip())
