@@ -22,7 +22,7 @@ import numpy as np
 
 from ._catalog import DEFAULT_RULES
 from ._codegen import Emitter, Value, identifier
-from ._convert_ops import emit_keras_op, emit_tf_op, is_operation
+from ._convert_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._convert_rules import DEFAULT_CONVERT_RULES, ConvertRuleSet
 from ._errors import KerasFileError, PortError, UnsupportedLayerError
 from ._files import atomic_write, check_output_path
@@ -229,6 +229,8 @@ class _Converter:
             return emit_keras_op
         if layer.class_name in ("TFOpLambda", "SlicingOpLambda"):
             return emit_tf_op
+        if layer.class_name == "TensorFlowOpLayer":
+            return emit_tf_op_layer
         rule = self.rules.get(layer.class_name)
         if rule is None:
             raise _unsupported(layer)

@@ -15,7 +15,7 @@ from typing import Any
 from ._codegen import Emitter, Value, fmt, refuse
 from ._graph import Op, TensorRef
 
-__all__ = ["KERAS_OPS", "TF_FUNCTIONS", "emit_keras_op", "emit_tf_op", "is_operation"]
+__all__ = ["KERAS_OPS", "TF_FUNCTIONS", "TF_RAW_OPS", "emit_keras_op", "emit_tf_op", "emit_tf_op_layer", "is_operation"]
 
 _BINARY = {"add": "{a} + {b}", "subtract": "{a} - {b}", "multiply": "{a} * {b}", "divide": "{a} / {b}",
            "power": "{a} ** {b}", "maximum": "torch.maximum({a}, {b})", "minimum": "torch.minimum({a}, {b})",
@@ -77,11 +77,11 @@ def _reduce(kind: str, x: Value, axis: Any, keepdims: bool, op: Op, em: Emitter)
         dims = tuple(x.torch_axis(a) for a in axes)
         shape = tuple(1 if i in axes else s for i, s in enumerate(x.shape))
         return em.let(op.layer.name, f"{x.name}.{_REDUCE[kind]}(dim={fmt(dims)}, keepdim=True)", x, shape=shape)
-    x = em.to_layout(x, "keras") if x.channels_first and (x.rank - 1) not in axes else x
-    dims = tuple(x.torch_axis(a) for a in axes)
+    dims = tuple(x.torch_axis(a) for a in axes)  # no transpose: the axes are translated instead
     shape = tuple(s for i, s in enumerate(x.shape) if i not in axes)
+    layout = "cf" if x.channels_first and (x.rank - 1) not in axes and len(shape) >= 3 else "keras"
     expr = f"{x.name}.{_REDUCE[kind]}(dim={fmt(dims) if len(dims) > 1 else dims[0]})"
-    return em.let(op.layer.name, expr, x, shape=shape, layout="keras")
+    return em.let(op.layer.name, expr, x, shape=shape, layout=layout)
 
 
 def _reshape(x: Value, shape: Any, op: Op, em: Emitter) -> Value:
@@ -123,6 +123,20 @@ def _concat(values: list[Value], axis: int, op: Op, em: Emitter) -> Value:
     return em.let(op.layer.name, f"torch.cat([{names}], dim={values[0].torch_axis(axis)})", values[0], shape=tuple(shape))
 
 
+def _pad(x: Value, pad_width: Any, op: Op, em: Emitter) -> Value:
+    """TensorFlow's ``Pad`` on a Keras-layout tensor: ``pad_width`` lists (before, after) per axis."""
+    pairs = [(int(a), int(b)) for a, b in pad_width]
+    if x.channels_first and pairs[0] == (0, 0) and pairs[-1] == (0, 0):
+        order = [pairs[0], pairs[-1], *pairs[1:-1]]  # spatial padding only: pad the channels-first tensor as is
+    else:
+        x, order = em.to_layout(x, "keras"), pairs
+    flat = [v for pair in reversed(order) for v in pair]
+    while len(flat) > 2 and flat[-2:] == [0, 0]:
+        flat = flat[:-2]
+    shape = tuple(None if s is None else s + a + b for s, (a, b) in zip(x.shape, pairs, strict=True))
+    return em.let(op.layer.name, f"F.pad({x.name}, ({', '.join(map(str, flat))}))", x, shape=shape)
+
+
 def _softmax(x: Value, axis: int, op: Op, em: Emitter) -> Value:
     return em.let(op.layer.name, f"F.softmax({x.name}, dim={x.torch_axis(int(axis))})", x)
 
@@ -158,6 +172,7 @@ def _table() -> dict[str, OpEmit]:
     table["squeeze"] = lambda a, k, op, em: _squeeze(_arg(a, k, 0, "x"), _arg(a, k, 1, "axis"), op, em)
     table["concatenate"] = lambda a, k, op, em: _concat(list(_arg(a, k, 0, "xs")), _arg(a, k, 1, "axis", 0), op, em)
     table["softmax"] = lambda a, k, op, em: _softmax(_arg(a, k, 0, "x"), _arg(a, k, 1, "axis", -1), op, em)
+    table["pad"] = lambda a, k, op, em: _pad(_arg(a, k, 0, "x"), _arg(a, k, 1, "pad_width"), op, em)
     table["clip"] = lambda a, k, op, em: _clip(_arg(a, k, 0, "x"), _arg(a, k, 1, "x_min"), _arg(a, k, 2, "x_max"), op, em)
     return table
 
@@ -231,3 +246,43 @@ def emit_tf_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if name == "clip":
         kwargs["x_min"], kwargs["x_max"] = kwargs.pop("clip_value_min", None), kwargs.pop("clip_value_max", None)
     return [KERAS_OPS[name]([], {**renamed, **kwargs}, op, em)]
+
+
+TF_RAW_OPS = {
+    "Add": "add", "AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "divide", "Maximum": "maximum",
+    "Minimum": "minimum", "Pow": "power", "MatMul": "matmul", "BatchMatMulV2": "matmul", "Neg": "negative",
+    "Abs": "abs", "Sqrt": "sqrt", "Square": "square", "Rsqrt": "rsqrt", "Exp": "exp", "Log": "log", "Tanh": "tanh",
+    "Sigmoid": "sigmoid", "Relu": "relu", "Relu6": "relu6", "Softmax": "softmax", "Mean": "mean", "Sum": "sum",
+    "Max": "max", "Min": "min", "Prod": "prod", "Reshape": "reshape", "Transpose": "transpose",
+    "ExpandDims": "expand_dims", "Squeeze": "squeeze", "ConcatV2": "concatenate", "Pad": "pad", "Identity": "identity",
+    "Cast": "cast",
+}
+"""TensorFlow op of a ``TensorFlowOpLayer`` (tf.keras 2.0–2.3) → operation of ``KERAS_OPS``."""
+
+
+def emit_tf_op_layer(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """A ``TensorFlowOpLayer``: a raw TensorFlow NodeDef, its tensors from the node, constants by input index."""
+    node = op.layer.config.get("node_def") or {}
+    raw = str(node.get("op", ""))
+    name = TF_RAW_OPS.get(raw)
+    if name is None:
+        raise refuse(op.layer, f"wraps the raw TensorFlow op {raw!r}, which has no conversion",
+                     f"converted: {', '.join(sorted(TF_RAW_OPS))}")
+    attrs = node.get("attr") or {}
+    if raw in ("MatMul", "BatchMatMulV2") and any((attrs.get(k) or {}).get("b") for k in
+                                                   ("transpose_a", "transpose_b", "adj_x", "adj_y")):
+        raise refuse(op.layer, f"uses {raw} with a transposed operand", "not converted yet")
+    args: list[Any] = list(inputs)
+    for index, value in sorted((int(k), v) for k, v in (op.layer.config.get("constants") or {}).items()):
+        args.insert(index, value)
+    if raw == "ConcatV2":
+        return [KERAS_OPS[name]([args[:-1], args[-1]], {}, op, em)]
+    if raw == "Squeeze":
+        dims = (attrs.get("squeeze_dims") or {}).get("list", {}).get("i")
+        return [KERAS_OPS[name]([args[0], [int(d) for d in dims] if dims else None], {}, op, em)]
+    if name in _REDUCE:
+        keep = bool((attrs.get("keep_dims") or {}).get("b", False))
+        return [KERAS_OPS[name]([args[0], args[1], keep], {}, op, em)]
+    if raw == "Softmax":
+        return [KERAS_OPS[name]([args[0], -1], {}, op, em)]
+    return [KERAS_OPS[name](args, {}, op, em)]

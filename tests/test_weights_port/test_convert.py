@@ -299,3 +299,40 @@ def test_cli_convert_with_check(small_cnn: Path, tmp_path: Path, capsys) -> None
     assert (tmp_path / "out" / "net.py").exists()
     code = main(["convert", str(tmp_path / "missing.keras"), "-o", str(tmp_path / "x")])
     assert code == 2 and "no such file" in capsys.readouterr().err
+
+
+def test_tensorflow_op_layers_of_older_tf_keras(tmp_path: Path) -> None:
+    """tf.keras 2.0–2.3 recorded raw TensorFlow ops as TensorFlowOpLayer (a NodeDef and its constants)."""
+    import h5py
+    import tensorflow as tf
+
+    K = tf_keras
+    image = K.Input((6, 5, 3))
+    x = K.layers.Conv2D(4, 3, padding="same")(image)
+    x = tf.pad(x, [[0, 0], [1, 2], [0, 1], [0, 0]])
+    x = tf.nn.relu(x)
+    x = tf.reduce_mean(x, axis=[1, 2])
+    x = tf.math.add(x, 0.5)
+    model = K.Model(image, K.layers.Dense(2)(x))
+    rng = np.random.default_rng(6)
+    model.set_weights([rng.uniform(-1, 1, w.shape).astype("float32") for w in model.get_weights()])
+    model.save(tmp_path / "ops.h5")
+    raw = {"tf.compat.v1.pad": ("Pad", {1: [[0, 0], [1, 2], [0, 1], [0, 0]]}, {}),
+           "tf.nn.relu": ("Relu", {}, {}),
+           "tf.math.reduce_mean": ("Mean", {1: [1, 2]}, {"keep_dims": {"b": False}}),
+           "tf.math.add": ("AddV2", {1: 0.5}, {})}
+    with h5py.File(tmp_path / "ops.h5", "r+") as h5:
+        config = json.loads(h5.attrs["model_config"])
+        for entry in config["config"]["layers"]:
+            if entry["class_name"] == "TFOpLambda":
+                op, constants, attr = raw[entry["config"]["name"].rsplit("_", 1)[0] if entry["config"]["name"][-1].isdigit()
+                                          else entry["config"]["name"]]
+                entry["class_name"] = "TensorFlowOpLayer"
+                entry["config"] = {"name": op, "trainable": True, "dtype": "float32", "constants": constants,
+                                   "node_def": {"name": op, "op": op, "input": [], "attr": attr}}
+                entry["inbound_nodes"] = [[ref[:3] + [{}] for ref in node] if isinstance(node[0], list)
+                                          else [node[:3] + [{}]] for node in entry["inbound_nodes"]]
+        h5.attrs["model_config"] = json.dumps(config)
+    conversion = weights_port.convert(tmp_path / "ops.h5")
+    assert "F.pad(" in conversion.source and "movedim" not in conversion.source  # spatial padding stays channels-first
+    assert _tf_keras_compare(model, conversion, [rng.uniform(-1, 1, (3, 6, 5, 3)).astype("float32")]) < 1e-5
