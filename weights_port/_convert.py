@@ -304,31 +304,96 @@ def _render(class_name: str, file_name: str, conv: _Converter, signature: list[t
     args = ", ".join(f"{v.name}: torch.Tensor" for _, v in signature)
     returns = "torch.Tensor" if len(outputs) == 1 else f"tuple[{', '.join(['torch.Tensor'] * len(outputs))}]"
     result = outputs[0].name if len(outputs) == 1 else ", ".join(v.name for v in outputs)
-    init = [f"        {line}" for line in em.init_lines] or ["        pass"]
-    if conv.dtype == np.float64:
-        init.append("        self.to(torch.float64)")
-    forward = [f"        {line}" for line in _discard_unused([*em.forward_lines, f"return {result}"])]
-    body = [
-        f"class {class_name}(nn.Module):",
-        *(f"    {line}" if line else "" for line in doc),
-        "",
-        "    def __init__(self) -> None:",
-        "        super().__init__()",
-        *init,
-        "",
-        f"    def forward(self, {args}) -> {returns}:",
-        *forward,
-    ]
+    chain = _sequential_chain(em, [v.name for _, v in signature], [v.name for v in outputs]) \
+        if conv.graph.sequential else None
+    if chain is not None:  # a Keras Sequential whose every step is a module: an nn.Sequential
+        entries = [f"            ({name!r}, {constructor})," for name, constructor in chain]
+        body = [
+            f"class {class_name}(nn.Sequential):",
+            *(f"    {line}" if line else "" for line in doc),
+            "",
+            "    def __init__(self) -> None:",
+            "        super().__init__(OrderedDict([",
+            *entries,
+            "        ]))",
+            *(["        self.to(torch.float64)"] if conv.dtype == np.float64 else []),
+        ]
+    else:
+        init = [f"        {line}" for line in em.init_lines] or ["        pass"]
+        if conv.dtype == np.float64:
+            init.append("        self.to(torch.float64)")
+        forward = [f"        {line}" for line in _discard_unused([*em.forward_lines, f"return {result}"])]
+        body = [
+            f"class {class_name}(nn.Module):",
+            *(f"    {line}" if line else "" for line in doc),
+            "",
+            "    def __init__(self) -> None:",
+            "        super().__init__()",
+            *init,
+            "",
+            f"    def forward(self, {args}) -> {returns}:",
+            *forward,
+        ]
     helpers = "\n\n\n".join(h.rstrip("\n") for h in em.helpers)
     text = "\n".join(body)
     uses_f = "F." in text or "F." in helpers
     header = [f'"""PyTorch module converted from the Keras model {file_name} by keras-torch-zoo.',
               "", "Depends on torch alone; load the weights with", f"    model = {class_name}()",
               f"    model.load_state_dict(safetensors.torch.load_file(\"{snake_case(class_name)}.safetensors\"))",
-              '"""', "", "from __future__ import annotations", "", "import torch",
+              '"""', "", "from __future__ import annotations", "",
+              *(["from collections import OrderedDict", ""] if "OrderedDict(" in text else []), "import torch",
               *(["import torch.nn.functional as F"] if uses_f else []), "from torch import nn"]
     parts = ["\n".join(header)] + ([helpers] if helpers else []) + [text]
     return _formatted("\n\n\n".join(parts).replace("\n\n\n\n", "\n\n\n") + "\n")
+
+
+_AS_MODULE: list[tuple[str, str]] = [
+    (r"F\.relu\((\w+)\)", "nn.ReLU()"), (r"F\.relu6\((\w+)\)", "nn.ReLU6()"),
+    (r"torch\.sigmoid\((\w+)\)", "nn.Sigmoid()"), (r"torch\.tanh\((\w+)\)", "nn.Tanh()"),
+    (r"F\.silu\((\w+)\)", "nn.SiLU()"), (r"F\.gelu\((\w+)\)", "nn.GELU()"),
+    (r"F\.gelu\((\w+), approximate=\"tanh\"\)", "nn.GELU(approximate=\"tanh\")"),
+    (r"F\.softmax\((\w+), dim=(-?\d+)\)", "nn.Softmax(dim={1})"),
+    (r"F\.log_softmax\((\w+), dim=(-?\d+)\)", "nn.LogSoftmax(dim={1})"),
+    (r"F\.elu\((\w+)\)", "nn.ELU()"), (r"F\.elu\((\w+), ([\d.e+-]+)\)", "nn.ELU({1})"),
+    (r"F\.selu\((\w+)\)", "nn.SELU()"), (r"F\.softplus\((\w+)\)", "nn.Softplus()"),
+    (r"F\.softsign\((\w+)\)", "nn.Softsign()"), (r"F\.hardsigmoid\((\w+)\)", "nn.Hardsigmoid()"),
+    (r"F\.hardswish\((\w+)\)", "nn.Hardswish()"), (r"F\.mish\((\w+)\)", "nn.Mish()"),
+    (r"F\.leaky_relu\((\w+), ([\d.e+-]+)\)", "nn.LeakyReLU({1})"), (r"(\w+)\.flatten\(1\)", "nn.Flatten()"),
+    (r"self\.(\w+)\((\w+)\)", "self"),
+]
+"""A forward step that is one call of one tensor, and the module computing it (``self``: the layer's own)."""
+
+
+def _sequential_chain(em: Emitter, inputs: list[str], outputs: list[str]) -> list[tuple[str, str]] | None:
+    """(name, constructor) of every step when ``forward`` is a chain of single-module calls; else None."""
+    if len(inputs) != 1 or len(outputs) != 1 or any(not line.startswith("self.") or "(" not in line or
+                                                     line.count(" = ") != 1 for line in em.init_lines):
+        return None
+    constructors = dict(line.removeprefix("self.").split(" = ", 1) for line in em.init_lines)
+    chain: list[tuple[str, str]] = []
+    current, taken = inputs[0], set(constructors)
+    for line in em.forward_lines:
+        target, _, expression = line.partition(" = ")
+        for pattern, module in _AS_MODULE:
+            found = re.fullmatch(pattern, expression)
+            if not found:
+                continue
+            operand = found.group(2) if module == "self" else found.group(1)
+            if operand != current:
+                return None
+            if module == "self":
+                chain.append((found.group(1), constructors.pop(found.group(1))))
+            else:
+                name = target if target not in taken else f"{target}_{module[3:].split('(')[0].lower()}"
+                if name in taken:
+                    return None
+                taken.add(name)
+                chain.append((name, module.format(*found.groups())))
+            current = target
+            break
+        else:
+            return None
+    return chain if current == outputs[0] and not constructors else None
 
 
 def _discard_unused(lines: list[str]) -> list[str]:

@@ -336,3 +336,16 @@ def test_tensorflow_op_layers_of_older_tf_keras(tmp_path: Path) -> None:
     conversion = weights_port.convert(tmp_path / "ops.h5")
     assert "F.pad(" in conversion.source and "movedim" not in conversion.source  # spatial padding stays channels-first
     assert _tf_keras_compare(model, conversion, [rng.uniform(-1, 1, (3, 6, 5, 3)).astype("float32")]) < 1e-5
+
+
+def test_a_sequential_chain_becomes_nn_sequential(tmp_path: Path) -> None:
+    model = keras.Sequential([keras.Input((12, 12, 3)), L.Conv2D(4, 3, activation="relu", name="conv"), L.MaxPooling2D(),
+                              L.Conv2D(6, 3, padding="same"), L.Activation("tanh"), L.Flatten(), L.Dropout(0.3),
+                              L.Dense(5, activation="softmax")], name="chain")
+    path = _saved(model, tmp_path)
+    conversion = weights_port.convert(path)
+    assert "class Chain(nn.Sequential):" in conversion.source and "def forward" not in conversion.source
+    module = conversion.build()
+    assert isinstance(module, torch.nn.Sequential) and list(dict(module.named_children()))[:2] == ["conv", "conv_relu"]
+    torch.export.export(module, (torch.randn(2, 3, 12, 12),))
+    _assert_equivalent(path)
