@@ -330,8 +330,8 @@ def test_tensorflow_op_layers_of_older_tf_keras(tmp_path: Path) -> None:
                 entry["class_name"] = "TensorFlowOpLayer"
                 entry["config"] = {"name": op, "trainable": True, "dtype": "float32", "constants": constants,
                                    "node_def": {"name": op, "op": op, "input": [], "attr": attr}}
-                entry["inbound_nodes"] = [[ref[:3] + [{}] for ref in node] if isinstance(node[0], list)
-                                          else [node[:3] + [{}]] for node in entry["inbound_nodes"]]
+                entry["inbound_nodes"] = [[[*ref[:3], {}] for ref in node] if isinstance(node[0], list)
+                                          else [[*node[:3], {}]] for node in entry["inbound_nodes"]]
         h5.attrs["model_config"] = json.dumps(config)
     conversion = weights_port.convert(tmp_path / "ops.h5")
     assert "F.pad(" in conversion.source and "movedim" not in conversion.source  # spatial padding stays channels-first
