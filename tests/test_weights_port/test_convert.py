@@ -349,3 +349,14 @@ def test_a_sequential_chain_becomes_nn_sequential(tmp_path: Path) -> None:
     assert isinstance(module, torch.nn.Sequential) and list(dict(module.named_children()))[:2] == ["conv", "conv_relu"]
     torch.export.export(module, (torch.randn(2, 3, 12, 12),))
     _assert_equivalent(path)
+
+
+def test_an_architecture_json_with_keras3_weights(tmp_path: Path) -> None:
+    image = keras.Input((8, 8, 2))
+    x = L.Conv2D(3, 3, activation="relu")(image)
+    x = L.BatchNormalization()(x)
+    model = keras.Model(image, L.Dense(4)(L.GlobalAveragePooling2D()(x)))
+    _saved(model, tmp_path)
+    (tmp_path / "arch.json").write_text(model.to_json())
+    model.save_weights(tmp_path / "model.weights.h5")
+    _assert_equivalent(tmp_path / "arch.json", tmp_path / "model.weights.h5")
