@@ -144,7 +144,7 @@ def _as_float64(model: Any) -> Any:
 
 def _float64_config(value: Any) -> Any:
     if isinstance(value, dict):
-        out = {}
+        out: dict[str, Any] = {}
         for key, item in value.items():
             if key == "dtype" and isinstance(item, str) and item.startswith(("float", "bfloat")):
                 out[key] = "float64"

@@ -154,17 +154,36 @@ def _arg(args: list[Any], kwargs: Mapping[str, Any], index: int, name: str, defa
 OpEmit = Callable[[list[Any], Mapping[str, Any], Op, Emitter], Value]
 
 
+def _binary_emitter(kind: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        return _binary(kind, _arg(a, k, 0, "x1", _arg(a, k, 0, "x")), _arg(a, k, 1, "x2", _arg(a, k, 1, "y")), op, em)
+
+    return emit
+
+
+def _unary_emitter(template: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        x = _arg(a, k, 0, "x")
+        return em.let(op.layer.name, template.format(x=x.name), x)
+
+    return emit
+
+
+def _reduce_emitter(kind: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        return _reduce(kind, _arg(a, k, 0, "x"), _arg(a, k, 1, "axis"), bool(_arg(a, k, 2, "keepdims", False)), op, em)
+
+    return emit
+
+
 def _table() -> dict[str, OpEmit]:
     table: dict[str, OpEmit] = {}
     for kind in _BINARY:
-        table[kind] = lambda a, k, op, em, kind=kind: _binary(kind, _arg(a, k, 0, "x1", _arg(a, k, 0, "x")),
-                                                              _arg(a, k, 1, "x2", _arg(a, k, 1, "y")), op, em)
+        table[kind] = _binary_emitter(kind)
     for kind, template in _UNARY.items():
-        table[kind] = lambda a, k, op, em, template=template: em.let(
-            op.layer.name, template.format(x=_arg(a, k, 0, "x").name), _arg(a, k, 0, "x"))
+        table[kind] = _unary_emitter(template)
     for kind in _REDUCE:
-        table[kind] = lambda a, k, op, em, kind=kind: _reduce(kind, _arg(a, k, 0, "x"), _arg(a, k, 1, "axis"),
-                                                              bool(_arg(a, k, 2, "keepdims", False)), op, em)
+        table[kind] = _reduce_emitter(kind)
     table["reshape"] = lambda a, k, op, em: _reshape(_arg(a, k, 0, "x"), _arg(a, k, 1, "newshape",
                                                                                 k.get("new_shape")), op, em)
     table["transpose"] = lambda a, k, op, em: _transpose(_arg(a, k, 0, "x"), _arg(a, k, 1, "axes"), op, em)

@@ -9,6 +9,7 @@ matmul) a small time-loop module with the same parameter names is written into t
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -88,7 +89,8 @@ _LOOP_HELPER = '''class RecurrentLoop(nn.Module):
 def emit_recurrent(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     layer, x = op.layer, inputs[0]
     bidirectional = layer.class_name == "Bidirectional"
-    inner = layer.config.get("layer", {}) if bidirectional else {"class_name": layer.class_name, "config": layer.config}
+    inner: Mapping[str, Any] = layer.config.get("layer", {}) if bidirectional else \
+        {"class_name": layer.class_name, "config": layer.config}
     inner_class = str(inner.get("class_name", "")).rsplit(">", 1)[-1]
     config: dict[str, Any] = dict(inner.get("config") or {})
     if inner_class not in _KIND:

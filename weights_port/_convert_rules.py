@@ -170,7 +170,7 @@ _SAME_PAD_HELPER = '''def pad_same(x: torch.Tensor, kernel: tuple[int, ...], str
 
 
 def _spatial_padding(em: Emitter, layer: Layer, value: Value, kernel: tuple[int, ...], strides: tuple[int, ...],
-                     dilation: tuple[int, ...], padding: str, fill: float = 0.0) -> tuple[Value, tuple[int, ...] | str]:
+                     dilation: tuple[int, ...], padding: str, fill: float = 0.0) -> tuple[Value, tuple[int, ...]]:
     """For a 'same' window: (input, symmetric padding for the module) or a pad line and zero padding."""
     n = len(kernel)
     if padding == "valid":
@@ -413,7 +413,7 @@ def _layer_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     keys = (["weight"] if scale else []) + (["bias"] if center else [])
     if axes == [x.rank - 1] and x.channels_first:
         arrays = em.arrays(layer)
-        width = int((arrays[0] if arrays else np.zeros(x.shape[-1])).shape[0])
+        width = int(arrays[0].shape[0]) if arrays else int(x.shape[-1] or 0)
         state = em.port(layer, "LayerNorm", keys)
         em.helper(_CHANNEL_NORM_HELPER)
         module = em.module(layer, f"ChannelLayerNorm({width}, eps={eps}, affine={scale}, bias={center})", state)
@@ -421,7 +421,7 @@ def _layer_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     x = em.to_layout(x, "keras")
     if axes != list(range(axes[0], x.rank)):
         raise refuse(layer, f"normalises axes {axis}", "only trailing axes are converted")
-    shape = tuple(int(x.shape[a]) for a in axes)  # type: ignore[arg-type]
+    shape = tuple(int(x.shape[a] or 0) for a in axes)
     state = {k: v.reshape(shape) for k, v in em.port(layer, "LayerNorm", keys).items()}
     args = [fmt(shape), f"eps={eps}"]
     args += [] if scale or center else ["elementwise_affine=False"]
@@ -715,9 +715,10 @@ def _pool(n: int, kind: str) -> Emit:
             if any(a is None for a in amounts):
                 raise refuse(layer, "pools with 'same' padding over an input of unknown size",
                              "give the Keras Input a fixed spatial shape")
-            if any(a != (0, 0) for a in amounts):
+            known = [a for a in amounts if a is not None]
+            if any(a != (0, 0) for a in known):
                 em.helper(_AVG_SAME_HELPER)
-                expr = (f"avg_pool_same({x.name}, {_pad_arg(amounts)}, {_as_tuple(kernel)}, "
+                expr = (f"avg_pool_same({x.name}, {_pad_arg(known)}, {_as_tuple(kernel)}, "
                         f"{_as_tuple(strides)})")
                 return [em.let(layer.name, expr, x, shape=shape)]
             padding = "valid"

@@ -14,7 +14,7 @@ from ._errors import OutputError, PortError
 __all__ = ["atomic_write", "check_output_path", "save_safetensors"]
 
 
-def atomic_write(path: str | os.PathLike[str], write: Callable[[str], None], *, protect: tuple[Path, ...] = (),
+def atomic_write(path: str | os.PathLike[str], write: Callable[[str], object], *, protect: tuple[Path, ...] = (),
                  suffix: str = ".part") -> Path:
     """Run ``write(temp_path)`` then rename into place: a failure leaves no partial file.
 
