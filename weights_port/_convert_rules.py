@@ -199,6 +199,27 @@ def _as_tuple(values: Sequence[int]) -> str:
     return f"({', '.join(map(str, values))}{',' if len(values) == 1 else ''})"
 
 
+def _window_args(in_channels: int, out_channels: int, kernel: tuple[int, ...], strides: tuple[int, ...],
+                 pads: tuple[int, ...], dilation: tuple[int, ...], use_bias: bool, extra: str) -> str:
+    """A convolution module's arguments, each only where it differs from PyTorch's default."""
+    args = [f"{in_channels}, {out_channels}", f"kernel_size={fmt(kernel)}"]
+    args += [f"stride={fmt(strides)}"] if set(strides) != {1} else []
+    args += [f"padding={fmt(pads)}"] if set(pads) != {0} else []
+    args += [f"dilation={fmt(dilation)}"] if set(dilation) != {1} else []
+    args += [extra] if extra else []
+    args += [] if use_bias else ["bias=False"]
+    return ", ".join(args)
+
+
+def _windowed(em: Emitter, layer: Layer, module: str, x: Value, pads: tuple[int, ...], kernel: tuple[int, ...],
+              strides: tuple[int, ...], dilation: tuple[int, ...], channels: int) -> Value:
+    """The convolution's call in forward, its output shape, and the layer's fused activation."""
+    out_spatial = tuple(_window_out(s, k, st, d, "valid")
+                        for s, k, st, d in zip(_padded_shape(x, pads), kernel, strides, dilation, strict=True))
+    out = em.let(layer.name, f"{module}({x.name})", x, shape=(x.shape[0], *out_spatial, channels))
+    return apply_activation(em, layer, out, _config(layer, "activation"))
+
+
 def _padded_shape(value: Value, padding: Sequence[int]) -> tuple[int | None, ...]:
     return tuple(None if s is None else s + 2 * p for s, p in zip(value.shape[1:-1], padding, strict=True))
 
@@ -257,18 +278,10 @@ def _conv(n: int, depthwise: bool = False) -> Emit:
             out_channels, groups = int(kernel_shape[-1]), int(_config(layer, "groups", 1))
             state = em.port(layer, f"Conv{n}d", ("weight", "bias") if use_bias else ("weight",))
         x, pads = _spatial_padding(em, layer, x, kernel, strides, dilation, padding)
-        args = [f"{in_channels}, {out_channels}", f"kernel_size={fmt(kernel)}"]
-        args += [f"stride={fmt(strides)}"] if set(strides) != {1} else []
-        args += [f"padding={fmt(pads)}"] if set(pads) != {0} else []
-        args += [f"dilation={fmt(dilation)}"] if set(dilation) != {1} else []
-        args += [f"groups={groups}"] if groups != 1 else []
-        args += [] if use_bias else ["bias=False"]
-        module = em.module(layer, f"nn.Conv{n}d({', '.join(args)})", state)
-        padded = _padded_shape(x, pads)
-        out_spatial = tuple(_window_out(s, k, st, d, "valid")
-                            for s, k, st, d in zip(padded, kernel, strides, dilation, strict=True))
-        out = em.let(layer.name, f"{module}({x.name})", x, shape=(x.shape[0], *out_spatial, out_channels))
-        return [apply_activation(em, layer, out, _config(layer, "activation"))]
+        args = _window_args(in_channels, out_channels, kernel, strides, pads, dilation, use_bias,
+                            f"groups={groups}" if groups != 1 else "")
+        module = em.module(layer, f"nn.Conv{n}d({args})", state)
+        return [_windowed(em, layer, module, x, pads, kernel, strides, dilation, out_channels)]
 
     return emit
 
@@ -306,18 +319,10 @@ def _separable(n: int) -> Emit:
                         attributes={"in_channels": in_channels})
         x, pads = _spatial_padding(em, layer, x, kernel, strides, dilation, str(_config(layer, "padding", "valid")))
         em.helper(_SEPARABLE_HELPER.replace("{n}", str(n)))
-        args = [f"{in_channels}, {out_channels}", f"kernel_size={fmt(kernel)}"]
-        args += [f"stride={fmt(strides)}"] if set(strides) != {1} else []
-        args += [f"padding={fmt(pads)}"] if set(pads) != {0} else []
-        args += [f"dilation={fmt(dilation)}"] if set(dilation) != {1} else []
-        args += [f"depth_multiplier={multiplier}"] if multiplier != 1 else []
-        args += [] if use_bias else ["bias=False"]
-        module = em.module(layer, f"SeparableConv{n}d({', '.join(args)})", state)
-        padded = _padded_shape(x, pads)
-        out_spatial = tuple(_window_out(s, k, st, d, "valid")
-                            for s, k, st, d in zip(padded, kernel, strides, dilation, strict=True))
-        out = em.let(layer.name, f"{module}({x.name})", x, shape=(x.shape[0], *out_spatial, int(out_channels)))
-        return [apply_activation(em, layer, out, _config(layer, "activation"))]
+        args = _window_args(in_channels, out_channels, kernel, strides, pads, dilation, use_bias,
+                            f"depth_multiplier={multiplier}" if multiplier != 1 else "")
+        module = em.module(layer, f"SeparableConv{n}d({args})", state)
+        return [_windowed(em, layer, module, x, pads, kernel, strides, dilation, int(out_channels))]
 
     return emit
 
