@@ -29,9 +29,9 @@ from weights_port import UnsupportedLayerError
 
 def _saved(model, tmp_path: Path, name: str = "model.keras", calibrate: bool = True) -> Path:
     rng = np.random.default_rng(0)
-    inputs = [rng.uniform(-1, 1, (8, *[4 if d is None else d for d in t.shape[1:]])).astype("float32")
-              if "int" not in str(t.dtype) else rng.integers(0, 5, (8, *t.shape[1:]))
-              for t in model.inputs]
+    shapes = [(8, *[4 if d is None else d for d in t.shape[1:]]) for t in model.inputs]
+    inputs = [rng.uniform(-1, 1, shape).astype("float32") if "int" not in str(t.dtype) else rng.integers(0, 5, shape)
+              for t, shape in zip(model.inputs, shapes, strict=True)]
     randomise_keras_weights(model, rng, calibration=inputs if calibrate else None)
     path = tmp_path / name
     model.save(path)
@@ -360,3 +360,17 @@ def test_an_architecture_json_with_keras3_weights(tmp_path: Path) -> None:
     (tmp_path / "arch.json").write_text(model.to_json())
     model.save_weights(tmp_path / "model.weights.h5")
     _assert_equivalent(tmp_path / "arch.json", tmp_path / "model.weights.h5")
+
+
+def test_a_free_sequence_length_stays_free(tmp_path: Path) -> None:
+    tokens = keras.Input((None,), dtype="int32")
+    x = L.Bidirectional(L.GRU(3, return_sequences=True))(L.Embedding(20, 4)(tokens))
+    x = L.GlobalMaxPooling1D()(L.Conv1D(5, 3, padding="same")(x))
+    model = keras.Model(tokens, L.Dense(2)(x))
+    conversion = weights_port.convert(_saved(model, tmp_path))
+    assert conversion.manifest["inputs"][0]["keras_shape"] == [None, None]
+    module = conversion.build()
+    for length in (3, 11):
+        ids = np.random.default_rng(length).integers(0, 20, (2, length))
+        with torch.no_grad():
+            assert np.abs(module(torch.from_numpy(ids)).numpy() - model(ids).numpy()).max() < 1e-5
