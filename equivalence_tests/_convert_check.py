@@ -131,9 +131,19 @@ def instantiate(conversion: Any) -> Any:
 
 
 def _as_float64(model: Any) -> Any:
-    """The same model with every floating dtype float64, from its config; weights widened exactly."""
-    config = _float64_config(json.loads(model.to_json()))
-    clone = _keras_module(model).models.model_from_json(json.dumps(config))
+    """The same model with every floating dtype float64; weights widened exactly.
+
+    From its config where Keras can rebuild it so; else (a layer class Keras cannot find
+    by name, such as tf-keras's ConvNeXt helpers) cloned layer by layer from the classes.
+    """
+    K = _keras_module(model)
+    try:
+        clone = K.models.model_from_json(json.dumps(_float64_config(json.loads(model.to_json()))))
+    except (TypeError, ValueError):
+        inputs = [K.Input(tuple(t.shape[1:]), dtype="float64" if "float" in str(t.dtype) else t.dtype)
+                  for t in model.inputs]
+        clone = K.models.clone_model(model, input_tensors=inputs, clone_function=lambda layer: type(layer).from_config(
+            _float64_config({**layer.get_config(), "dtype": "float64"})))
     clone.set_weights([np.asarray(w, np.float64) if np.asarray(w).dtype.kind == "f" else w
                        for w in model.get_weights()])
     for layer in clone.layers:

@@ -460,7 +460,9 @@ def _normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     arrays = em.arrays(layer)
     if arrays:
         mean, variance = arrays[0], arrays[1]
-    else:  # constants from the config, as Keras holds them
+    elif em.keras_major < 3:  # tf.keras builds config constants from NumPy float64: held exactly
+        mean, variance = np.asarray(layer.config["mean"], np.float64), np.asarray(layer.config["variance"], np.float64)
+    else:  # Keras 3 makes float32 tensors of them first (see as_keras_holds)
         mean, variance = _constant(layer.config["mean"], layer), _constant(layer.config["variance"], layer)
     channels = int(np.size(mean))
     if channels not in (1, x.shape[-1]):
