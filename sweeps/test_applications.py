@@ -30,11 +30,22 @@ ROWS: list[str] = []
 
 @pytest.fixture(scope="module", autouse=True)
 def table():
+    """Rows of this run replace those of the same model and format in ``applications.md``; others stay."""
     yield
-    lines = ["| model | format | float32 max rel | float64 max rel | convert s | source lines | result |",
-             "|---|---|---|---|---|---|---|", *ROWS]
-    (Path(__file__).parent / "applications.md").write_text("\n".join(lines) + "\n")
+    path = Path(__file__).parent / "applications.md"
+    header = ["| model | format | float32 max rel | float64 max rel | convert s | source lines | result |",
+              "|---|---|---|---|---|---|---|"]
+    rows = {_key(row): row for row in (path.read_text().splitlines()[2:] if path.exists() else []) if row.strip()}
+    rows.update({_key(row): row for row in ROWS})
+    order = {name: index for index, name in enumerate([*APPLICATIONS, *SIZE_VARIANTS])}
+    lines = [*header, *sorted(rows.values(), key=lambda row: (order.get(_key(row)[0], 999), _key(row)[1]))]
+    path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
+
+
+def _key(row: str) -> tuple[str, str]:
+    cells = [cell.strip() for cell in row.strip("|").split("|")]
+    return cells[0], cells[1]
 
 
 def _build(module, name: str):
@@ -70,3 +81,29 @@ def test_application(name: str, flavour: str, tmp_path: Path) -> None:
                     f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
                     f"{'ok' if check.passed else 'MISMATCH'} |")
         assert check.passed, check.reports
+
+
+SIZE_VARIANTS = [
+    "ResNet152V2", "DenseNet201", "NASNetLarge", "EfficientNetB1", "EfficientNetB2", "EfficientNetB4",
+    "EfficientNetB5", "EfficientNetB6", "EfficientNetB7", "EfficientNetV2B1", "EfficientNetV2B2", "EfficientNetV2B3",
+    "EfficientNetV2M", "EfficientNetV2L", "ConvNeXtSmall", "ConvNeXtBase", "ConvNeXtLarge", "ConvNeXtXLarge",
+]
+"""Deeper or wider members of the families above (the same layer types): Keras 3 ``.keras`` only."""
+
+
+@pytest.mark.parametrize("name", SIZE_VARIANTS)
+def test_size_variant(name: str, tmp_path: Path) -> None:
+    model, size = _build(keras, name)
+    rng = np.random.default_rng(0)
+    randomise_keras_weights(model, rng, calibration=[rng.uniform(-1, 1, (16, size, size, 3)).astype("float32")])
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    start = time.perf_counter()
+    conversion = weights_port.convert(path)
+    seconds = time.perf_counter() - start
+    check = check_conversion(path, keras_model=model)
+    errors = {r.dtype: max(x.agreement.max_rel for x in check.results if x.dtype == r.dtype) for r in check.results}
+    ROWS.append(f"| {name} | Keras 3 .keras | {errors.get('float32', float('nan')):.1e} | "
+                f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
+                f"{'ok' if check.passed else 'MISMATCH'} |")
+    assert check.passed, check.reports
