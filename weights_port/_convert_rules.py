@@ -190,9 +190,14 @@ def _spatial_padding(em: Emitter, layer: Layer, value: Value, kernel: tuple[int,
     if all(before == after for before, after in amounts):
         return value, tuple(before for before, _ in amounts)
     fill_arg = "" if fill == 0.0 else ", value=float(\"-inf\")"
-    padded = tuple(None if s is None else s + a + b for s, (a, b) in zip(spatial, amounts, strict=True))
     return em.let(layer.name + "_pad", f"F.pad({value.name}, {_pad_arg(amounts)}{fill_arg})", value,
-                  shape=(value.shape[0], *padded, value.shape[-1])), (0,) * n
+                  shape=_edged_shape(value, amounts, 1)), (0,) * n
+
+
+def _edged_shape(value: Value, pairs: Sequence[tuple[int, int]], sign: int) -> tuple[int | None, ...]:
+    """The Keras shape after adding (``sign`` 1: padding) or removing (-1: cropping) (before, after) per spatial axis."""
+    spatial = (None if s is None else s + sign * (a + b) for s, (a, b) in zip(value.shape[1:-1], pairs, strict=True))
+    return (value.shape[0], *spatial, value.shape[-1])
 
 
 def _as_tuple(values: Sequence[int]) -> str:
@@ -653,9 +658,7 @@ def _zero_padding(n: int) -> Emit:
         _check_channels_last(op.layer)
         x = em.to_layout(inputs[0], "cf")
         pads = _pairs(_config(op.layer, "padding", 1), n)
-        shape = (x.shape[0], *(None if s is None else s + a + b for s, (a, b) in zip(x.shape[1:-1], pads, strict=True)),
-                 x.shape[-1])
-        return [em.let(op.layer.name, f"F.pad({x.name}, {_pad_arg(pads)})", x, shape=shape)]
+        return [em.let(op.layer.name, f"F.pad({x.name}, {_pad_arg(pads)})", x, shape=_edged_shape(x, pads, 1))]
 
     return emit
 
@@ -666,9 +669,7 @@ def _cropping(n: int) -> Emit:
         x = em.to_layout(inputs[0], "cf")
         crops = _pairs(_config(op.layer, "cropping", 1), n)
         index = ", ".join([":", ":"] + [f"{a}:{-b if b else ''}" for a, b in crops])
-        shape = (x.shape[0], *(None if s is None else s - a - b for s, (a, b) in zip(x.shape[1:-1], crops, strict=True)),
-                 x.shape[-1])
-        return [em.let(op.layer.name, f"{x.name}[{index}]", x, shape=shape)]
+        return [em.let(op.layer.name, f"{x.name}[{index}]", x, shape=_edged_shape(x, crops, -1))]
 
     return emit
 
