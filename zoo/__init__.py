@@ -21,7 +21,7 @@ from ._errors import (
     ZooPluginWarning,
 )
 from ._plugins import PluginReport
-from ._spec import Architecture, Param, TensorSpec
+from ._spec import Architecture, Imported, Param, TensorSpec, TorchClass
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -29,11 +29,13 @@ __all__ = [
     "BackendError",
     "ConfigError",
     "DuplicateModelError",
+    "Imported",
     "ModelInfo",
     "Param",
     "PluginError",
     "PluginReport",
     "TensorSpec",
+    "TorchClass",
     "UnknownModelError",
     "ZooError",
     "ZooPluginWarning",

@@ -14,7 +14,7 @@ from typing import Any
 from ._errors import BackendError, ConfigError
 from ._formats import MODULE_SETTINGS_KEY, TORCH_WEIGHT_SUFFIXES, meta_torch_model
 from ._plugins import host
-from ._spec import Architecture, TensorSpec, check_dtype, resolve_config
+from ._spec import Architecture, TensorSpec, TorchClass, check_dtype, resolve_config
 
 __all__ = ["ModelInfo", "architecture", "get", "info", "list_models", "port"]
 
@@ -33,6 +33,8 @@ class ModelInfo:
     defaults: dict[str, Any]
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    torch_class: str | None = None
+    """Import line of the PyTorch class (``from pkg.mod import Net``); None if the builder declares none."""
 
 
 def list_models(pattern: str | None = None) -> list[str]:
@@ -52,8 +54,9 @@ def info(name: str) -> ModelInfo:
     entry = host().registry.entry(name)
     arch = entry.architecture
     defaults = arch.defaults
+    torch_class = arch.build_torch.import_line if isinstance(arch.build_torch, TorchClass) else None
     return ModelInfo(arch.name, arch.description, arch.source, entry.source, defaults,
-                     arch.inputs(defaults), arch.outputs(defaults))
+                     arch.inputs(defaults), arch.outputs(defaults), torch_class)
 
 
 def get(name: str, backend: str = "torch", weights: str | os.PathLike[str] | Any | None = None,

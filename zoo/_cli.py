@@ -141,6 +141,7 @@ def _info(args: argparse.Namespace) -> int:
     print(f"{model.name}: {model.description}")
     print(f"source: {model.source}")
     print(f"registered by: {model.registered_by}")
+    print(f"PyTorch class: {model.torch_class or 'not declared (the builder makes it)'}")
     print("config (defaults):")
     for key, value in model.defaults.items():
         print(f"  {key} = {value!r}")

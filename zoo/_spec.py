@@ -7,6 +7,7 @@ imports no framework.
 from __future__ import annotations
 
 import difflib
+import importlib
 import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
@@ -14,7 +15,17 @@ from typing import Any
 
 from ._errors import ConfigError
 
-__all__ = ["DTYPES", "IMAGE_SIZE_CEILING", "INT_CEILING", "Architecture", "Param", "TensorSpec", "resolve_config"]
+__all__ = [
+    "DTYPES",
+    "IMAGE_SIZE_CEILING",
+    "INT_CEILING",
+    "Architecture",
+    "Imported",
+    "Param",
+    "TensorSpec",
+    "TorchClass",
+    "resolve_config",
+]
 
 DTYPES = ("float32", "float64")
 
@@ -111,6 +122,48 @@ class TensorSpec:
 
 
 Config = Mapping[str, Any]
+
+
+@dataclass(frozen=True)
+class Imported:
+    """A function named by import path, ``"package.module:name"``, imported on its first call.
+
+    Declaring an architecture with these costs no import: the module holding the
+    framework code loads only when a model is built.
+    """
+
+    path: str
+
+    def __post_init__(self) -> None:
+        module, _, name = self.path.partition(":")
+        if not module or not name.isidentifier():
+            raise ValueError(f"import path must read 'package.module:name', got {self.path!r}")
+
+    def resolve(self) -> Any:
+        module, _, name = self.path.partition(":")
+        return getattr(importlib.import_module(module), name)
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+        return self.resolve()(*args, **kwargs)
+
+
+@dataclass(frozen=True)
+class TorchClass(Imported):
+    """``build_torch`` for an ``nn.Module`` class whose keyword constructor takes the config.
+
+    ``TorchClass("pkg.torch_model:Net")(dtype="float64", **config)`` is
+    ``Net(**config).to(torch.float64)``; ``zoo info`` shows the class's import path.
+    """
+
+    @property
+    def import_line(self) -> str:
+        module, _, name = self.path.partition(":")
+        return f"from {module} import {name}"
+
+    def __call__(self, *args: Any, dtype: str = "float32", **config: Any) -> Any:
+        import torch
+
+        return self.resolve()(*args, **config).to(getattr(torch, dtype))
 
 
 @dataclass(frozen=True)

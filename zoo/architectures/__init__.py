@@ -1,20 +1,39 @@
-"""The built-in catalog, registered through the same hook a third-party plugin uses."""
+"""The built-in catalog, registered through the same hook a third-party plugin uses.
+
+One package per architecture: ``__init__`` declares it (no framework imported),
+``keras_model`` holds the Keras builder and ``torch_model`` the PyTorch ``nn.Module``
+classes, at module level, so they can be imported, subclassed and pickled.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from ..hookspecs import hookimpl
-from . import cifar_cnn, mlp, mobilenet_v2, resnet50, sequences, siamese, text_classifier
+from . import (
+    addition_seq2seq,
+    cifar_cnn,
+    cumsum_bidirectional,
+    damped_sine,
+    echo_sequence,
+    mlp,
+    mobilenet_v2,
+    moving_square,
+    resnet50,
+    shape_generation,
+    siamese,
+    text_classifier,
+)
 
 __all__ = ["zoo_architectures", "zoo_port_rules"]
 
-_MODULES = (mlp, siamese, cifar_cnn, text_classifier, resnet50, mobilenet_v2)
+_PACKAGES = (mlp, siamese, cifar_cnn, text_classifier, resnet50, mobilenet_v2, echo_sequence, damped_sine,
+             moving_square, addition_seq2seq, cumsum_bidirectional, shape_generation)
 
 
 @hookimpl
 def zoo_architectures() -> list[Any]:
-    return [*(module.ARCHITECTURE for module in _MODULES), *sequences.ARCHITECTURES]
+    return [package.ARCHITECTURE for package in _PACKAGES]
 
 
 @hookimpl

@@ -1,14 +1,15 @@
 """The entry point (group "zoo"): registers ``text_attention`` and the rule for its custom layer.
 
 Importing this module imports no framework: the builders import Keras or PyTorch only
-when called, so ``zoo list`` stays fast with the plugin installed.
+when called, so ``zoo list`` stays fast with the plugin installed. ``TorchClass`` names the
+PyTorch model class by import path; it is imported when a model is built.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-from zoo import Architecture, Param, TensorSpec, hookimpl
+from zoo import Architecture, Param, TensorSpec, TorchClass, hookimpl
 
 
 def build_keras(*, vocab_size: int, embed_dim: int, maxlen: int, hidden: int, attention_units: int,
@@ -27,29 +28,7 @@ def build_keras(*, vocab_size: int, embed_dim: int, maxlen: int, hidden: int, at
                        name="text_attention")
 
 
-def build_torch(*, vocab_size: int, embed_dim: int, maxlen: int, hidden: int, attention_units: int,
-                dense_units: int, dtype: str) -> Any:
-    import torch
-    from torch import nn
-
-    from .torch_module import AttentionPooling
-
-    class TextAttention(nn.Module):
-        """Embedding → BiLSTM → attention pooling → Dense(relu) → Dense(1, sigmoid)."""
-
-        def __init__(self) -> None:
-            super().__init__()
-            self.embedding = nn.Embedding(vocab_size, embed_dim)
-            self.lstm = nn.LSTM(embed_dim, hidden, batch_first=True, bidirectional=True)
-            self.attention = AttentionPooling(2 * hidden, attention_units)
-            self.head = nn.Sequential(nn.Linear(2 * hidden, dense_units), nn.ReLU(), nn.Linear(dense_units, 1),
-                                      nn.Sigmoid())
-
-        def forward(self, tokens: torch.Tensor) -> torch.Tensor:
-            x, _ = self.lstm(self.embedding(tokens))
-            return self.head(self.attention(x))
-
-    return TextAttention().to(getattr(torch, dtype))
+build_torch = TorchClass("zoo_text_attention.torch_module:TextAttention")
 
 
 def _config_strategy() -> Any:

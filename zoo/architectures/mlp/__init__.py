@@ -1,35 +1,17 @@
-"""mlp: the feed-forward classifier of the classic Keras-to-PyTorch migration articles."""
+"""mlp: the feed-forward classifier of the classic Keras-to-PyTorch migration articles.
+
+The Keras builder is in ``keras_model``, the PyTorch class ``MLP`` in ``torch_model``;
+this module declares the architecture and imports neither framework.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from .._spec import Architecture, Config, Param, TensorSpec
+from ..._spec import Architecture, Config, Imported, Param, TensorSpec, TorchClass
 
-
-def build_keras(*, in_features: int, hidden: tuple[int, ...], num_classes: int, dtype: str) -> Any:
-    import keras
-    from keras import layers
-
-    features = keras.Input((in_features,), dtype=dtype, name="features")
-    x = features
-    for index, units in enumerate(hidden):
-        x = layers.Dense(units, activation="relu", dtype=dtype, name=f"hidden_{index}")(x)
-    probabilities = layers.Dense(num_classes, activation="softmax", dtype=dtype, name="classifier")(x)
-    return keras.Model(features, probabilities, name="mlp")
-
-
-def build_torch(*, in_features: int, hidden: tuple[int, ...], num_classes: int, dtype: str) -> Any:
-    import torch
-    from torch import nn
-
-    blocks: list[nn.Module] = []
-    width = in_features
-    for units in hidden:
-        blocks += [nn.Linear(width, units), nn.ReLU()]
-        width = units
-    blocks += [nn.Linear(width, num_classes), nn.Softmax(dim=-1)]
-    return nn.Sequential(*blocks).to(getattr(torch, dtype))
+build_keras = Imported(f"{__name__}.keras_model:build_keras")
+build_torch = TorchClass(f"{__name__}.torch_model:MLP")
 
 
 def _inputs(config: Config) -> list[TensorSpec]:
