@@ -40,6 +40,13 @@ def add_check(commands: Any) -> None:
                        help="file format the Keras weights travel through (default .keras)")
     check.add_argument("--seed", type=int, default=0)
     check.add_argument("--device", default="cpu", help="device of the PyTorch side, e.g. cuda (TF32 off in both)")
+    check.add_argument("--train", action="store_true",
+                       help="prove training instead: the same steps in Keras and PyTorch leave the same weights")
+    check.add_argument("--optimizer", default="adam", metavar="NAME|JSON",
+                       help='with --train: a Keras optimizer name or keras.optimizers.serialize JSON (default adam)')
+    check.add_argument("--loss", default="mean_squared_error", metavar="NAME",
+                       help="with --train: a Keras loss name (default mean_squared_error)")
+    check.add_argument("--steps", type=int, default=3, metavar="K", help="with --train: training steps (default 3)")
     check.set_defaults(run=_check)
 
 
@@ -94,6 +101,8 @@ def _check(args: argparse.Namespace) -> int:
     for name in names:  # validate everything before the slow part starts
         resolve_config(architecture(name), config)
     quiet_tensorflow_import()
+    if args.train:
+        return _check_training(names, config, args)
     progress = _Progress(len(names))
     results = []
     for index, name in enumerate(names):
@@ -114,6 +123,42 @@ def _check(args: argparse.Namespace) -> int:
     if args.device != "cpu":
         print(f"\nPyTorch ran on {args.device} with TF32 switched off in PyTorch and TensorFlow.")
     return EXIT_MISMATCH if failures else 0
+
+
+def _check_training(names: list[str], config: dict[str, Any], args: argparse.Namespace) -> int:
+    import json
+
+    import zoo
+
+    from ._train_check import train_both
+
+    if args.steps < 1:
+        raise zoo.ConfigError(f"--steps must be at least 1, got {args.steps}")
+    text = args.optimizer.strip()
+    optimizer = json.loads(text) if text.startswith("{") else {"class_name": text, "config": {}}
+    optimizer = _keras_optimizer_config(optimizer)
+    failures = 0
+    print(f"{'architecture':24} {'dtype':8} {'steps':5} {'worst rel':10} result")
+    for name in names:
+        report = train_both(name, config, args.dtype, optimizer, args.loss, args.steps, seed=args.seed)
+        failures += not report.ok
+        print(f"{name:24} {args.dtype:8} {len(report.losses):<5} {report.worst:<10.2e} "
+              f"{'ok' if report.ok else 'MISMATCH'}")
+        if report.problem:
+            print(f"  {report.problem}")
+    return EXIT_MISMATCH if failures else 0
+
+
+def _keras_optimizer_config(config: dict[str, Any]) -> dict[str, Any]:
+    """A name in any case ("adam") → Keras's class name, so keras.optimizers.deserialize accepts it."""
+    from zoo.training import OPTIMIZERS, TrainingConfigError
+
+    names = {name.lower(): name for name in OPTIMIZERS}
+    class_name = names.get(str(config.get("class_name", "")).lower())
+    if class_name is None:
+        raise TrainingConfigError(f"optimizer {config.get('class_name')!r} is not reproduced; "
+                                  f"supported: {', '.join(OPTIMIZERS)}")
+    return {"class_name": class_name, "config": dict(config.get("config") or {})}
 
 
 class _Progress:

@@ -136,7 +136,31 @@ def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras
         h5.close()
         raise KerasFileError(f"{label}: damaged Keras weights structure ({_short(exc)})") from None
     version = keras_version or _text(h5.attrs.get("keras_version"))
-    return KerasSource(f"{label} [{kind}]", layers, ordered, version, [h5], model_config=model_config)
+    try:
+        training_config = (config or {}).get("compile_config") if "model_weights" not in h5 else _json_attr(
+            h5, "training_config", label)
+        optimizer_variables = _optimizer_variables(h5)
+    except KerasFileError:
+        h5.close()
+        raise
+    except Exception as exc:
+        h5.close()
+        raise KerasFileError(f"{label}: damaged optimizer state ({_short(exc)})") from None
+    return KerasSource(f"{label} [{kind}]", layers, ordered, version, [h5], model_config=model_config,
+                       training_config=training_config if isinstance(training_config, Mapping) else None,
+                       optimizer_variables=optimizer_variables)
+
+
+def _optimizer_variables(h5: h5py.File) -> tuple[KerasWeight, ...]:
+    """Keras 3 keeps them as ``optimizer/vars/0..n``; legacy files list them in ``weight_names``."""
+    group = h5.get("optimizer_weights")
+    if isinstance(group, h5py.Group) and "weight_names" in group.attrs:
+        return tuple(KerasWeight(name, group[name]) for name in as_sequence(group.attrs["weight_names"]))
+    group = h5.get("optimizer/vars")
+    if isinstance(group, h5py.Group):
+        keys = sorted((k for k in group if k.isdigit()), key=int)
+        return tuple(KerasWeight(k, group[k]) for k in keys)
+    return ()
 
 
 def _text(value: Any) -> str | None:

@@ -123,6 +123,11 @@ class KerasSource:
     _closers: list[Any] = field(default_factory=list, repr=False)
     model_config: Mapping[str, Any] | None = None
     """The architecture the file records (``config.json``, ``model_config``), read as data."""
+    training_config: Mapping[str, Any] | None = None
+    """The compile settings the file records (a ``.keras``'s ``compile_config``, a legacy
+    ``.h5``'s ``training_config``), read as data; None if the model was saved uncompiled."""
+    optimizer_variables: tuple[KerasWeight, ...] = ()
+    """The optimizer's saved variables in Keras's order (iterations first), if the file holds them."""
 
     def __iter__(self) -> Iterator[KerasLayer]:
         return iter(self.layers)

@@ -10,6 +10,8 @@ only when a model of that backend is built.
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._api import ModelInfo, get, info, list_models, port
 from ._errors import (
     BackendError,
@@ -45,6 +47,7 @@ __all__ = [
     "list_models",
     "plugins",
     "port",
+    "training_setup",
 ]
 
 
@@ -53,3 +56,10 @@ def plugins() -> list[PluginReport]:
     from ._plugins import host
 
     return list(host().reports)
+
+
+def training_setup(model: Any, source: Any = None, **settings: Any) -> Any:
+    """Keras's training for a PyTorch model: see ``zoo.training.training_setup`` (imports torch)."""
+    from .training import training_setup as setup
+
+    return setup(model, source, **settings)

@@ -7,6 +7,7 @@ __all__ = [
     "ConfigError",
     "DuplicateModelError",
     "PluginError",
+    "TrainingConfigError",
     "UnknownModelError",
     "ZooError",
     "ZooPluginWarning",
@@ -35,6 +36,10 @@ class PluginError(ZooError):
 
 class BackendError(ZooError):
     """The backend name is invalid or its framework is not installed."""
+
+
+class TrainingConfigError(ZooError, ValueError):
+    """A Keras training setup (optimizer, loss, regularizer, schedule) that PyTorch cannot reproduce here."""
 
 
 class ZooWarning(UserWarning):

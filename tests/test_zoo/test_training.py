@@ -1,0 +1,183 @@
+"""zoo.training: Keras's optimizers, losses, regularizers and train-mode layers, proven against Keras.
+
+One fast representative per mechanism runs here; ``nox -s training`` runs the hypothesis
+sweep over every registered architecture, optimizer family, loss and regularizer.
+"""
+
+from __future__ import annotations
+
+import copy
+
+import numpy as np
+import pytest
+import torch
+
+import zoo
+from equivalence_tests._train_check import _keras_loss_config, train_both
+from zoo.training import TrainingConfigError, keras_initialize, make_loss, make_optimizer
+
+MLP = {"in_features": 5, "hidden": (4,), "num_classes": 3}
+SCHEDULES = "keras.optimizers.schedules"
+
+
+def _keras_apply(optimizer_config: dict, weights: np.ndarray, gradients: list[np.ndarray]) -> np.ndarray:
+    import keras
+
+    variable = keras.Variable(weights.copy(), dtype="float64")
+    optimizer = keras.optimizers.deserialize(copy.deepcopy(optimizer_config))  # Keras edits the dict it is given
+    for gradient in gradients:
+        optimizer.apply([keras.ops.convert_to_tensor(gradient)], [variable])
+    return np.asarray(variable.numpy())
+
+
+@pytest.mark.parametrize("optimizer", [
+    {"class_name": "SGD", "config": {"learning_rate": 0.1, "momentum": 0.9, "nesterov": True}},
+    {"class_name": "Adam", "config": {"learning_rate": 0.01, "amsgrad": True}},
+    {"class_name": "AdamW", "config": {"learning_rate": 0.01, "clipvalue": 0.5}},
+    {"class_name": "RMSprop", "config": {"learning_rate": 0.01, "momentum": 0.5, "centered": True}},
+    {"class_name": "Adagrad", "config": {"learning_rate": 0.1, "clipnorm": 0.3}},
+    {"class_name": "Adamax", "config": {"learning_rate": 0.01, "global_clipnorm": 0.5}},
+    {"class_name": "Nadam", "config": {"learning_rate": {"module": SCHEDULES, "class_name": "CosineDecay", "config": {
+        "initial_learning_rate": 0.01, "decay_steps": 3, "warmup_target": 0.02, "warmup_steps": 2}}}},
+    {"class_name": "Adam", "config": {"learning_rate": {"module": SCHEDULES, "class_name": "PiecewiseConstantDecay", "config": {
+        "boundaries": [1, 3], "values": [0.01, 0.005, 0.001]}}, "weight_decay": 0.01}},
+], ids=lambda c: c["class_name"] + "-" + "-".join(k for k in c["config"] if k != "learning_rate"))
+def test_each_optimizer_performs_keras_update_exactly_in_float64(optimizer: dict) -> None:
+    import keras
+
+    rng = np.random.default_rng(0)
+    weights = rng.normal(size=(3, 4))
+    gradients = [rng.normal(size=(3, 4)) for _ in range(6)]
+    previous = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        expected = _keras_apply(optimizer, weights, gradients)
+    finally:
+        keras.config.set_floatx(previous)
+    parameter = torch.nn.Parameter(torch.tensor(weights))
+    ours = make_optimizer(optimizer, [parameter], floatx="float64")
+    for gradient in gradients:
+        parameter.grad = torch.tensor(gradient)
+        ours.step()
+    np.testing.assert_allclose(parameter.detach().numpy(), expected, rtol=0, atol=1e-15)
+
+
+def test_plain_sgd_is_torch_sgd_and_unknown_settings_are_named() -> None:
+    parameter = torch.nn.Parameter(torch.zeros(2))
+    assert type(make_optimizer("sgd", [parameter])) is torch.optim.SGD
+    with pytest.raises(TrainingConfigError, match="'Ftrl' is not reproduced"):
+        make_optimizer({"class_name": "Ftrl", "config": {}}, [parameter])
+    with pytest.raises(TrainingConfigError, match="use_ema"):
+        make_optimizer({"class_name": "Adam", "config": {"use_ema": True}}, [parameter])
+    with pytest.raises(TrainingConfigError, match="'Poly'"):
+        make_optimizer({"class_name": "Adam", "config": {"learning_rate": {"class_name": "Poly", "config": {}}}},
+                       [parameter])
+
+
+@pytest.mark.parametrize("name, settings, y_true", [
+    ("binary_crossentropy", {"label_smoothing": 0.1}, "binary"),
+    ("binary_crossentropy", {"from_logits": True}, "binary"),
+    ("categorical_crossentropy", {"label_smoothing": 0.2}, "onehot"),
+    ("categorical_crossentropy", {"from_logits": True}, "onehot"),
+    ("sparse_categorical_crossentropy", {}, "ids"),
+    ("sparse_categorical_crossentropy", {"from_logits": True}, "ids"),
+    ("mean_squared_error", {}, "real"), ("mean_absolute_error", {"reduction": "sum"}, "real"),
+    ("huber", {"delta": 0.3}, "real"),
+])
+def test_each_loss_matches_keras_including_saturated_probabilities(name: str, settings: dict, y_true: str) -> None:
+    import keras
+
+    rng = np.random.default_rng(1)
+    logits = rng.normal(0, 4, (6, 3)).astype("float32")
+    logits[0] = (40.0, -40.0, 0.0)  # saturated: Keras clips the probabilities at 1e-7
+    probabilities = logits if settings.get("from_logits") or y_true == "real" else (
+        1 / (1 + np.exp(-logits)) if y_true == "binary" else np.exp(logits) / np.exp(logits).sum(-1, keepdims=True))
+    target = {"binary": rng.integers(0, 2, (6, 3)).astype("float32"),
+              "onehot": np.eye(3, dtype="float32")[rng.integers(0, 3, 6)],
+              "ids": rng.integers(0, 3, 6), "real": rng.normal(size=(6, 3)).astype("float32")}[y_true]
+    keras_loss = keras.losses.get(_keras_loss_config({"class_name": name, "config": settings}))
+    expected = float(keras_loss(target, probabilities))
+    got = float(make_loss({"class_name": name, "config": settings})(torch.from_numpy(probabilities),
+                                                                      torch.from_numpy(target)))
+    assert got == pytest.approx(expected, rel=1e-6)
+
+
+def test_unsupported_losses_and_reductions_are_named() -> None:
+    with pytest.raises(TrainingConfigError, match="'kl_divergence' is not reproduced"):
+        make_loss("kl_divergence")
+    with pytest.raises(TrainingConfigError, match="reduction 'none'"):
+        make_loss({"class_name": "MeanSquaredError", "config": {"reduction": "none"}})
+
+
+def test_training_steps_agree_in_float64_with_batchnorm_regularizers_and_a_schedule() -> None:
+    """MobileNetV2 trains every BatchNorm in training mode; kernel L2 joins the loss; the rate decays."""
+    report = train_both("mobilenet_v2", {"input_size": 32, "num_classes": 3, "alpha": 0.35}, "float64",
+                        {"class_name": "SGD", "config": {"momentum": 0.9, "learning_rate": {
+                            "module": "keras.optimizers.schedules", "class_name": "ExponentialDecay",
+                            "config": {"initial_learning_rate": 0.005, "decay_steps": 1, "decay_rate": 0.5}}}},
+                        "mean_squared_error", steps=2,
+                        regularizers={"kernel": {"class_name": "L2", "config": {"l2": 0.01}}})
+    assert report.ok, report.problem
+    assert report.worst < 1e-10 and len(report.losses) == 2
+
+
+@pytest.mark.parametrize("file_format", [".keras", ".h5"])
+def test_resume_from_a_saved_optimizer_state(file_format: str) -> None:
+    """Trained two steps in Keras, saved with its optimizer, ported; three more steps end alike."""
+    report = train_both("text_classifier", {"vocab_size": 10, "embed_dim": 3, "maxlen": 5, "hidden": 2,
+                                            "n_features": 2, "dense_units": 3}, "float64",
+                        {"class_name": "Adam", "config": {"learning_rate": 0.01}}, "binary_crossentropy",
+                        steps=3, resume_steps=2, file_format=file_format)
+    assert report.ok, report.problem
+
+
+def test_float32_training_stays_within_the_stated_bound() -> None:
+    report = train_both("cifar_cnn", {"input_size": 8, "in_channels": 2, "num_classes": 3}, "float32",
+                        {"class_name": "Adam", "config": {"learning_rate": 0.01}}, "sparse_categorical_crossentropy",
+                        steps=3)
+    assert report.ok, report.problem
+
+
+def test_a_plain_torch_adam_is_caught_and_the_term_named(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Swap Keras's Adam for torch.optim.Adam (ε inside the correction, 1e-8): the report must say where."""
+    from zoo import training
+
+    def torch_adam(config, params, floatx="float32"):  # the classic migration mistake
+        return torch.optim.Adam(params, lr=0.01)
+
+    monkeypatch.setattr(training, "make_optimizer", torch_adam)
+    report = train_both("mlp", MLP, "float64", {"class_name": "Adam", "config": {"learning_rate": 0.01}},
+                        "sparse_categorical_crossentropy", steps=2)
+    assert not report.ok
+    assert "step 1: '0.weight' differs" in (report.problem or "")
+    assert "update rule" in (report.problem or "")
+
+
+def test_training_setup_from_configs_without_a_file() -> None:
+    model = zoo.get("mlp", backend="torch", dtype="float64", **MLP)
+    setup = zoo.training_setup(model, optimizer="adam", loss="sparse_categorical_crossentropy")
+    before = [p.detach().clone() for p in model.parameters()]
+    loss = setup.step(torch.rand(4, 5, dtype=torch.float64), torch.tensor([0, 1, 2, 0]))
+    assert np.isfinite(loss) and all(not torch.equal(a, b) for a, b in zip(before, model.parameters(), strict=True))
+    with pytest.raises(TrainingConfigError, match="no loss given"):
+        zoo.training_setup(model, optimizer="adam")
+
+
+def test_keras_initializers_draw_keras_distributions() -> None:
+    import keras
+
+    model = torch.nn.Sequential(torch.nn.Linear(300, 200), torch.nn.LSTM(50, 40))
+    keras_initialize(model, generator=torch.Generator().manual_seed(0))
+    linear, lstm = model[0], model[1]
+    keras_kernel = keras.initializers.GlorotUniform(seed=0)((300, 200)).numpy()
+    assert float(linear.weight.abs().max()) <= np.sqrt(6 / 500) and float(linear.bias.abs().max()) == 0
+    assert float(linear.weight.std()) == pytest.approx(float(keras_kernel.std()), rel=0.02)
+    forget = lstm.bias_ih_l0[40:80]
+    assert torch.all(forget == 1) and float(lstm.bias_ih_l0[:40].abs().max()) == 0
+    recurrent = lstm.weight_hh_l0.detach()  # (4u, u): orthonormal columns, as Keras's (u, 4u) has orthonormal rows
+    assert torch.allclose(recurrent.T @ recurrent, torch.eye(40), atol=1e-5)
+    he = torch.empty(64, 32)
+    zoo.training.keras_initializer_(he, "he_normal", generator=torch.Generator().manual_seed(0))
+    keras_he = keras.initializers.HeNormal(seed=0)((32, 64)).numpy()
+    assert float(he.std()) == pytest.approx(float(keras_he.std()), rel=0.05)
+    assert float(he.abs().max()) <= 2 * np.sqrt(2 / 32) / 0.87962566103423978 + 1e-6

@@ -1,0 +1,347 @@
+"""Train a PyTorch model exactly as Keras would: the same optimizer step, loss and train-mode layers.
+
+>>> model = zoo.get("cifar_cnn", backend="torch", weights="cnn.keras")
+>>> setup = zoo.training_setup(model, "cnn.keras")        # compile settings and optimizer state from the file
+>>> setup.step(images, labels)                            # one Keras train_on_batch, in PyTorch
+>>> setup = zoo.training_setup(model, optimizer={"class_name": "Adam", "config": {"learning_rate": 1e-3}},
+...                            loss="sparse_categorical_crossentropy")
+
+What the set-up changes on the model, so it trains as Keras's layers do: a BatchNorm in
+training mode updates its moving variance with the biased batch variance (PyTorch's is
+unbiased); an ``nn.LSTM``'s ``bias_hh`` is frozen (Keras's LSTM has one bias, which the
+porter puts in ``bias_ih``); a sigmoid or softmax output remembers its logits so
+crossentropy uses them as TensorFlow does. ``close()`` removes the hooks.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import torch
+from torch import nn
+
+from ._errors import TrainingConfigError
+from ._train_init import keras_initialize, keras_initializer_
+from ._train_loss import LOGITS_ATTRIBUTE, LOSSES, KerasLoss, Regularizer, make_loss, make_regularizer
+from ._train_optim import OPTIMIZERS, SCHEDULES, KerasOptimizer, make_optimizer
+from ._train_state import KerasVariable, keras_variables, slot_layout
+
+__all__ = [
+    "LOSSES",
+    "OPTIMIZERS",
+    "SCHEDULES",
+    "KerasLoss",
+    "KerasOptimizer",
+    "TrainingConfigError",
+    "TrainingSetup",
+    "keras_initialize",
+    "keras_initializer_",
+    "make_loss",
+    "make_optimizer",
+    "training_setup",
+]
+
+Tensors = torch.Tensor | Sequence[torch.Tensor]
+
+
+class TrainingSetup:
+    """A model, Keras's optimizer and loss for it, and the hooks that make its layers train as Keras's.
+
+    ``loss(outputs, targets)`` is Keras's total loss: each output's loss (times its
+    ``loss_weights``), plus kernel/bias penalties, plus the activity penalties of the last
+    forward pass. ``step(inputs, targets)`` is one ``train_on_batch``.
+    """
+
+    def __init__(self, model: nn.Module, optimizer: torch.optim.Optimizer, losses: Sequence[KerasLoss],
+                 loss_weights: Sequence[float] | None = None,
+                 penalties: Sequence[tuple[Regularizer, Sequence[torch.Tensor]]] = (),
+                 activity: Mapping[str, Regularizer] | None = None,
+                 batch_norm_momentum: Mapping[str, float] | None = None) -> None:
+        self.model, self.optimizer, self.losses = model, optimizer, list(losses)
+        self.loss_weights = list(loss_weights) if loss_weights is not None else [1.0] * len(self.losses)
+        self.penalties = list(penalties)
+        self._activity_values: list[torch.Tensor] = []
+        self._hooks = _install_hooks(model, activity or {}, batch_norm_momentum or {}, self._activity_values)
+
+    def loss(self, outputs: Tensors, targets: Tensors) -> torch.Tensor:
+        outs, tgts = _as_list(outputs), _as_list(targets)
+        if len(outs) != len(self.losses) or len(tgts) != len(outs):
+            raise TrainingConfigError(f"the model gives {len(outs)} output(s) and {len(tgts)} target(s) were passed; "
+                                      f"the set-up has {len(self.losses)} loss(es)")
+        total = sum((w * loss(o, t) for loss, w, o, t in zip(self.losses, self.loss_weights, outs, tgts, strict=True)),
+                    torch.zeros(()))
+        extra = [regularizer(tensors) for regularizer, tensors in self.penalties] + self._activity_values
+        return total + sum(extra, torch.zeros(())) if extra else total
+
+    def step(self, inputs: Tensors, targets: Tensors) -> float:
+        """One Keras ``train_on_batch``: forward in training mode, loss, gradients, clipped update."""
+        self.model.train()
+        self.optimizer.zero_grad(set_to_none=True)
+        self._activity_values.clear()
+        loss = self.loss(self.model(*_as_list(inputs)), targets)
+        loss.backward()
+        self.optimizer.step()
+        return float(loss.detach())
+
+    def close(self) -> None:
+        """Remove the training hooks (the model then trains as plain PyTorch again)."""
+        for hook in self._hooks:
+            hook.remove()
+        self._hooks.clear()
+
+
+def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None = None, *,
+                   optimizer: Mapping[str, Any] | str | None = None, loss: Any = None,
+                   loss_weights: Sequence[float] | None = None, floatx: str = "float32",
+                   load_optimizer_state: bool = True) -> TrainingSetup:
+    """Keras's training of ``model``: from the Keras file (or live model) it was ported from, or from configs.
+
+    Args:
+        model: the PyTorch model (``zoo.get(..., weights=source)`` or any model the porter fills).
+        source: a ``.keras`` / legacy ``.h5`` file or a compiled live ``keras.Model``: its compile
+            settings, layer regularizers and (with ``load_optimizer_state``) optimizer state
+            are used. ``optimizer``/``loss`` given here override the recorded ones.
+        optimizer: ``keras.optimizers.serialize`` output or a name ("adam").
+        loss: ``keras.losses.serialize`` output or a name, or a list of them (one per output).
+        loss_weights: per-output weights, as in ``compile``.
+        floatx: Keras's ``floatx`` when the model was compiled: the loss and learning rate live in it.
+
+    Raises:
+        TrainingConfigError: an optimizer, schedule, loss or regularizer this module cannot reproduce.
+        weights_port.PortError: the file cannot be read or does not fit the model.
+    """
+    recorded: Mapping[str, Any] = {}
+    variables: list[KerasVariable] = []
+    saved_state: list[np.ndarray] = []
+    momentum: dict[str, float] = {}
+    if source is not None:
+        recorded, variables, saved_state, momentum = _read_source(model, source)
+    optimizer = optimizer if optimizer is not None else recorded.get("optimizer")
+    loss = loss if loss is not None else recorded.get("loss")
+    if optimizer is None or loss is None:
+        raise TrainingConfigError(f"no {'optimizer' if optimizer is None else 'loss'} given and none recorded"
+                                  + (f" in {source}" if source is not None else "") +
+                                  "; pass optimizer=... and loss=... (Keras configs or names)")
+    if loss_weights is None:
+        loss_weights = _loss_weight_list(recorded.get("loss_weights"))
+    _freeze_without_keras_counterpart(model, variables)
+    trainable = [v for v in variables if v.trainable]
+    params = _parameters_in_keras_order(model, trainable)
+    torch_optimizer = make_optimizer(optimizer, params, floatx)
+    if saved_state and load_optimizer_state:
+        _load_optimizer_state(torch_optimizer, trainable, saved_state, model)
+    losses = [make_loss(c, floatx) for c in (loss if isinstance(loss, list | tuple) else [loss])]
+    if isinstance(loss, Mapping) and "class_name" not in loss:
+        raise TrainingConfigError(f"a loss per output name ({sorted(loss)}) is not supported; pass a list in output order")
+    penalties, activity = _regularizers(model, variables)
+    return TrainingSetup(model, torch_optimizer, losses, loss_weights, penalties, activity, momentum)
+
+
+# --------------------------------------------------------------------------- reading the Keras side
+
+
+def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list[KerasVariable], list[np.ndarray],
+                                                          dict[str, float]]:
+    import weights_port
+
+    from ._api import _rules
+
+    rules = _rules()
+    live = hasattr(source, "layers") and hasattr(source, "weights")
+    with weights_port.open_keras(source if live else Path(source)) as keras_source:
+        pairs = weights_port.pair_layers(keras_source, weights_port.torch_targets(model, rules), rules)
+        parameter_names = {name for name, _ in model.named_parameters()}
+        variables = keras_variables(pairs, keras_source.layers, parameter_names)
+        if live:
+            recorded = _live_compile_config(source)
+            state = [np.asarray(v.numpy()) for v in getattr(getattr(source, "optimizer", None), "variables", [])]
+        else:
+            recorded = dict(keras_source.training_config or {})
+            if "optimizer_config" in recorded:  # legacy .h5 spelling
+                recorded["optimizer"] = recorded.pop("optimizer_config")
+            state = [w.read() for w in keras_source.optimizer_variables]
+        momentum = {pair.target.path: float((pair.layer.config or {}).get("momentum", 0.99)) for pair in pairs
+                    if pair.layer.class_name == "BatchNormalization"}
+    return recorded, variables, state, momentum
+
+
+def _live_compile_config(model: Any) -> dict[str, Any]:
+    """What ``model.save`` would record as ``compile_config``."""
+    getter = getattr(model, "get_compile_config", None)
+    config = dict(getter() or {}) if getter is not None else {}
+    recorded = {key: config[key] for key in ("optimizer", "loss", "loss_weights") if config.get(key) is not None}
+    if "optimizer" not in recorded and getattr(model, "optimizer", None) is not None:
+        import keras
+
+        recorded["optimizer"] = keras.optimizers.serialize(model.optimizer)
+    return recorded
+
+
+def _loss_weight_list(recorded: Any) -> list[float] | None:
+    if recorded is None:
+        return None
+    if isinstance(recorded, Mapping):
+        raise TrainingConfigError("loss_weights per output name are not supported; pass loss_weights=[...] in order")
+    return [float(w) for w in (recorded if isinstance(recorded, list | tuple) else [recorded])]
+
+
+def _freeze_without_keras_counterpart(model: nn.Module, variables: Sequence[KerasVariable]) -> None:
+    """Parameters Keras has no trainable variable for stop training (an LSTM's ``bias_hh``, frozen layers)."""
+    if variables:
+        trained = {key for v in variables if v.trainable for key in v.torch_keys}
+        for name, parameter in model.named_parameters():
+            if name not in trained:
+                parameter.requires_grad_(False)
+        return
+    for module in model.modules():
+        if isinstance(module, nn.LSTM):
+            for name, parameter in module.named_parameters():
+                if name.startswith("bias_hh"):
+                    nn.init.zeros_(parameter)
+                    parameter.requires_grad_(False)
+
+
+def _parameters_in_keras_order(model: nn.Module, trainable: Sequence[KerasVariable]) -> list[nn.Parameter]:
+    named = dict(model.named_parameters())
+    if not trainable:
+        return [p for p in model.parameters() if p.requires_grad]
+    ordered: dict[str, nn.Parameter] = {}
+    for variable in trainable:
+        for key in variable.torch_keys:
+            ordered.setdefault(key, named[key])
+    return list(ordered.values())
+
+
+def _load_optimizer_state(optimizer: torch.optim.Optimizer, trainable: Sequence[KerasVariable],
+                          saved: Sequence[np.ndarray], model: nn.Module) -> None:
+    """Keras's saved optimizer variables into the PyTorch optimizer: iterations, slots per variable."""
+    if not isinstance(optimizer, KerasOptimizer):
+        if type(optimizer) is torch.optim.SGD and len(saved) > 2:
+            raise TrainingConfigError(f"the file holds {len(saved)} optimizer variables; plain SGD keeps none")
+        return
+    values = list(saved)
+    optimizer.iterations = int(np.asarray(values.pop(0)).reshape(()))
+    if values and np.asarray(values[0]).shape == () and optimizer.schedule is None:
+        values.pop(0)  # the learning-rate variable: the config already gives it
+    if not values:  # saved before the first step: Keras had not built its slots yet
+        return
+    named = dict(model.named_parameters())
+    expected = sum(len(group) for group in slot_layout(optimizer)) * len(trainable)
+    extra = 1 if type(optimizer).__name__ == "Nadam" else 0
+    if len(values) != expected + extra:
+        raise TrainingConfigError(
+            f"the file holds {len(values)} optimizer slot variables, {type(optimizer).__name__} over "
+            f"{len(trainable)} trainable variables needs {expected + extra}; was it saved from this model?")
+    cursor = 0
+    for group in slot_layout(optimizer):
+        for variable in trainable:
+            for slot in group:
+                array = np.asarray(values[cursor])
+                cursor += 1
+                if array.shape != variable.layer.weights[variable.index].shape:
+                    raise TrainingConfigError(
+                        f"optimizer slot '{slot}' for {variable.layer.describe()} has shape {array.shape}, "
+                        f"the weight has {variable.layer.weights[variable.index].shape}")
+                for key, converted in variable.to_torch(array).items():
+                    parameter = named[key]
+                    state = optimizer.state[parameter]
+                    if not state:
+                        optimizer._init_state(parameter, state, optimizer.param_groups[0])
+                    state[slot] = torch.from_numpy(converted).to(parameter.dtype).clone()
+    if extra:
+        optimizer.u_product = torch.tensor(float(np.asarray(values[-1])), dtype=torch.float64)  # type: ignore[attr-defined]
+
+
+def _regularizers(model: nn.Module, variables: Sequence[KerasVariable]
+                  ) -> tuple[list[tuple[Regularizer, list[torch.Tensor]]], dict[str, Regularizer]]:
+    named = dict(model.named_parameters())
+    penalties: list[tuple[Regularizer, list[torch.Tensor]]] = []
+    for variable in variables:
+        regularizer = make_regularizer(variable.regularizer)
+        if regularizer is not None:
+            penalties.append((regularizer, [named[key] for key in variable.torch_keys if key in named]))
+    activity: dict[str, Regularizer] = {}
+    seen: set[int] = set()
+    for variable in variables:
+        pair = variable.pairing
+        config = dict(pair.layer.config or {})
+        if id(pair) in seen or config.get("activity_regularizer") is None:
+            continue
+        seen.add(id(pair))
+        if config.get("activation", "linear") not in ("linear", None):
+            raise TrainingConfigError(
+                f"{pair.layer.describe()} has an activity_regularizer after its activation "
+                f"{config['activation']!r}: PyTorch's {pair.target.module_type} output is before it; "
+                "move the activation to its own layer")
+        regularizer = make_regularizer(config["activity_regularizer"])
+        assert regularizer is not None
+        activity[pair.target.path] = regularizer
+    return penalties, activity
+
+
+# --------------------------------------------------------------------------- the layers in training mode
+
+
+def _install_hooks(model: nn.Module, activity: Mapping[str, Regularizer], momentum: Mapping[str, float],
+                   collected: list[torch.Tensor]) -> list[Any]:
+    hooks = []
+    for path, module in model.named_modules():
+        if isinstance(module, nn.Sigmoid | nn.Softmax):
+            hooks.append(module.register_forward_hook(_remember_logits))
+        elif isinstance(module, nn.modules.batchnorm._BatchNorm) and module.track_running_stats:
+            keras_momentum = momentum.get(path, 1.0 - float(module.momentum or 0.0))
+            hooks.append(module.register_forward_pre_hook(_keep_statistics))
+            hooks.append(module.register_forward_hook(_keras_statistics_update(keras_momentum)))
+        if path in activity:
+            hooks.append(module.register_forward_hook(_activity_penalty(activity[path], collected)))
+    return hooks
+
+
+def _remember_logits(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+    last_axis = not isinstance(module, nn.Softmax) or module.dim in (-1, output.dim() - 1)
+    if last_axis:
+        setattr(output, LOGITS_ATTRIBUTE, inputs[0])
+
+
+def _keep_statistics(module: nn.Module, inputs: tuple[Any, ...]) -> None:
+    if module.training:
+        statistics: tuple[torch.Tensor, torch.Tensor] = (module.get_buffer("running_mean").clone(),
+                                                         module.get_buffer("running_var").clone())
+        module.__dict__["_zoo_saved_statistics"] = statistics
+
+
+def _keras_statistics_update(keras_momentum: float) -> Callable[..., None]:
+    """Keras's update: moving = moving·m + batch·(1 − m), with the biased batch variance."""
+
+    def hook(module: nn.Module, inputs: tuple[Any, ...], output: torch.Tensor) -> None:
+        saved = module.__dict__.pop("_zoo_saved_statistics", None)
+        if not module.training or saved is None:
+            return
+        x = inputs[0].detach()
+        axes = [0, *range(2, x.dim())]
+        with torch.no_grad():
+            mean, variance = x.mean(dim=axes), x.var(dim=axes, unbiased=False)
+            # New tensors, not in-place writes: autograd saved the old ones for the backward pass.
+            setattr(module, "running_mean", saved[0] * keras_momentum + mean * (1.0 - keras_momentum))  # noqa: B010
+            setattr(module, "running_var", saved[1] * keras_momentum + variance * (1.0 - keras_momentum))  # noqa: B010
+
+    return hook
+
+
+def _activity_penalty(regularizer: Regularizer, collected: list[torch.Tensor]) -> Callable[..., None]:
+    """Keras adds regularizer(output) / batch size for each output of the layer's call."""
+
+    def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
+        if module.training:
+            for tensor in _as_list(output if not isinstance(output, tuple) else output[0]):
+                collected.append(regularizer([tensor]) / tensor.shape[0] if tensor.dim() else regularizer([tensor]))
+
+    return hook
+
+
+def _as_list(value: Tensors) -> list[torch.Tensor]:
+    return [value] if isinstance(value, torch.Tensor) else list(value)
