@@ -181,3 +181,13 @@ def test_keras_initializers_draw_keras_distributions() -> None:
     keras_he = keras.initializers.HeNormal(seed=0)((32, 64)).numpy()
     assert float(he.std()) == pytest.approx(float(keras_he.std()), rel=0.05)
     assert float(he.abs().max()) <= 2 * np.sqrt(2 / 32) / 0.87962566103423978 + 1e-6
+
+
+def test_zoo_check_train_prints_a_table_and_exits_0(capsys: pytest.CaptureFixture[str]) -> None:
+    from zoo._cli import main
+
+    code = main(["check", "mlp", "--train", "--optimizer", "rmsprop", "--steps", "2", "--dtype", "float64",
+                 "--config", "in_features=4", "hidden=[3]", "num_classes=2"])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert out.splitlines()[1].split()[0] == "mlp" and out.splitlines()[1].split()[-1] == "ok"
