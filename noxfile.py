@@ -1,5 +1,5 @@
-"""Sessions: tests (default suite), equivalence (thorough property run), convert (every application), lint,
-typecheck, bench."""
+"""Sessions: tests (default suite), equivalence (thorough property run), training (the training property),
+convert (every application), lint, typecheck, bench."""
 
 from __future__ import annotations
 
@@ -44,6 +44,14 @@ def convert(session: nox.Session) -> None:
     """Every keras.applications model converted and proven in float32 and float64 (table: sweeps/applications.md)."""
     _install(session)
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "sweeps", "-q", *session.posargs, env=ENV)
+
+
+@nox.session
+def training(session: nox.Session) -> None:
+    """The training property for every registered architecture, float32 and float64 (hypothesis)."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "--zoo-train",
+                "-k", "train", "--zoo-examples", "5", "-v", *session.posargs, env=ENV)
 
 
 @nox.session

@@ -41,6 +41,7 @@ class TrainReport:
     steps: int
     losses: list[tuple[float, float]] = field(default_factory=list)
     worst: float = 0.0  # largest relative weight difference over all steps
+    loss_gap: float = 0.0  # largest relative loss difference
     problem: str | None = None
 
     @property
@@ -113,6 +114,7 @@ def train_both(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapp
         keras_model.save(path)
         torch_model = zoo.get(name, backend="torch", weights=path, dtype=dtype, **config)
         setup = zoo.training_setup(torch_model, path, floatx=dtype)
+        reference = zoo.get(name, backend="torch", dtype=dtype, **config)
         tolerance = TRAINING_TOLERANCES[dtype]
         for step in range(steps):
             x, y = batch_pair()
@@ -122,7 +124,7 @@ def train_both(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapp
                        for s, a in zip(out_specs, y, strict=True)]
             torch_loss = setup.step(torch_x, torch_y)
             report.losses.append((keras_loss, torch_loss))
-            problem = _compare(keras_model, torch_model, setup, name, dtype, config, step, keras_loss, torch_loss,
+            problem = _compare(keras_model, torch_model, setup, reference, dtype, step, keras_loss, torch_loss,
                                tolerance, report)
             if problem:
                 report.problem = problem
@@ -131,35 +133,45 @@ def train_both(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapp
     return report
 
 
-def _compare(keras_model: Any, torch_model: Any, setup: Any, name: str, dtype: str, config: Mapping[str, Any],
-             step: int, keras_loss: float, torch_loss: float, tolerance: Any, report: TrainReport) -> str | None:
-    import zoo
+def _compare(keras_model: Any, torch_model: Any, setup: Any, reference: Any, dtype: str, step: int,
+             keras_loss: float, torch_loss: float, tolerance: float, report: TrainReport) -> str | None:
+    """Keras's weights and slots after this step, ported into ``reference``, against the trained model."""
+    import torch
+
+    import weights_port
+    from zoo._api import _rules
     from zoo.training import training_setup
 
-    reference = zoo.get(name, backend="torch", weights=keras_model, dtype=dtype, **config)
-    expected = reference.state_dict()
+    rules = _rules()
+    with weights_port.open_keras(keras_model) as source:
+        state = weights_port.keras_to_state_dict(source, reference, rules)
+    reference.load_state_dict({key: torch.from_numpy(array) for key, array in state.items()})
     loss_gap = abs(keras_loss - torch_loss) / max(1.0, abs(keras_loss))
-    keras_slots = training_setup(reference, keras_model, floatx=dtype).optimizer
-    slot_of = {key: param for key, param in reference.named_parameters()}
+    keras_slots = training_setup(reference, keras_model, floatx=dtype)
+    keras_slots.close()
+    reference_parameters = dict(reference.named_parameters())
+    trained_parameters = dict(torch_model.named_parameters())
     for key, value in torch_model.state_dict().items():
         if key.endswith("num_batches_tracked"):
             continue
-        want = expected[key].double()
+        want = reference.state_dict()[key].double()
         gap = float((value.double() - want).abs().max()) / max(1.0, float(want.abs().max()))
         report.worst = max(report.worst, gap)
-        if gap > tolerance:
-            term = "the loss in training mode (forward, loss or regularizers)" if loss_gap > tolerance else None
-            if term is None and key in slot_of:
-                ours = setup.optimizer.state.get(dict(torch_model.named_parameters())[key], {})
-                theirs = keras_slots.state.get(slot_of[key], {})
-                for slot, tensor in theirs.items():
-                    if slot in ours and float((ours[slot].double() - tensor.double()).abs().max()) > tolerance:
-                        term = f"the optimizer's {_TERMS.get(slot, slot)}"
-                        break
-            term = term or ("the update rule (learning rate, epsilon, bias correction or clipping)"
-                            if key in slot_of else "a moving statistic (BatchNorm in training mode)")
-            return (f"step {step + 1}: '{key}' differs by {gap:.2e} relative (bound {tolerance:g}); "
-                    f"losses Keras {keras_loss:.10g} / PyTorch {torch_loss:.10g}; responsible: {term}")
+        if gap <= tolerance:
+            continue
+        term = "the loss in training mode (forward, loss or regularizers)" if loss_gap > tolerance else None
+        if term is None and key in reference_parameters:
+            ours = setup.optimizer.state.get(trained_parameters[key], {})
+            theirs = keras_slots.optimizer.state.get(reference_parameters[key], {})
+            for slot, tensor in theirs.items():
+                if slot in ours and float((ours[slot].double() - tensor.double()).abs().max()) > tolerance:
+                    term = f"the optimizer's {_TERMS.get(slot, slot)}"
+                    break
+        term = term or ("the update rule (learning rate, epsilon, bias correction or clipping)"
+                        if key in reference_parameters else "a moving statistic (BatchNorm in training mode)")
+        return (f"step {step + 1}: '{key}' differs by {gap:.2e} relative (bound {tolerance:g}); "
+                f"losses Keras {keras_loss:.10g} / PyTorch {torch_loss:.10g}; responsible: {term}")
+    report.loss_gap = max(report.loss_gap, loss_gap)
     if loss_gap > tolerance:
         return f"step {step + 1}: losses differ, Keras {keras_loss:.10g} / PyTorch {torch_loss:.10g}"
     return None

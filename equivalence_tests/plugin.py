@@ -1,7 +1,8 @@
 """pytest plugin (entry point ``pytest11``): the equivalence property for every registered architecture.
 
 ``pytest --pyargs equivalence_tests`` collects ``equivalence_tests/test_property.py``,
-which runs one test per architecture and dtype, plugins' architectures included.
+which runs one test per architecture and dtype, plugins' architectures included; with
+``--zoo-train`` also ``test_training_property.py`` (the same steps trained both ways).
 Options: ``--zoo-arch NAME`` (repeatable), ``--zoo-dtype float32|float64`` (repeatable),
 ``--zoo-examples N``. Hypothesis profiles: ``ci`` (derandomised, no deadline, few
 examples; the default) and ``thorough`` (``--hypothesis-profile=thorough``).
@@ -37,16 +38,33 @@ def pytest_addoption(parser: Any) -> None:
                     help="check only this dtype (repeatable; default: both)")
     group.addoption("--zoo-examples", type=int, default=None, metavar="N",
                     help="hypothesis examples per architecture and dtype (default: the profile's)")
+    group.addoption("--zoo-train", action="store_true",
+                    help="also prove training: Keras's train_on_batch and zoo.training_setup(...).step agree")
 
 
 def pytest_generate_tests(metafunc: Any) -> None:
-    if "zoo_arch" not in metafunc.fixturenames:
+    fixture = next((f for f in ("zoo_arch", "zoo_train_arch") if f in metafunc.fixturenames), None)
+    if fixture is None:
         return
     import zoo
+
+    if fixture == "zoo_train_arch" and not metafunc.config.getoption("zoo_train"):
+        metafunc.parametrize(("zoo_train_arch", "zoo_dtype"), [])  # collected only with --zoo-train
+        return
 
     wanted = metafunc.config.getoption("zoo_arch") or zoo.list_models()
     for name in wanted:
         zoo.info(name)  # an unknown name fails collection with the registry's suggestion
     dtypes = metafunc.config.getoption("zoo_dtype") or ["float32", "float64"]
-    metafunc.parametrize(("zoo_arch", "zoo_dtype"), [(n, d) for n in wanted for d in dtypes],
+    metafunc.parametrize((fixture, "zoo_dtype"), [(n, d) for n in wanted for d in dtypes],
                          ids=[f"{n}-{d}" for n in wanted for d in dtypes])
+
+
+def pytest_collection_modifyitems(config: Any, items: list[Any]) -> None:
+    """Without ``--zoo-train`` the training property is deselected (reported as such), not skipped."""
+    if config.getoption("zoo_train", default=False):
+        return
+    training = [item for item in items if "zoo_train_arch" in getattr(item, "fixturenames", ())]
+    if training:
+        config.hook.pytest_deselected(items=training)
+        items[:] = [item for item in items if item not in training]

@@ -402,7 +402,7 @@ def _optimizer_parts(config: Mapping[str, Any] | str) -> tuple[str, dict[str, An
                                       f"supported: {', '.join(OPTIMIZERS)}")
         class_name = names[config.lower()]
         return class_name, {"learning_rate": _DEFAULT_RATES.get(class_name, 0.001)}
-    class_name = str(config.get("class_name", ""))
+    class_name = str(config.get("class_name", "")).removeprefix("Custom>")  # tf.keras's legacy .h5 spelling
     class_name = {name.lower(): name for name in OPTIMIZERS}.get(class_name.lower(), class_name)
     settings = dict(config.get("config", {}))
     if "lr" in settings and "learning_rate" not in settings:  # Keras 2 spelling

@@ -16,6 +16,7 @@ crossentropy uses them as TensorFlow does. ``close()`` removes the hooks.
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -116,7 +117,7 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     """
     recorded: Mapping[str, Any] = {}
     variables: list[KerasVariable] = []
-    saved_state: list[np.ndarray] = []
+    saved_state: list[tuple[str, np.ndarray]] = []
     momentum: dict[str, float] = {}
     if source is not None:
         recorded, variables, saved_state, momentum = _read_source(model, source)
@@ -144,8 +145,8 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
 # --------------------------------------------------------------------------- reading the Keras side
 
 
-def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list[KerasVariable], list[np.ndarray],
-                                                          dict[str, float]]:
+def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list[KerasVariable],
+                                                          list[tuple[str, np.ndarray]], dict[str, float]]:
     import weights_port
 
     from ._api import _rules
@@ -158,12 +159,18 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
         variables = keras_variables(pairs, keras_source.layers, parameter_names)
         if live:
             recorded = _live_compile_config(source)
-            state = [np.asarray(v.numpy()) for v in getattr(getattr(source, "optimizer", None), "variables", [])]
+            state = [(str(getattr(v, "path", v.name)), np.asarray(v.numpy()))
+                     for v in getattr(getattr(source, "optimizer", None), "variables", [])]
         else:
             recorded = dict(keras_source.training_config or {})
             if "optimizer_config" in recorded:  # legacy .h5 spelling
                 recorded["optimizer"] = recorded.pop("optimizer_config")
-            state = [w.read() for w in keras_source.optimizer_variables]
+            state = [(w.key, w.read()) for w in keras_source.optimizer_variables]
+            optimizer_name = str((recorded.get("optimizer") or {}).get("class_name", ""))
+            if optimizer_name.removeprefix("Custom>") == "Nadam" and str(keras_source.keras_version).startswith("2"):
+                raise TrainingConfigError(
+                    f"{source}: tf.keras 2's Nadam keeps its momentum product outside the saved state and advances it "
+                    "through a Python counter at trace time; its steps are not reproduced (Keras 3's Nadam is)")
         momentum = {pair.target.path: float((pair.layer.config or {}).get("momentum", 0.99)) for pair in pairs
                     if pair.layer.class_name == "BatchNormalization"}
     return recorded, variables, state, momentum
@@ -217,21 +224,34 @@ def _parameters_in_keras_order(model: nn.Module, trainable: Sequence[KerasVariab
 
 
 def _load_optimizer_state(optimizer: torch.optim.Optimizer, trainable: Sequence[KerasVariable],
-                          saved: Sequence[np.ndarray], model: nn.Module) -> None:
-    """Keras's saved optimizer variables into the PyTorch optimizer: iterations, slots per variable."""
+                          saved: Sequence[tuple[str, np.ndarray]], model: nn.Module) -> None:
+    """Keras's saved optimizer variables into the PyTorch optimizer: iterations, slots per variable.
+
+    Keras 3 (``.keras``, its legacy ``.h5``) and tf.keras 2.11+ (``iteration:0``,
+    ``Adam/m/dense/kernel:0``…) store the slots in the same order; Keras 2's older
+    optimizers (``Adam/iter:0``, ``Adam/dense/kernel/m:0``) are refused by name.
+    """
+    names = [name for name, _ in saved]
+    if any(name.endswith("/iter:0") or re.search(r"/(m|v|momentum|rms|accumulator):0$", name) for name in names):
+        raise TrainingConfigError(
+            f"the optimizer state was written by a Keras 2 optimizer before 2.11 ({names[0]!r}, {names[-1]!r}); "
+            "its slots are not read: pass load_optimizer_state=False to train on with fresh optimizer state")
     if not isinstance(optimizer, KerasOptimizer):
         if type(optimizer) is torch.optim.SGD and len(saved) > 2:
             raise TrainingConfigError(f"the file holds {len(saved)} optimizer variables; plain SGD keeps none")
         return
-    values = list(saved)
+    values = [array for name, array in saved if "learning_rate" not in name.rsplit("/", 1)[-1]]
     optimizer.iterations = int(np.asarray(values.pop(0)).reshape(()))
-    if values and np.asarray(values[0]).shape == () and optimizer.schedule is None:
-        values.pop(0)  # the learning-rate variable: the config already gives it
+    if values and np.asarray(values[0]).shape == () and optimizer.schedule is None and not any(
+            "learning_rate" in n for n in names) and names and names[0].isdigit():
+        values.pop(0)  # a .keras's unnamed learning-rate variable: the config already gives it
     if not values:  # saved before the first step: Keras had not built its slots yet
         return
     named = dict(model.named_parameters())
     expected = sum(len(group) for group in slot_layout(optimizer)) * len(trainable)
     extra = 1 if type(optimizer).__name__ == "Nadam" else 0
+    if extra and len(values) == expected:  # tf.keras does not save Nadam's product: rebuild it from the count
+        values.append(np.asarray(_nadam_product(optimizer.param_groups[0]["beta_1"], optimizer.iterations)))
     if len(values) != expected + extra:
         raise TrainingConfigError(
             f"the file holds {len(values)} optimizer slot variables, {type(optimizer).__name__} over "
@@ -254,6 +274,14 @@ def _load_optimizer_state(optimizer: torch.optim.Optimizer, trainable: Sequence[
                     state[slot] = torch.from_numpy(converted).to(parameter.dtype).clone()
     if extra:
         optimizer.u_product = torch.tensor(float(np.asarray(values[-1])), dtype=torch.float64)  # type: ignore[attr-defined]
+
+
+def _nadam_product(beta_1: float, iterations: int) -> float:
+    """Nadam's running product ∏ β₁(1 − ½·0.96ᵗ) over the steps taken, as Keras accumulates it."""
+    product = 1.0
+    for t in range(1, iterations + 1):
+        product = product * beta_1 * (1.0 - 0.5 * 0.96**t)
+    return product
 
 
 def _regularizers(model: nn.Module, variables: Sequence[KerasVariable]

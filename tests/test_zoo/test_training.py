@@ -191,3 +191,38 @@ def test_zoo_check_train_prints_a_table_and_exits_0(capsys: pytest.CaptureFixtur
     out = capsys.readouterr().out
     assert code == 0, out
     assert out.splitlines()[1].split()[0] == "mlp" and out.splitlines()[1].split()[-1] == "ok"
+
+
+@pytest.mark.parametrize("optimizer", ["Adam", "RMSprop", "Nadam"])
+def test_resume_from_a_tf_keras_h5_with_optimizer_state(tmp_path, optimizer: str) -> None:
+    """tf.keras (Keras 2 API) names its slots 'Adam/m/dense/kernel:0' and saves no learning-rate variable."""
+    import tf_keras
+
+    previous = tf_keras.backend.floatx()
+    tf_keras.backend.set_floatx("float64")
+    try:
+        rng = np.random.default_rng(3)
+        model = tf_keras.Sequential([tf_keras.layers.Dense(4, activation="relu", input_shape=(5,)),
+                                     tf_keras.layers.Dense(3, activation="softmax")])
+        settings = {"learning_rate": 0.01, **({"momentum": 0.5, "centered": True} if optimizer == "RMSprop" else {})}
+        model.compile(optimizer=getattr(tf_keras.optimizers, optimizer)(**settings),
+                      loss="sparse_categorical_crossentropy")
+        batches = [(rng.uniform(-1, 1, (6, 5)), rng.integers(0, 3, 6)) for _ in range(5)]
+        for x, y in batches[:2]:
+            model.train_on_batch(x, y)
+        model.save(tmp_path / "trained.h5")
+        torch_model = zoo.get("mlp", backend="torch", weights=tmp_path / "trained.h5", dtype="float64", **MLP)
+        if optimizer == "Nadam":
+            with pytest.raises(TrainingConfigError, match="tf.keras 2's Nadam"):
+                zoo.training_setup(torch_model, tmp_path / "trained.h5", floatx="float64")
+            return
+        setup = zoo.training_setup(torch_model, tmp_path / "trained.h5", floatx="float64")
+        for x, y in batches[2:]:
+            keras_loss = float(model.train_on_batch(x, y))
+            assert setup.step(torch.from_numpy(x), torch.from_numpy(y)) == pytest.approx(keras_loss, rel=1e-10)
+        model.save(tmp_path / "after.h5")
+    finally:
+        tf_keras.backend.set_floatx(previous)
+    expected = zoo.get("mlp", backend="torch", weights=tmp_path / "after.h5", dtype="float64", **MLP).state_dict()
+    for key, value in torch_model.state_dict().items():
+        np.testing.assert_allclose(value.numpy(), expected[key].numpy(), rtol=0, atol=1e-10, err_msg=key)
