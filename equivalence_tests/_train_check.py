@@ -112,7 +112,7 @@ def train_both(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapp
             keras_model.train_on_batch(_one(x), _one(y))
         path = Path(folder) / f"model{file_format}"
         keras_model.save(path)
-        torch_model = zoo.get(name, backend="torch", weights=path, dtype=dtype, **config)
+        torch_model = _without_dropout(zoo.get(name, backend="torch", weights=path, dtype=dtype, **config))
         setup = zoo.training_setup(torch_model, path, floatx=dtype)
         reference = zoo.get(name, backend="torch", dtype=dtype, **config)
         tolerance = TRAINING_TOLERANCES[dtype]
@@ -216,6 +216,16 @@ def _all_layers(model: Any) -> list[Any]:
             if hasattr(layer, inner):
                 layers.append(getattr(layer, inner))
     return layers
+
+
+def _without_dropout(model: Any) -> Any:
+    """Rate 0 on the PyTorch side too (the zoo's models carry Keras's dropout rates)."""
+    import torch
+
+    for module in model.modules():
+        if isinstance(module, torch.nn.modules.dropout._DropoutNd):
+            module.p = 0.0
+    return model
 
 
 def _one(arrays: list[np.ndarray]) -> Any:

@@ -10,7 +10,9 @@ What the set-up changes on the model, so it trains as Keras's layers do: a Batch
 training mode updates its moving variance with the biased batch variance (PyTorch's is
 unbiased); an ``nn.LSTM``'s ``bias_hh`` is frozen (Keras's LSTM has one bias, which the
 porter puts in ``bias_ih``); a sigmoid or softmax output remembers its logits so
-crossentropy uses them as TensorFlow does. ``close()`` removes the hooks.
+crossentropy uses them as TensorFlow does; an ``nn.Embedding`` gives its gradient per
+lookup (``sparse=True``), because Keras's optimizers square and clip each lookup's row
+of TensorFlow's IndexedSlices before summing them. ``close()`` undoes all of it.
 """
 
 from __future__ import annotations
@@ -67,6 +69,10 @@ class TrainingSetup:
         self.penalties = list(penalties)
         self._activity_values: list[torch.Tensor] = []
         self._hooks = _install_hooks(model, activity or {}, batch_norm_momentum or {}, self._activity_values)
+        # TensorFlow hands Keras an embedding's gradient per lookup (IndexedSlices); so does sparse=True.
+        self._dense_embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding) and not m.sparse]
+        for module in self._dense_embeddings:
+            module.sparse = True
 
     def loss(self, outputs: Tensors, targets: Tensors) -> torch.Tensor:
         outs, tgts = _as_list(outputs), _as_list(targets)
@@ -93,6 +99,9 @@ class TrainingSetup:
         for hook in self._hooks:
             hook.remove()
         self._hooks.clear()
+        for module in self._dense_embeddings:
+            module.sparse = False
+        self._dense_embeddings.clear()
 
 
 def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None = None, *,
