@@ -22,6 +22,7 @@ from dataclasses import dataclass
 import numpy as np
 
 __all__ = [
+    "FLOAT32_TRAINING_FACTOR",
     "FLOAT64_KERNEL_ALLOWANCES",
     "TOLERANCES",
     "TRAINING_TOLERANCES",
@@ -45,19 +46,33 @@ TOLERANCES: dict[str, Tolerance] = {
 
 TRAINING_TOLERANCES: dict[str, float] = {
     "float64": 1e-10,
-    "float32": 1e-4,
+    "float32": 2.0**-23,
 }
-"""After each training step, max|Δ| of every weight (and the loss) over max(1, max|w|).
+"""After one training step from identical states, max|Δw| over max(1, max|w|), per tensor.
 
 float64: the two frameworks perform the same operations on the same numbers; only the
-summation order of gradients differs (about 1e-16 relative), and a few steps of an
-adaptive optimizer, which divides by √v, amplify that by at most a few orders. 1e-10 is
-the issue's "same function" bound. float32: the gradients themselves differ by a few
-float32 ulps per layer (as in inference, see above), and Adam-style updates normalise
-them, so a parameter's step of size η can differ by about η·1e-3 when a gradient
-component is near zero; over the suite's few steps with η ≤ 0.05 the measured worst is
-below 2e-5; 1e-4 bounds that, while a wrong ε, β or momentum convention moves weights by
-1e-3 of η per step at least (see docs/training.md).
+summation order of the gradients differs (1e-12 relative at most in the catalog: 5e-12
+measured through MobileNetV2's 50 layers in training mode), and an optimizer step
+multiplies that by at most η/ε. 1e-10 is the issue's "same function" bound. It is stated
+per step: over many steps a deep network amplifies any 1e-12 perturbation, Keras's own
+rounding included, so a free-running comparison measures the training problem, not the
+translation (the property re-syncs PyTorch from Keras before each step).
+
+float32: an ulp of the weights (2**-23 relative) on top of ``FLOAT32_TRAINING_FACTOR``
+times Keras's own float32 error (see there).
+"""
+
+FLOAT32_TRAINING_FACTOR = 4.0
+"""float32: PyTorch may be this many times as far from the exact step as Keras's float32 step is.
+
+Both frameworks round independently, so PyTorch's distance to the exact step (a float64
+twin of the Keras model taking the same step from the same state) is of the same order
+as Keras's; 4 leaves room for the worst component of one tensor landing on the unlucky
+side in one framework and not the other. No absolute figure can serve: an adaptive
+optimizer turns a gradient component at rounding level into a step of ±η in either
+framework (Adam's m/√v), so where Keras's own float32 error is η, so may PyTorch's be.
+A translation error (ε in the wrong place, a momentum convention) moves every tensor
+by far more than its rounding, in float64 first.
 """
 
 

@@ -99,8 +99,10 @@ class KerasGradient:
     An embedding lookup's gradient is ``tf.IndexedSlices``: one row per lookup, duplicates
     kept. Keras's element-wise ops then square, take the absolute value of and clip each
     lookup's row before the rows are summed, so a token seen twice adds g₁² + g₂² to
-    Adam's v where a dense gradient adds (g₁ + g₂)². PyTorch gives the same per-lookup
-    rows when the embedding is ``sparse=True`` (an uncoalesced sparse gradient).
+    Adam's v where a dense gradient adds (g₁ + g₂)², and ``clipnorm`` measures the rows.
+    ``global_clipnorm`` multiplies by a 0-d tensor, which densifies them. PyTorch gives
+    the same per-lookup rows when the embedding is ``sparse=True`` (an uncoalesced sparse
+    gradient).
     """
 
     values: torch.Tensor  # dense gradient, or one row per lookup
@@ -204,7 +206,9 @@ class KerasOptimizer(torch.optim.Optimizer):
             norm = torch.sqrt(sum((g.sum_of_squares() for g in grads), torch.zeros((), dtype=grads[0].values.dtype)))
             scale = self.global_clipnorm * torch.minimum(1.0 / norm, torch.tensor(1.0 / self.global_clipnorm,
                                                                                   dtype=norm.dtype))
-            return [g.map(g.values * scale.to(g.values.dtype)) for g in grads]
+            # Keras multiplies by a 0-d tensor, which densifies IndexedSlices: from here on the
+            # embedding's rows are summed (Adam's v gets (g₁ + g₂)², not g₁² + g₂²).
+            return [KerasGradient(g.dense * scale.to(g.values.dtype)) for g in grads]
         if self.clipvalue:
             return [g.map(g.values.clamp(-self.clipvalue, self.clipvalue)) for g in grads]
         return grads
