@@ -41,9 +41,12 @@ def equivalence(session: nox.Session) -> None:
 
 @nox.session
 def convert(session: nox.Session) -> None:
-    """Every keras.applications model converted and proven in float32 and float64 (table: sweeps/applications.md)."""
+    """Every keras.applications model converted and proven in float32 and float64 (table: sweeps/applications.md),
+    and the default run's full-size ResNet50 cases (marker "sweep")."""
     _install(session)
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "sweeps", "-q", *session.posargs, env=ENV)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "sweep", "-q", *session.posargs,
+                env=ENV)
 
 
 @nox.session

@@ -214,11 +214,13 @@ def _freeze_without_keras_counterpart(model: nn.Module, variables: Sequence[Kera
                 parameter.requires_grad_(False)
         return
     for module in model.modules():
-        if isinstance(module, nn.LSTM):
-            for name, parameter in module.named_parameters():
-                if name.startswith("bias_hh"):
-                    nn.init.zeros_(parameter)
-                    parameter.requires_grad_(False)
+        if isinstance(module, nn.LSTM) and module.bias:
+            with torch.no_grad():
+                for name, parameter in module.named_parameters():
+                    if name.startswith("bias_hh"):  # folded into bias_ih: the same function, one bias as in Keras
+                        getattr(module, name.replace("bias_hh", "bias_ih")).add_(parameter)
+                        parameter.zero_()
+                        parameter.requires_grad_(False)
 
 
 def _parameters_in_keras_order(model: nn.Module, trainable: Sequence[KerasVariable]) -> list[nn.Parameter]:

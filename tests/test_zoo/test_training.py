@@ -166,7 +166,7 @@ def test_training_setup_from_configs_without_a_file() -> None:
 def test_keras_initializers_draw_keras_distributions() -> None:
     import keras
 
-    model = torch.nn.Sequential(torch.nn.Linear(300, 200), torch.nn.LSTM(50, 40))
+    model = torch.nn.Sequential(torch.nn.Linear(300, 200), torch.nn.LSTM(50, 40)).requires_grad_(False)
     keras_initialize(model, generator=torch.Generator().manual_seed(0))
     linear, lstm = model[0], model[1]
     keras_kernel = keras.initializers.GlorotUniform(seed=0)((300, 200)).numpy()
@@ -287,3 +287,12 @@ def test_embedding_gradients_follow_keras_per_lookup_arithmetic(family: str, set
         (embedding(torch.from_numpy(rows)) * torch.from_numpy(values)).sum().backward()
         ours.step()
     np.testing.assert_allclose(embedding.weight.detach().numpy(), expected, rtol=0, atol=1e-14)
+
+
+def test_an_unported_lstm_keeps_its_function_with_one_trainable_bias() -> None:
+    lstm = torch.nn.LSTM(3, 4, batch_first=True).double()
+    x = torch.rand(2, 5, 3, dtype=torch.float64)
+    before = lstm(x)[0].detach()
+    zoo.training_setup(lstm, optimizer="sgd", loss="mse")
+    assert torch.allclose(lstm(x)[0], before, atol=1e-15)
+    assert not lstm.bias_hh_l0.requires_grad and float(lstm.bias_hh_l0.abs().max()) == 0
