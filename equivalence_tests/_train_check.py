@@ -55,6 +55,7 @@ class TrainReport:
     losses: list[tuple[float, float]] = field(default_factory=list)
     worst: float = 0.0  # float64: largest max|Δw| / max(1, max|w|); float32: largest ratio to Keras's own error
     loss_gap: float = 0.0  # largest relative loss difference
+    float32_ratio: float = 0.0  # float32: largest (PyTorch − Keras) / (Keras − exact), over the model
     problem: str | None = None
 
     @property
@@ -236,6 +237,7 @@ def _compare(keras_model: Any, torch_model: Any, setup: Any, reference: Any, dty
         allowed = FLOAT32_TRAINING_FACTOR * own_error + TRAINING_TOLERANCES["float32"]
         worst_gap = max((g[0] for g in gaps), default=0.0)
         report.worst = max(report.worst, worst_gap / allowed)
+        report.float32_ratio = max(report.float32_ratio, worst_gap / own_error if own_error else 0.0)
         offenders = [max(gaps)] if worst_gap > allowed else []
     if not offenders:
         return loss_problem

@@ -14,7 +14,7 @@ from typing import Any
 
 from hypothesis import HealthCheck, Phase, settings
 
-__all__ = ["PROFILES"]
+__all__ = ["PROFILES", "example_settings"]
 
 _SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
 # No shrinking: every example builds real models (seconds for ResNet50); the report of the
@@ -28,6 +28,13 @@ PROFILES = {
 }
 for _name, _profile in PROFILES.items():  # registered at import: before --hypothesis-profile is read
     settings.register_profile(_name, _profile)
+
+
+def example_settings(request: Any) -> settings:
+    """The hypothesis settings a property runs with: the chosen profile, ``--zoo-examples`` examples."""
+    profile_name = request.config.getoption("hypothesis_profile", default=None) or "ci"
+    profile = PROFILES.get(profile_name, PROFILES["ci"])
+    return settings(profile, max_examples=request.config.getoption("zoo_examples") or profile.max_examples)
 
 
 def pytest_addoption(parser: Any) -> None:

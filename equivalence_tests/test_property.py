@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from equivalence_tests._check import ArchitectureCheck
 from equivalence_tests._strategies import examples
-from equivalence_tests.plugin import PROFILES
+from equivalence_tests.plugin import example_settings
 
 _built: dict[tuple[str, str, str], ArchitectureCheck] = {}
 
@@ -29,11 +29,7 @@ def _check_for(name: str, config: dict[str, Any], dtype: str) -> ArchitectureChe
 
 
 def test_keras_and_pytorch_compute_the_same_function(zoo_arch: str, zoo_dtype: str, request: Any) -> None:
-    profile_name = request.config.getoption("hypothesis_profile", default=None) or "ci"
-    profile = PROFILES.get(profile_name, PROFILES["ci"])
-    count = request.config.getoption("zoo_examples") or profile.max_examples
-
-    @settings(profile, max_examples=count)
+    @example_settings(request)
     @given(st.data())
     def prove(data: Any) -> None:
         config, seed, batch = data.draw(examples(zoo_arch), label="config, seed, batch")

@@ -10,20 +10,16 @@ from __future__ import annotations
 
 from typing import Any
 
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 
 from equivalence_tests._strategies import training_examples
 from equivalence_tests._train_check import train_both
-from equivalence_tests.plugin import PROFILES
+from equivalence_tests.plugin import example_settings
 
 
 def test_keras_and_pytorch_train_alike(zoo_train_arch: str, zoo_dtype: str, request: Any) -> None:
-    profile_name = request.config.getoption("hypothesis_profile", default=None) or "ci"
-    profile = PROFILES.get(profile_name, PROFILES["ci"])
-    count = request.config.getoption("zoo_examples") or profile.max_examples
-
-    @settings(profile, max_examples=count)
+    @example_settings(request)
     @given(st.data())
     def prove(data: Any) -> None:
         config, seed, optimizer, loss, regularizers, steps = data.draw(training_examples(zoo_train_arch),
