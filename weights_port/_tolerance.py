@@ -46,7 +46,7 @@ TOLERANCES: dict[str, Tolerance] = {
 
 TRAINING_TOLERANCES: dict[str, float] = {
     "float64": 1e-10,
-    "float32": 2.0**-23,
+    "float32": 2.0**-22,
 }
 """After one training step from identical states, max|Δw| over max(1, max|w|) (float64: per tensor).
 
@@ -58,8 +58,11 @@ per step: over many steps a deep network amplifies any 1e-12 perturbation, Keras
 rounding included, so a free-running comparison measures the training problem, not the
 translation (the property re-syncs PyTorch from Keras before each step).
 
-float32: an ulp of the weights (2**-23 relative) on top of ``FLOAT32_TRAINING_FACTOR``
-times Keras's own float32 error, both taken over the whole model (see there).
+float32: two ulps of the weights (2**-22 relative) on top of ``FLOAT32_TRAINING_FACTOR``
+times Keras's own float32 error, both taken over the whole model (see there). Each
+framework rounds the updated weight once, and the float32 update itself is an ulp from
+another framework's: where Keras's own error happens to be tiny, two weights that are both
+right still differ by that much (measured: 1.6 ulps, siamese with Adagrad).
 """
 
 FLOAT32_TRAINING_FACTOR = 4.0

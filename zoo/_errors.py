@@ -8,6 +8,7 @@ __all__ = [
     "DuplicateModelError",
     "PluginError",
     "TrainingConfigError",
+    "TrainingConfigWarning",
     "UnknownModelError",
     "ZooError",
     "ZooPluginWarning",
@@ -44,6 +45,10 @@ class TrainingConfigError(ZooError, ValueError):
 
 class ZooWarning(UserWarning):
     """Base class of the zoo's warnings."""
+
+
+class TrainingConfigWarning(ZooWarning):
+    """The file does not record a training setting exactly; the message says what was assumed."""
 
 
 class ZooPluginWarning(ZooWarning):

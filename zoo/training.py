@@ -27,7 +27,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._errors import TrainingConfigError
+from ._errors import TrainingConfigError, TrainingConfigWarning
 from ._train_init import keras_initialize, keras_initializer_
 from ._train_loss import LOGITS_ATTRIBUTE, LOSSES, KerasLoss, Regularizer, make_loss, make_regularizer
 from ._train_optim import OPTIMIZERS, SCHEDULES, KerasOptimizer, make_optimizer
@@ -40,6 +40,7 @@ __all__ = [
     "KerasLoss",
     "KerasOptimizer",
     "TrainingConfigError",
+    "TrainingConfigWarning",
     "TrainingSetup",
     "keras_initialize",
     "keras_initializer_",
@@ -145,6 +146,8 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     if saved_state and load_optimizer_state:
         _load_optimizer_state(torch_optimizer, trainable, saved_state, model)
     losses = [make_loss(c, floatx) for c in (loss if isinstance(loss, list | tuple) else [loss])]
+    if source is not None and not (hasattr(source, "layers") and hasattr(source, "weights")):
+        _warn_about_unrecorded_delta(loss, source)
     if isinstance(loss, Mapping) and "class_name" not in loss:
         raise TrainingConfigError(f"a loss per output name ({sorted(loss)}) is not supported; pass a list in output order")
     penalties, activity = _regularizers(model, variables)
@@ -185,11 +188,29 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
     return recorded, variables, state, momentum
 
 
+def _warn_about_unrecorded_delta(loss: Any, source: Any) -> None:
+    """Keras 3 saves a Huber loss without its delta (and reloads it as 1.0): say so instead of guessing."""
+    import warnings
+
+    for config in loss if isinstance(loss, list | tuple) else [loss]:
+        if (isinstance(config, Mapping) and config.get("class_name") == "Huber"
+                and "delta" not in (config.get("config") or {})):
+            warnings.warn(f"{source}: Keras does not save a Huber loss's delta; it is read as 1.0, as Keras reloads "
+                          "it. Pass loss={'class_name': 'Huber', 'config': {'delta': ...}} if it was compiled with "
+                          "another", TrainingConfigWarning, stacklevel=3)
+
+
 def _live_compile_config(model: Any) -> dict[str, Any]:
     """What ``model.save`` would record as ``compile_config``."""
     getter = getattr(model, "get_compile_config", None)
     config = dict(getter() or {}) if getter is not None else {}
     recorded = {key: config[key] for key in ("optimizer", "loss", "loss_weights") if config.get(key) is not None}
+    live_loss = getattr(model, "loss", None)
+    if isinstance(recorded.get("loss"), Mapping) and getattr(live_loss, "_fn_kwargs", None):
+        # get_config of Keras's Huber drops delta (and other wrappers their keywords): read the live object
+        loss_config = dict(recorded["loss"])
+        loss_config["config"] = {**(loss_config.get("config") or {}), **live_loss._fn_kwargs}
+        recorded["loss"] = loss_config
     if "optimizer" not in recorded and getattr(model, "optimizer", None) is not None:
         import keras
 

@@ -296,3 +296,19 @@ def test_an_unported_lstm_keeps_its_function_with_one_trainable_bias() -> None:
     zoo.training_setup(lstm, optimizer="sgd", loss="mse")
     assert torch.allclose(lstm(x)[0], before, atol=1e-15)
     assert not lstm.bias_hh_l0.requires_grad and float(lstm.bias_hh_l0.abs().max()) == 0
+
+
+def test_huber_delta_comes_from_a_live_model_and_its_absence_in_a_file_is_said(tmp_path) -> None:
+    """Keras 3's Huber.get_config drops delta, so a .keras reloads it as 1.0: the set-up warns, never guesses."""
+    import keras
+
+    from zoo.training import TrainingConfigWarning
+
+    keras_model = zoo.get("mlp", backend="keras", **MLP)
+    keras_model.compile(optimizer="sgd", loss=keras.losses.Huber(delta=0.25))
+    keras_model.save(tmp_path / "huber.keras")
+    live = zoo.training_setup(zoo.get("mlp", backend="torch", **MLP), keras_model)
+    assert live.losses[0].delta == 0.25
+    with pytest.warns(TrainingConfigWarning, match="does not save a Huber loss's delta"):
+        from_file = zoo.training_setup(zoo.get("mlp", backend="torch", **MLP), tmp_path / "huber.keras")
+    assert from_file.losses[0].delta == 1.0
