@@ -201,7 +201,7 @@ KERAS_OPS = _table()
 
 _KERAS_OP_NAMES = {"TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
-                   "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min"}
+                   "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min", "Absolute": "abs"}
 
 
 def is_operation(layer: Any) -> bool:

@@ -59,27 +59,22 @@ rounding included, so a free-running comparison measures the training problem, n
 translation (the property re-syncs PyTorch from Keras before each step).
 
 float32: two ulps of the weights (2**-22 relative) on top of ``FLOAT32_TRAINING_FACTOR``
-times Keras's own float32 error, both taken over the whole model (see there). Each
+times the two frameworks' own float32 errors, taken over the whole model (see there). Each
 framework rounds the updated weight once, and the float32 update itself is an ulp from
 another framework's: where Keras's own error happens to be tiny, two weights that are both
 right still differ by that much (measured: 1.6 ulps, siamese with Adagrad).
 """
 
-FLOAT32_TRAINING_FACTOR = 4.0
-"""float32: PyTorch's step may differ from Keras's by this many times Keras's own float32 error.
+FLOAT32_TRAINING_FACTOR = 2.0
+"""float32: Keras's and PyTorch's steps may differ by twice the sum of their own float32 errors.
 
-Keras's own error is its float32 step's distance to the exact step (a float64 twin of the
-Keras model taking the same step from the same state), the largest over the model's
-tensors relative to max(1, max|w|); the difference between the frameworks is measured
-the same way. Both round independently and PyTorch's CPU kernels sum in other orders
-(its float32 convolution gradients measured up to about 4x less accurate than
-TensorFlow's on single tensors), so the factor leaves room for the unlucky tensor. No absolute figure can serve: an adaptive
-optimizer turns a gradient component at rounding level into a step of ±η in either
-framework (Adam's m/√v), so where Keras's own float32 error is η, so may PyTorch's be.
-A translation error (ε in the wrong place, a momentum convention) moves every tensor
-by far more than its rounding, in float64 first.
+Each framework's own error is its float32 step's distance to its float64 twin taking the
+same step from the same state, the largest over the model's tensors relative to
+max(1, max|w|). With the twins agreeing to 1e-10, the triangle inequality bounds the
+difference by the sum; 2 covers the largest gap and the largest own errors sitting in
+different tensors. No absolute figure can serve: an adaptive optimizer turns a gradient
+component at rounding level into a step of ±η in either framework (Adam's m/√v).
 """
-
 
 @dataclass(frozen=True)
 class KernelAllowance:

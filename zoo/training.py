@@ -206,10 +206,11 @@ def _live_compile_config(model: Any) -> dict[str, Any]:
     config = dict(getter() or {}) if getter is not None else {}
     recorded = {key: config[key] for key in ("optimizer", "loss", "loss_weights") if config.get(key) is not None}
     live_loss = getattr(model, "loss", None)
-    if isinstance(recorded.get("loss"), Mapping) and getattr(live_loss, "_fn_kwargs", None):
+    keywords = getattr(live_loss, "_fn_kwargs", None)
+    if isinstance(recorded.get("loss"), Mapping) and keywords:
         # get_config of Keras's Huber drops delta (and other wrappers their keywords): read the live object
         loss_config = dict(recorded["loss"])
-        loss_config["config"] = {**(loss_config.get("config") or {}), **live_loss._fn_kwargs}
+        loss_config["config"] = {**(loss_config.get("config") or {}), **keywords}
         recorded["loss"] = loss_config
     if "optimizer" not in recorded and getattr(model, "optimizer", None) is not None:
         import keras
