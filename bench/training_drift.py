@@ -80,8 +80,8 @@ def _drift(name: str, config: dict[str, Any], optimizer: dict[str, Any], loss: s
     scale = max(float(t.abs().max()) for t in reference.values() if t.is_floating_point())
 
     def gap(model: Any) -> float:
-        return max(float((t - reference[k]).abs().max()) for k, t in model.state_dict().items()
-                   if t.is_floating_point()) / scale
+        gaps = [float((t - reference[k]).abs().max()) for k, t in model.state_dict().items() if t.is_floating_point()]
+        return max(gaps) / scale
 
     return gap(ours), gap(theirs)
 
@@ -112,8 +112,9 @@ def _cases() -> list[tuple[str, str, str, dict[str, Any], dict[str, Any], str, C
          {"class_name": "Adagrad", "config": {"learning_rate": 1e-2}}, "sparse_categorical_crossentropy",
          lambda m: (torch.optim.Adagrad(m.parameters(), lr=1e-2), cross_entropy)),
         ("BatchNorm statistics", "plain nn.BatchNorm2d in train() (unbiased batch variance), SGD otherwise exact",
-         "mobilenet_v2", MOBILENET, {"class_name": "SGD", "config": {"learning_rate": 1e-3}},
-         "sparse_categorical_crossentropy", lambda m: (torch.optim.SGD(m.parameters(), lr=float(np.float32(1e-3))),
+         # a small rate keeps this deep network's training stable, so the statistics, not chaos, show
+         "mobilenet_v2", MOBILENET, {"class_name": "SGD", "config": {"learning_rate": 1e-5}},
+         "sparse_categorical_crossentropy", lambda m: (torch.optim.SGD(m.parameters(), lr=float(np.float32(1e-5))),
                                                        _probability_cross_entropy)),
     ]
 
@@ -156,11 +157,14 @@ def main() -> None:
         if args.only and not any(word.lower() in title.lower() for word in args.only):
             continue
         start = time.perf_counter()
-        ours, theirs = _drift(name, config, optimizer, loss, plain, args.steps)
-        rows.append((f"{title} ({name})", translation, ours, theirs))
+        # MobileNetV2's training with random weights is unstable past ~30 steps: any 1e-13 difference grows to
+        # 1e-3 by step 100 (Keras against itself would do the same), which would hide what the row measures.
+        steps = min(args.steps, 30) if name == "mobilenet_v2" else args.steps
+        ours, theirs = _drift(name, config, optimizer, loss, plain, steps)
+        rows.append((f"{title} ({name}, {steps} steps)", translation, ours, theirs))
         print(f"{title:22} zoo {ours:.1e}  plain {theirs:.1e}  ({time.perf_counter() - start:.0f} s)  {translation}",
               flush=True)
-    lines = [f"float64, batch 8, {args.steps} steps, same batches; max|Δw| / max|w| (BatchNorm statistics included) "
+    lines = [f"float64, batch 8, {args.steps} steps unless said, same batches; max|Δw| / max|w| (BatchNorm statistics included) "
              "against Keras's train_on_batch. cifar_cnn: input 16, 5 classes; mobilenet_v2: input 32, alpha 0.35.",
              "", "| case | plain PyTorch translation | zoo.training_setup | plain translation |", "| --- | --- | --- | --- |"]
     lines += [f"| {t} | {tr} | {o:.1e} | {p:.1e} |" for t, tr, o, p in rows]
