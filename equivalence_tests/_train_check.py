@@ -167,7 +167,7 @@ def train_both(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapp
             torch_loss = setup.step(torch_x, torch_y)
             exact_loss = exact_torch_loss = None
             if twin is not None and setup64 is not None:
-                x64, y64 = [a.astype("float64") for a in x], [_as64(a) for a in y]
+                x64, y64 = [_as64(a) for a in x], [_as64(a) for a in y]  # token ids stay integers
                 exact_torch_loss = setup64.step(*_torch_batch(in_specs, out_specs, x64, y64))
                 setup64.close()
                 with _floatx("float64"):
