@@ -120,10 +120,20 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
         loss: ``keras.losses.serialize`` output or a name, or a list of them (one per output).
         loss_weights: per-output weights, as in ``compile``.
         floatx: Keras's ``floatx`` when the model was compiled: the loss and learning rate live in it.
+        load_optimizer_state: read the optimizer's saved iterations and slots (Adam's m and v…) so
+            training continues where Keras stopped; False starts the optimizer afresh.
+
+    Returns:
+        A ``TrainingSetup``: ``.optimizer``, ``.loss(outputs, targets)``, ``.step(inputs, targets)``,
+        ``.close()``. The model is changed for training as Keras's layers train (see the module doc).
 
     Raises:
-        TrainingConfigError: an optimizer, schedule, loss or regularizer this module cannot reproduce.
+        TrainingConfigError: an optimizer, schedule, loss, regularizer or saved optimizer state this
+            module cannot reproduce (the message names it).
         weights_port.PortError: the file cannot be read or does not fit the model.
+
+    Warns:
+        TrainingConfigWarning: the file does not record a setting exactly (a Huber loss's delta).
     """
     recorded: Mapping[str, Any] = {}
     variables: list[KerasVariable] = []
