@@ -155,7 +155,7 @@ def train_both(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapp
             x, y = batch_pair()
             if sync and step > 0:
                 setup.close()
-                _port_into(keras_model, torch_model)
+                torch_model.load_state_dict(reference.state_dict())  # Keras's state, ported by the last comparison
                 setup = zoo.training_setup(torch_model, keras_model, floatx=dtype)
             setup64 = None
             if twin is not None and torch64 is not None:  # both float64 twins start from the float32 state
@@ -233,8 +233,6 @@ def _compare(keras_model: Any, torch_model: Any, setup: Any, reference: Any, dty
     if twin is not None:
         _port_into(twin, reference64)
         exact = reference64.state_dict()
-    keras_slots = training_setup(reference, keras_model, floatx=dtype)
-    keras_slots.close()
     reference_parameters = dict(reference.named_parameters())
     trained_parameters = dict(torch_model.named_parameters())
     loss_problem = _loss_problem(keras_loss, torch_loss, *exact_losses, report, float64_bound)
@@ -277,6 +275,8 @@ def _compare(keras_model: Any, torch_model: Any, setup: Any, reference: Any, dty
     term = "the loss in training mode (forward, loss or regularizers)" if loss_problem else None
     if term is None and key in reference_parameters:
         ours = setup.optimizer.state.get(trained_parameters[key], {})
+        keras_slots = training_setup(reference, keras_model, floatx=dtype)  # Keras's slots, only to name the term
+        keras_slots.close()
         theirs = keras_slots.optimizer.state.get(reference_parameters[key], {})
         for slot, tensor in theirs.items():
             if slot in ours and float((ours[slot].double() - tensor.double()).abs().max()) > allowed * scale:

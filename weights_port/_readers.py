@@ -50,13 +50,18 @@ _HDF5_MAGIC = b"\x89HDF\r\n\x1a\n"
 _WEIGHTS_MEMBER = "model.weights.h5"
 
 
+def is_live_model(source: Any) -> bool:
+    """A live ``keras.Model`` rather than a path (duck-typed: checking imports no Keras)."""
+    return hasattr(source, "layers") and hasattr(source, "weights") and not isinstance(source, str | os.PathLike)
+
+
 def open_keras(source: str | os.PathLike[str] | Any, model_config: Mapping[str, Any] | None = None) -> KerasSource:
     """Open saved Keras weights (any format, or a live ``keras.Model``) for porting.
 
     ``model_config`` is the architecture (``model.to_json()``) for a weights-only file: it
     orders and names a Keras 3 ``.weights.h5``'s layers and is kept as ``model_config``.
     """
-    if hasattr(source, "layers") and hasattr(source, "weights"):
+    if is_live_model(source):
         return _from_model(source)
     path = Path(source)
     if not path.exists():

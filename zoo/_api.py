@@ -148,7 +148,9 @@ def port(name: str, source: str | os.PathLike[str] | Any, output: str | os.PathL
 
 def _weights_source(weights: Any) -> Any:
     """A path, or a live ``keras.Model`` (duck-typed: Keras is never imported for the check)."""
-    if hasattr(weights, "layers") and hasattr(weights, "weights") and not isinstance(weights, str | os.PathLike):
+    from weights_port._readers import is_live_model
+
+    if is_live_model(weights):
         return weights
     if not isinstance(weights, str | os.PathLike):
         raise ConfigError(f"weights must be a file path or a keras.Model, got {type(weights).__name__}")

@@ -418,7 +418,6 @@ class Nadam(KerasOptimizer):
 OPTIMIZERS: dict[str, type[KerasOptimizer]] = {
     "SGD": SGD, "Adam": Adam, "AdamW": AdamW, "RMSprop": RMSprop, "Adagrad": Adagrad, "Adamax": Adamax, "Nadam": Nadam,
 }
-_BASE_SETTINGS = ("learning_rate", "clipnorm", "clipvalue", "global_clipnorm", "weight_decay")
 _IGNORED = ("name", "loss_scale_factor", "gradient_accumulation_steps", "use_ema", "ema_momentum",
             "ema_overwrite_frequency", "jit_compile", "is_legacy_optimizer", "decay")
 

@@ -135,11 +135,14 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     Warns:
         TrainingConfigWarning: the file does not record a setting exactly (a Huber loss's delta).
     """
+    from ._api import _weights_source
+
     recorded: Mapping[str, Any] = {}
     variables: list[KerasVariable] = []
     saved_state: list[tuple[str, np.ndarray]] = []
     momentum: dict[str, float] = {}
     if source is not None:
+        source = _weights_source(source)  # a Path, or a live keras.Model
         recorded, variables, saved_state, momentum = _read_source(model, source)
     optimizer = optimizer if optimizer is not None else recorded.get("optimizer")
     loss = loss if loss is not None else recorded.get("loss")
@@ -155,11 +158,11 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     torch_optimizer = make_optimizer(optimizer, params, floatx)
     if saved_state and load_optimizer_state:
         _load_optimizer_state(torch_optimizer, trainable, saved_state, model)
-    losses = [make_loss(c, floatx) for c in (loss if isinstance(loss, list | tuple) else [loss])]
-    if source is not None and not (hasattr(source, "layers") and hasattr(source, "weights")):
-        _warn_about_unrecorded_delta(loss, source)
     if isinstance(loss, Mapping) and "class_name" not in loss:
         raise TrainingConfigError(f"a loss per output name ({sorted(loss)}) is not supported; pass a list in output order")
+    losses = [make_loss(c, floatx) for c in (loss if isinstance(loss, list | tuple) else [loss])]
+    if isinstance(source, Path):
+        _warn_about_unrecorded_delta(loss, source)
     penalties, activity = _regularizers(model, variables)
     return TrainingSetup(model, torch_optimizer, losses, loss_weights, penalties, activity, momentum)
 
@@ -174,8 +177,8 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
     from ._api import _rules
 
     rules = _rules()
-    live = hasattr(source, "layers") and hasattr(source, "weights")
-    with weights_port.open_keras(source if live else Path(source)) as keras_source:
+    live = not isinstance(source, Path)
+    with weights_port.open_keras(source) as keras_source:
         pairs = weights_port.pair_layers(keras_source, weights_port.torch_targets(model, rules), rules)
         parameter_names = {name for name, _ in model.named_parameters()}
         variables = keras_variables(pairs, keras_source.layers, parameter_names)

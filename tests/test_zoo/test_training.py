@@ -319,3 +319,11 @@ def test_huber_delta_comes_from_a_live_model_and_its_absence_in_a_file_is_said(t
     with pytest.warns(TrainingConfigWarning, match="does not save a Huber loss's delta"):
         from_file = zoo.training_setup(zoo.get("mlp", backend="torch", **MLP), tmp_path / "huber.keras")
     assert from_file.losses[0].delta == 1.0
+
+
+def test_a_loss_per_output_name_is_refused_by_name() -> None:
+    model = zoo.get("mlp", backend="torch", **MLP)
+    with pytest.raises(TrainingConfigError, match=r"a loss per output name \(\['classifier'\]\)"):
+        zoo.training_setup(model, optimizer="adam", loss={"classifier": "mse"})
+    with pytest.raises(zoo.ConfigError, match="weights must be a file path or a keras.Model"):
+        zoo.training_setup(model, 42, optimizer="adam", loss="mse")
