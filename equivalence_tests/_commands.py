@@ -52,10 +52,9 @@ def add_check(commands: Any) -> None:
 
 def _convert(args: argparse.Namespace) -> int:
     import weights_port
+    from zoo._cli import one_line
     from zoo._plugins import host
 
-    if args.class_name is not None and not args.class_name.isidentifier():
-        raise weights_port.PortError(f"--class-name {args.class_name!r} is not a Python identifier")
     rules = weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules)
     port_rules = weights_port.DEFAULT_RULES.extended(host().port_rules)
     conversion = weights_port.convert(args.model, args.weights, class_name=args.class_name, dtype=args.dtype,
@@ -70,15 +69,15 @@ def _convert(args: argparse.Namespace) -> int:
     check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules)
     for result in check.results:
         status = "ok" if result.agreement.passed else "MISMATCH"
-        print(f"{result.dtype:8} {result.output:30} max abs {result.agreement.max_abs:.2e}  "
+        print(f"{result.dtype:8} {one_line(result.output):30} max abs {result.agreement.max_abs:.2e}  "
               f"max rel {result.agreement.max_rel:.2e}  {status}")
     for allowance in check.allowances:
         print(f"note: float64 held to {allowance.rtol:g} relative: TensorFlow's {allowance.kernel} is not float64-"
               f"accurate ({allowance.measured})")
     for note in check.notes:
-        print(f"note: {note}")
+        print(f"note: {one_line(note)}")
     for report in check.reports:
-        print(report)
+        print(one_line(report))
     return 0 if check.passed else EXIT_MISMATCH
 
 

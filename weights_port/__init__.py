@@ -7,9 +7,16 @@
 from __future__ import annotations
 
 from ._catalog import DEFAULT_RULES
-from ._convert import Conversion, convert
-from ._convert_rules import DEFAULT_CONVERT_RULES, ConvertRule, ConvertRuleSet
-from ._errors import KerasFileError, LayoutMismatchError, OutputError, PortError, UnsupportedLayerError, WeightValueError
+from ._errors import (
+    ConfigValueError,
+    KerasFileError,
+    LayoutMismatchError,
+    OutputError,
+    PortError,
+    UnknownLayerError,
+    UnsupportedLayerError,
+    WeightValueError,
+)
 from ._files import atomic_write, save_safetensors
 from ._keras_side import assign_to_keras, torch_to_keras
 from ._port import HINTS_ATTRIBUTE, Pairing, pair_layers, torch_targets
@@ -17,11 +24,13 @@ from ._readers import open_keras
 from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
 from ._source import KerasLayer, KerasSource, KerasWeight
 from ._torch_side import apply_module_settings, keras_to_state_dict, load_into_torch, port_to_torch
+from .conversion import DEFAULT_CONVERT_RULES, Conversion, ConvertRule, ConvertRuleSet, convert
 
 __all__ = [
     "DEFAULT_CONVERT_RULES",
     "DEFAULT_RULES",
     "HINTS_ATTRIBUTE",
+    "ConfigValueError",
     "Conversion",
     "ConvertRule",
     "ConvertRuleSet",
@@ -38,6 +47,7 @@ __all__ = [
     "RuleMismatch",
     "RuleSet",
     "TorchTarget",
+    "UnknownLayerError",
     "UnsupportedLayerError",
     "WeightValueError",
     "apply_module_settings",

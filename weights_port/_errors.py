@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 __all__ = [
+    "ConfigValueError",
     "KerasFileError",
     "LayoutMismatchError",
     "OutputError",
     "PortError",
+    "UnknownLayerError",
     "UnsupportedLayerError",
     "WeightValueError",
 ]
@@ -34,3 +36,11 @@ class WeightValueError(PortError):
 
 class OutputError(PortError):
     """The output cannot be written (bad path, full disk, read-only directory); nothing was written."""
+
+
+class ConfigValueError(KerasFileError):
+    """A recorded config value is one Keras itself would refuse (names the layer, the key and the value)."""
+
+
+class UnknownLayerError(UnsupportedLayerError):
+    """A layer class the converter has no rule for (a custom layer, a ``Lambda``): its computation is unknown."""

@@ -20,6 +20,12 @@ EXIT_MISMATCH = 1
 EXIT_USAGE = 2
 
 
+def one_line(text: str) -> str:
+    """A message for the terminal: control characters (a file's name may hold newlines or escape sequences)
+    shown escaped, so an error stays one line and cannot drive the terminal."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     # TensorFlow's oneDNN kernels announce themselves on stderr at import; the check
@@ -38,7 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.run(args))
     except (ZooError, PortError) as exc:
-        print(f"zoo: error: {exc}", file=sys.stderr)
+        print(f"zoo: error: {one_line(str(exc))}", file=sys.stderr)
         return EXIT_USAGE
     except KeyboardInterrupt as exc:
         print(f"zoo: {'terminated' if isinstance(exc, _Terminated) else 'interrupted'}; no output was written",

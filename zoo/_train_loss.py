@@ -19,6 +19,7 @@ import torch
 import torch.nn.functional as F
 
 from ._errors import TrainingConfigError
+from ._train_config import checked_entry, shown
 
 __all__ = ["EPSILON", "LOSSES", "KerasLoss", "Regularizer", "make_loss", "make_regularizer"]
 
@@ -117,22 +118,16 @@ def _same_rank(y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
 
 def make_loss(config: Mapping[str, Any] | str, floatx: str = "float32") -> KerasLoss:
     """The loss a Keras config names: ``"mse"``, or ``keras.losses.serialize`` output."""
-    settings: dict[str, Any]
-    if isinstance(config, str):
-        class_name, settings = config, {}
-    elif isinstance(config, Mapping) and isinstance(config.get("config"), str):  # a serialized loss function
-        class_name, settings = config["config"], {}
-    elif isinstance(config, Mapping):
-        class_name, settings = str(config.get("class_name", "")), dict(config.get("config") or {})
-    else:
-        raise TrainingConfigError(f"a loss is a name or a keras.losses.serialize dict, got {config!r}")
+    if isinstance(config, Mapping) and isinstance(config.get("config"), str) and config.get("class_name") != "function":
+        config = {**config, "class_name": "function"}  # Keras 2's serialized loss function: {"config": "mse"}
+    class_name, settings = checked_entry(config, "loss", allow_function=True)
     name = _ALIASES.get(class_name)
     if name is None:
-        raise TrainingConfigError(f"loss {class_name!r} is not reproduced in PyTorch; supported: {', '.join(LOSSES)} "
-                                  "(and their Keras class names)")
+        raise TrainingConfigError(f"loss {shown(class_name)} is not reproduced in PyTorch; supported: "
+                                  f"{', '.join(LOSSES)} (and their Keras class names)")
     reduction = settings.get("reduction", "sum_over_batch_size")
     if reduction not in _REDUCTIONS:
-        raise TrainingConfigError(f"loss reduction {reduction!r} cannot train a model; use one of {_REDUCTIONS}")
+        raise TrainingConfigError(f"loss reduction {shown(reduction)} cannot train a model; use one of {_REDUCTIONS}")
     if settings.get("ignore_class") is not None:
         raise TrainingConfigError("sparse_categorical_crossentropy(ignore_class=...) is not reproduced")
     if settings.get("axis", -1) not in (-1, None):
@@ -165,13 +160,9 @@ class Regularizer:
 
 
 def make_regularizer(config: Mapping[str, Any] | str | None) -> Regularizer | None:
-    settings: dict[str, Any]
     if config is None:
         return None
-    if isinstance(config, str):
-        class_name, settings = config, {}
-    else:
-        class_name, settings = str(config.get("class_name", "")), dict(config.get("config") or {})
+    class_name, settings = checked_entry(config, "regularizer")
     kind = class_name.lower().replace("_", "")
     if kind == "l1":
         return Regularizer(l1=float(settings.get("l1", 0.01)))
@@ -179,4 +170,4 @@ def make_regularizer(config: Mapping[str, Any] | str | None) -> Regularizer | No
         return Regularizer(l2=float(settings.get("l2", 0.01)))
     if kind == "l1l2":
         return Regularizer(l1=float(settings.get("l1", 0.0)), l2=float(settings.get("l2", 0.0)))
-    raise TrainingConfigError(f"regularizer {class_name!r} is not reproduced; supported: L1, L2, L1L2")
+    raise TrainingConfigError(f"regularizer {shown(class_name)} is not reproduced; supported: L1, L2, L1L2")

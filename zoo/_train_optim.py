@@ -20,6 +20,7 @@ import numpy as np
 import torch
 
 from ._errors import TrainingConfigError
+from ._train_config import checked_entry, checked_settings, shown
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "KerasGradient", "KerasOptimizer", "Schedule", "make_optimizer", "make_schedule"]
 
@@ -83,10 +84,25 @@ SCHEDULES = ("ExponentialDecay", "PiecewiseConstantDecay", "CosineDecay")
 
 
 def make_schedule(config: Mapping[str, Any], floatx: str) -> Schedule:
-    name = config.get("class_name")
+    name, settings = checked_entry(config, "learning-rate schedule")
     if name not in SCHEDULES:
-        raise TrainingConfigError(f"learning-rate schedule {name!r} is not reproduced; supported: {', '.join(SCHEDULES)}")
-    return Schedule(str(name), dict(config.get("config", {})), floatx)
+        raise TrainingConfigError(f"learning-rate schedule {shown(name)} is not reproduced; supported: "
+                                  f"{', '.join(SCHEDULES)}")
+    where = f"learning-rate schedule {name}"
+    for key in ("initial_learning_rate", "decay_steps", "decay_rate") if name == "ExponentialDecay" else \
+            ("initial_learning_rate", "decay_steps") if name == "CosineDecay" else ():
+        if key not in settings:
+            raise TrainingConfigError(f"{where} records no {key}")
+    if "decay_steps" in settings and settings["decay_steps"] <= 0:
+        raise TrainingConfigError(f"{where}: decay_steps is {shown(settings['decay_steps'])}; Keras divides by it")
+    if name == "PiecewiseConstantDecay":
+        boundaries, values = settings.get("boundaries"), settings.get("values")
+        numbers = lambda v: isinstance(v, list) and all(  # noqa: E731
+            isinstance(x, int | float) and not isinstance(x, bool) and math.isfinite(x) for x in v)
+        if not (numbers(boundaries) and numbers(values)) or len(values or []) != len(boundaries or []) + 1:
+            raise TrainingConfigError(f"{where}: boundaries {shown(boundaries)} and values {shown(values)} are not "
+                                      "finite numbers with one value more than boundaries")
+    return Schedule(name, settings, floatx)
 
 
 # --------------------------------------------------------------------------- gradients
@@ -430,7 +446,7 @@ def make_optimizer(config: Mapping[str, Any] | str, params: Iterable[Any], float
     """
     class_name, settings = _optimizer_parts(config)
     if class_name not in OPTIMIZERS:
-        raise TrainingConfigError(f"optimizer {class_name!r} is not reproduced in PyTorch; "
+        raise TrainingConfigError(f"optimizer {shown(class_name)} is not reproduced in PyTorch; "
                                   f"supported: {', '.join(OPTIMIZERS)}")
     for name in ("use_ema", "gradient_accumulation_steps", "loss_scale_factor"):
         if settings.get(name):
@@ -457,14 +473,17 @@ def _optimizer_parts(config: Mapping[str, Any] | str) -> tuple[str, dict[str, An
     if isinstance(config, str):
         names = {name.lower(): name for name in OPTIMIZERS}
         if config.lower() not in names:
-            raise TrainingConfigError(f"optimizer {config!r} is not reproduced in PyTorch; "
+            raise TrainingConfigError(f"optimizer {shown(config)} is not reproduced in PyTorch; "
                                       f"supported: {', '.join(OPTIMIZERS)}")
         class_name = names[config.lower()]
         return class_name, {"learning_rate": _DEFAULT_RATES.get(class_name, 0.001)}
-    class_name = str(config.get("class_name", "")).removeprefix("Custom>")  # tf.keras's legacy .h5 spelling
+    class_name, settings = checked_entry(config, "optimizer")
+    class_name = class_name.removeprefix("Custom>")  # tf.keras's legacy .h5 spelling
     class_name = {name.lower(): name for name in OPTIMIZERS}.get(class_name.lower(), class_name)
-    settings = dict(config.get("config", {}))
     if "lr" in settings and "learning_rate" not in settings:  # Keras 2 spelling
         settings["learning_rate"] = settings.pop("lr")
+        checked_settings({"learning_rate": settings["learning_rate"]}, f"optimizer {class_name}")
     settings.setdefault("learning_rate", _DEFAULT_RATES.get(class_name, 0.001))
     return class_name, settings
+
+

@@ -26,7 +26,8 @@ _DESCRIBED_KEYS = ("activation", "padding", "strides", "kernel_size", "dilation_
 
 
 class UnverifiedConfigWarning(ZooWarning):
-    """The file's recorded architecture could not be converted, so only shapes were checked."""
+    """The file's recorded architecture holds a layer the converter does not know (a ``Lambda``, a custom layer
+    without a conversion rule), so only shapes were checked."""
 
 
 def verify_recorded_config(arch: Architecture, config: dict[str, Any], model: Any, source: Any, dtype: str,
@@ -43,11 +44,14 @@ def verify_recorded_config(arch: Architecture, config: dict[str, Any], model: An
 
     try:
         conversion = weights_port.convert(source, dtype=dtype, rules=convert_rules, port_rules=port_rules)
-        converted = conversion.build()
-    except Exception as exc:  # the comparison is a second proof; the port itself has succeeded
+    except weights_port.UnknownLayerError as exc:  # a custom or Lambda layer: its computation is not known here
         warnings.warn(f"{source.description}: the recorded architecture was not compared with '{arch.name}' "
-                      f"(only shapes were): {type(exc).__name__}: {exc}", UnverifiedConfigWarning, stacklevel=4)
+                      f"(only shapes were): {exc}", UnverifiedConfigWarning, stacklevel=4)
         return
+    except weights_port.PortError as exc:  # what the file records cannot be computed: it is not this architecture
+        raise weights_port.LayoutMismatchError(
+            f"{source.description}: the recorded architecture cannot be checked against '{arch.name}': {exc}") from None
+    converted = conversion.build()
     specs = arch.inputs(config)
     batch = _random_batch(specs, dtype)
     zoo_inputs = [torch.from_numpy(np.ascontiguousarray(spec.keras_to_torch(a))) for spec, a in zip(specs, batch,

@@ -28,6 +28,7 @@ import torch
 from torch import nn
 
 from ._errors import TrainingConfigError, TrainingConfigWarning
+from ._train_config import checked_loss_weights
 from ._train_init import keras_initialize, keras_initializer_
 from ._train_loss import LOGITS_ATTRIBUTE, LOSSES, KerasLoss, Regularizer, make_loss, make_regularizer
 from ._train_optim import OPTIMIZERS, SCHEDULES, KerasOptimizer, make_optimizer
@@ -150,8 +151,7 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
         raise TrainingConfigError(f"no {'optimizer' if optimizer is None else 'loss'} given and none recorded"
                                   + (f" in {source}" if source is not None else "") +
                                   "; pass optimizer=... and loss=... (Keras configs or names)")
-    if loss_weights is None:
-        loss_weights = _loss_weight_list(recorded.get("loss_weights"))
+    loss_weights = _loss_weight_list(recorded.get("loss_weights") if loss_weights is None else loss_weights)
     _freeze_without_keras_counterpart(model, variables)
     trainable = [v for v in variables if v.trainable]
     params = _parameters_in_keras_order(model, trainable)
@@ -187,11 +187,15 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
             state = [(str(getattr(v, "path", v.name)), np.asarray(v.numpy()))
                      for v in getattr(getattr(source, "optimizer", None), "variables", [])]
         else:
+            if not isinstance(keras_source.training_config or {}, Mapping):
+                raise TrainingConfigError(f"{source}: its training config is not a dict (Keras writes one)")
             recorded = dict(keras_source.training_config or {})
             if "optimizer_config" in recorded:  # legacy .h5 spelling
                 recorded["optimizer"] = recorded.pop("optimizer_config")
             state = [(w.key, w.read()) for w in keras_source.optimizer_variables]
-            optimizer_name = str((recorded.get("optimizer") or {}).get("class_name", ""))
+            recorded_optimizer = recorded.get("optimizer")
+            optimizer_name = str(recorded_optimizer.get("class_name", "")) if isinstance(recorded_optimizer,
+                                                                                          Mapping) else ""
             if optimizer_name.removeprefix("Custom>") == "Nadam" and str(keras_source.keras_version).startswith("2"):
                 raise TrainingConfigError(
                     f"{source}: tf.keras 2's Nadam keeps its momentum product outside the saved state and advances it "
@@ -233,11 +237,7 @@ def _live_compile_config(model: Any) -> dict[str, Any]:
 
 
 def _loss_weight_list(recorded: Any) -> list[float] | None:
-    if recorded is None:
-        return None
-    if isinstance(recorded, Mapping):
-        raise TrainingConfigError("loss_weights per output name are not supported; pass loss_weights=[...] in order")
-    return [float(w) for w in (recorded if isinstance(recorded, list | tuple) else [recorded])]
+    return checked_loss_weights(recorded)
 
 
 def _freeze_without_keras_counterpart(model: nn.Module, variables: Sequence[KerasVariable]) -> None:

@@ -242,11 +242,12 @@ def test_the_manifest_states_layouts_and_the_layer_map(small_cnn: Path, tmp_path
     conversion.write(tmp_path, "net")
     manifest = json.loads((tmp_path / "net.json").read_text())
     assert manifest["class_name"] == "SmallCnn"
-    assert manifest["inputs"] == [{"name": "image", "keras_shape": [None, 10, 10, 3], "torch_shape": [None, 3, 10, 10],
-                                   "permutation": [0, 3, 1, 2], "dtype": "float"}]
+    assert manifest["inputs"] == [{"name": "image", "torch_name": "image", "keras_shape": [None, 10, 10, 3],
+                                   "torch_shape": [None, 3, 10, 10], "permutation": [0, 3, 1, 2], "dtype": "float"}]
     assert [o["permutation"] for o in manifest["outputs"]] == [[0, 1], [0, 3, 1, 2]]
     assert manifest["layers"]["Stem-Conv"]["modules"] == ["stem_conv"]
     assert manifest["layers"]["flatten"]["flat_from"] == [4, 2, 2]
+    assert manifest["names"]["attributes"]["stem_conv"] == "Stem-Conv"
 
 
 def test_float64_conversion_is_a_float64_module(small_cnn: Path) -> None:
@@ -278,10 +279,10 @@ def test_a_lambda_is_refused_by_name_and_never_run(tmp_path: Path) -> None:
 
 def test_check_names_the_first_layer_that_differs(small_cnn: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     """A converter whose conv rule forgets the fused activation: the report blames that layer."""
-    from weights_port import _convert_rules
+    from weights_port.conversion import _rules_core
 
-    original = _convert_rules.apply_activation
-    monkeypatch.setattr(_convert_rules, "apply_activation",
+    original = _rules_core.apply_activation
+    monkeypatch.setattr(_rules_core, "apply_activation",
                         lambda em, layer, value, activation, fused=True: value if layer.name == "Stem-Conv"
                         else original(em, layer, value, activation, fused))
     check = check_conversion(small_cnn, dtypes=("float64",))

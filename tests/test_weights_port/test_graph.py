@@ -1,15 +1,16 @@
-"""The model graph read from configs, in both dialects (weights_port._graph)."""
+"""The model graph read from configs, in both dialects (weights_port.conversion._graph)."""
 
 from __future__ import annotations
 
 import json
+from typing import Any
 
 import keras
 import pytest
 import tf_keras
 
 from weights_port import KerasFileError
-from weights_port._graph import read_graph
+from weights_port.conversion import read_graph
 
 
 def _shared_nested(K) -> object:
@@ -56,10 +57,60 @@ def test_an_unresolvable_graph_is_one_error() -> None:
         "layers": [{"class_name": "Dense", "name": "d", "config": {"name": "d"},
                     "inbound_nodes": [[["missing", 0, 0, {}]]]}],
         "input_layers": [], "output_layers": [["d", 0, 0]]}}
-    with pytest.raises(KerasFileError, match=r"layers \['d'\] wait for tensors no layer produces"):
+    with pytest.raises(KerasFileError, match=r"cannot be resolved \(layers 'd' wait for tensors no layer produces\)"):
         read_graph(config)
 
 
 def test_a_non_model_config_is_refused() -> None:
     with pytest.raises(KerasFileError, match="describes a 'Dense'"):
         read_graph({"class_name": "Dense", "config": {}})
+
+
+def _keras3(layers: Any, inputs: Any = (("in", 0, 0),), outputs: Any = (("d", 0, 0),)) -> dict[str, Any]:
+    return {"class_name": "Functional", "config": {"name": "m", "layers": layers, "input_layers": [list(i) for i in inputs],
+                                                   "output_layers": [list(o) for o in outputs]}}
+
+
+def _input() -> dict[str, Any]:
+    return {"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_shape": [None, 3]},
+            "inbound_nodes": []}
+
+
+def _dense(name: str, source: str, node: Any = 0, tensor: Any = 0) -> dict[str, Any]:
+    ref = {"class_name": "__keras_tensor__", "config": {"keras_history": [source, node, tensor]}}
+    return {"class_name": "Dense", "name": name, "config": {"name": name}, "inbound_nodes": [{"args": [ref]}]}
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    (_keras3([_input(), _dense("d", "in", node=3)]), "cannot be resolved (layers 'd' wait for tensors no layer produces)"),
+    ({"class_name": "Functional", "config": {"name": "m", "layers": [_input(), {
+        "class_name": "Dense", "name": "d", "config": {"name": "d"}, "inbound_nodes": [[["in"]]]}],
+        "input_layers": [["in", 0, 0]], "output_layers": [["d", 0, 0]]}},
+     "Keras 2 writes [layer, node, tensor, kwargs] per input"),
+    (_keras3([_input(), _dense("d", "in", node="0")]), "has a node index '0'; Keras writes a non-negative integer"),
+    (_keras3([_input(), _dense("d", "in")], inputs=[("ghost", 0, 0)]),
+     "names input 'ghost', which is not one of its layers"),
+    ({"class_name": "Functional", "config": {"name": "m", "layers": {"in": _input()}}}, "model config 'm' has no layer list"),
+    (_keras3([_input(), {"class_name": "Dense", "name": "d", "config": {"name": "d"},
+                         "inbound_nodes": [{"args": [1.0], "kwargs": {}}]}]), "layer 'd' is called on no tensor"),
+    (_keras3([_input(), _dense("d", "in"), _dense("d", "in")]), "has two layers named 'd'; Keras requires unique"),
+    (_keras3([_input(), _dense("a/b", "in")], outputs=[("a/b", 0, 0)]), "contains '/', which Keras does not allow"),
+    (_keras3([_input(), {"class_name": "Dense", "name": "d", "config": {"name": "d"}, "inbound_nodes": "x"}]),
+     "has inbound_nodes 'x', not a list"),
+    (_keras3([_input(), {"class_name": 7, "name": "d", "config": {}}]), "a layer entry has no class name (7)"),
+    ({"class_name": "Functional", "config": {"name": "m", "layers": [_input(), _dense("d", "in")],
+                                             "input_layers": [["in", 0, 0]], "output_layers": "d"}},
+     "output_layers is 'd', not a list"),
+    ([1, 2], "the model config is not a JSON object"),
+])
+def test_a_damaged_graph_is_one_error(config: Any, message: str) -> None:
+    with pytest.raises(KerasFileError) as refused:
+        read_graph(config)
+    assert message in str(refused.value), str(refused.value)
+
+
+def test_layers_listed_last_first_resolve_in_one_pass() -> None:
+    """A chain listed in reverse order resolves; the cost is linear (timed in bench/run.py, not here)."""
+    chain = [_input()] + [_dense(f"d{i}", "in" if i == 0 else f"d{i - 1}") for i in range(2000)]
+    graph = read_graph(_keras3(chain[::-1], outputs=[("d1999", 0, 0)]))
+    assert [op.layer.name for op in graph.ops] == [f"d{i}" for i in range(2000)]

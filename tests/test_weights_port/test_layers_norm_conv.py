@@ -10,7 +10,7 @@ from torch import nn
 
 from equivalence_tests import randomise_keras_weights
 from weights_port import load_into_torch, open_keras
-from weights_port.torch_modules import SeparableConv2d, TFSamePad2d
+from weights_port.torch_modules import SeparableConv2d, TFSamePad2d, same_padding
 
 L = keras.layers
 F64 = "float64"
@@ -97,7 +97,7 @@ def test_conv_transpose(stride: int, padding: str) -> None:
 def test_same_padding_with_stride_two_pads_bottom_right(size: int) -> None:
     _compare([L.Conv2D(4, 3, strides=2, padding="same", dtype=F64)],
              nn.Sequential(TFSamePad2d(3, 2), nn.Conv2d(2, 4, 3, stride=2)), (size, size, 2))
-    assert TFSamePad2d.amounts(size, 3, 2) == ((0, 1) if size % 2 == 0 else (1, 1))
+    assert same_padding(size, 3, 2) == ((0, 1) if size % 2 == 0 else (1, 1))
 
 
 def test_symmetric_padding_is_wrong_where_tensorflow_pads_bottom_right() -> None:

@@ -24,29 +24,17 @@ ATTENTION_RULE = PortRule("Attention", ("AttentionPooling",), attention_to_torch
                           doc="W transposed into a Linear, b its bias, u the context vector")
 
 
-_MODULE_SOURCE = '''class AttentionPooling(nn.Module):
-    """Attention pooling over time: ``projection`` is Keras's W and b, ``context`` its u."""
-
-    def __init__(self, features: int, units: int) -> None:
-        super().__init__()
-        self.projection = nn.Linear(features, units)
-        self.context = nn.Parameter(torch.zeros(units))
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:  # (batch, time, features)
-        weights = torch.softmax(torch.tanh(self.projection(x)) @ self.context, dim=1)
-        return (x * weights.unsqueeze(-1)).sum(dim=1)
-'''
-
-
 def emit_attention(op, inputs, em):  # type: ignore[no-untyped-def]
-    """``zoo convert``: the AttentionPooling class goes into the generated file; weights by ATTENTION_RULE."""
+    """``zoo convert``: the real ``AttentionPooling`` class is copied into the generated file; weights by
+    ATTENTION_RULE. Imported here, not at the top, so listing the plugin's rules does not import torch."""
+    from .torch_module import AttentionPooling
+
     x = em.to_layout(inputs[0], "keras")
     kernel = em.arrays(op.layer)[0]
     state = em.port(op.layer, "AttentionPooling", ("projection.weight", "projection.bias", "context"))
-    em.helper(_MODULE_SOURCE)
-    module = em.module(op.layer, f"AttentionPooling({kernel.shape[0]}, {kernel.shape[1]})", state)
-    return [em.let(op.layer.name, f"{module}({x.name})", x, shape=(x.shape[0], x.shape[-1]))]
+    module = em.module(op.layer, em.helper(AttentionPooling), int(kernel.shape[0]), int(kernel.shape[1]), state=state)
+    return [em.let(op.layer.name, module(x), x, shape=(x.shape[0], x.shape[-1]))]
 
 
 ATTENTION_CONVERT_RULE = ConvertRule("Attention", emit_attention, "keras", "AttentionPooling",
-                                     doc="AttentionPooling written into the generated file")
+                                     doc="AttentionPooling copied into the generated file")

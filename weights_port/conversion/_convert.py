@@ -1,0 +1,304 @@
+"""Any saved Keras model → a typed representation → one readable PyTorch source file, its state dict and a manifest.
+
+``convert`` reads the architecture as JSON data and the weights with h5py (no TensorFlow,
+no Keras, nothing executed), walks the graph once with the conversion table into a
+``ModelIR`` and returns a ``Conversion``. ``Conversion.build()`` compiles the checked
+syntax tree of that representation (never text); ``Conversion.source`` is the same tree
+formatted; ``Conversion.write`` puts the three files in place atomically.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from functools import cached_property
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from .._catalog import DEFAULT_RULES
+from .._errors import ConfigValueError, KerasFileError, PortError, UnknownLayerError, UnsupportedLayerError
+from .._files import atomic_write, check_output_path
+from .._port import checked_array
+from .._readers import open_keras, parse_json_object
+from .._rules import RuleContext, RuleMismatch, RuleSet, TorchTarget
+from .._source import KerasLayer, KerasSource
+from ._emitter import Emitter
+from ._graph import Graph, Layer, quoted, read_graph
+from ._ir import ModelIR, Port, Value
+from ._names import NameTable, module_name_for, snake_identifier
+from ._render import build_module, render_source
+from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
+from ._table import ConvertRuleSet
+from ._vocabulary import RUNTIME_HELPERS
+
+__all__ = ["Conversion", "convert"]
+
+
+@dataclass
+class Conversion:
+    """A converted model: its representation, ``state_dict`` (NumPy) and manifest; ``source`` on demand."""
+
+    class_name: str
+    ir: ModelIR
+    state_dict: dict[str, np.ndarray]
+    manifest: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def source(self) -> str:
+        """The generated file: the checked tree, unparsed and formatted by ruff."""
+        return render_source(self.ir)
+
+    def build(self) -> Any:
+        """The generated class, built from the checked tree with no argument, its state loaded strictly, in eval mode."""
+        return build_module(self.ir, self.state_dict)
+
+    def write(self, directory: str | os.PathLike[str], module_name: str | None = None) -> list[Path]:
+        """``<module>.py``, ``<module>.safetensors`` and ``<module>.json`` in ``directory``, all or none."""
+        from safetensors.numpy import save_file
+
+        out = Path(directory)
+        if out.exists() and not out.is_dir():
+            raise PortError(f"{out}: exists and is not a directory; give an output directory")
+        stem = module_name or module_name_for(self.class_name)
+        paths = [out / f"{stem}.py", out / f"{stem}.safetensors", out / f"{stem}.json"]
+        source = self.source  # rendered before anything is created
+        out.mkdir(parents=True, exist_ok=True)
+        for path in paths:
+            check_output_path(path)
+        arrays = {k: np.ascontiguousarray(v) for k, v in self.state_dict.items()}
+        writers = [lambda t: Path(t).write_text(source),
+                   lambda t: save_file(arrays, t, metadata={"format": "pt", "class_name": self.class_name}),
+                   lambda t: Path(t).write_text(json.dumps(self.manifest, indent=2) + "\n")]
+        written: list[Path] = []
+        try:
+            for path, write in zip(paths, writers, strict=True):
+                written.append(atomic_write(path, write))
+        except BaseException:
+            for path in written:
+                path.unlink(missing_ok=True)
+            raise
+        return written
+
+
+def convert(model: str | os.PathLike[str] | KerasSource, weights: str | os.PathLike[str] | None = None, *,
+            class_name: str | None = None, dtype: str = "float32", rules: ConvertRuleSet | None = None,
+            port_rules: RuleSet = DEFAULT_RULES) -> Conversion:
+    """Convert a saved Keras model (``.keras``, full-model ``.h5``, or a ``to_json()`` file with ``weights``).
+
+    ``model`` may also be an open ``KerasSource`` that records its architecture. ``class_name``
+    (any text) becomes a safe Python class name.
+    """
+    from . import DEFAULT_CONVERT_RULES
+
+    rules = rules if rules is not None else DEFAULT_CONVERT_RULES
+    if dtype not in ("float32", "float64"):
+        raise PortError(f"dtype must be 'float32' or 'float64', got {quoted(dtype)}")
+    if class_name is not None and not isinstance(class_name, str):
+        raise PortError(f"class_name must be text, got {quoted(class_name)}")
+    if isinstance(model, KerasSource):
+        if model.model_config is None:
+            raise KerasFileError(f"{model.description}: records no architecture to convert")
+        return _convert(model.model_config, model, model.description.split(" [")[0], class_name, dtype, rules,
+                        port_rules)
+    path = Path(model)
+    config, source = _open(path, Path(weights) if weights is not None else None)
+    with source:
+        return _convert(config, source, path.name, class_name, dtype, rules, port_rules)
+
+
+def _convert(config: Mapping[str, Any], source: KerasSource, file_name: str, class_name: str | None, dtype: str,
+             rules: ConvertRuleSet, port_rules: RuleSet) -> Conversion:
+    graph = read_graph(config)
+    recorded = config.get("keras_version")
+    version = source.keras_version or (recorded if isinstance(recorded, str) else "3")
+    converter = _Converter(graph, source, version, rules, port_rules, dtype)
+    return converter.run(class_name if class_name is not None else graph.name, Path(file_name).name)
+
+
+def _open(path: Path, weights: Path | None) -> tuple[Mapping[str, Any], KerasSource]:
+    if weights is not None:
+        if not path.is_file():
+            raise KerasFileError(f"{path}: no such file; pass the model.to_json() file and its weights")
+        config = parse_json_object(path.read_bytes(), f"{path}")
+        if config is None:
+            raise KerasFileError(f"{path}: not a model.to_json() architecture (no JSON object)")
+        return config, open_keras(weights, model_config=config)
+    source = open_keras(path)
+    if source.model_config is None:
+        source.close()
+        raise KerasFileError(f"{path}: holds weights but no architecture; pass the architecture too "
+                             "(zoo convert model.json --weights FILE, with model.json from model.to_json())")
+    return source.model_config, source
+
+
+def _keras_major(version: str) -> int:
+    major = version.split(".")[0]
+    return int(major) if major.isdigit() and len(major) < 4 else 3
+
+
+class _Converter:
+    def __init__(self, graph: Graph, source: KerasSource, version: str, rules: ConvertRuleSet, port_rules: RuleSet,
+                 dtype: str) -> None:
+        self.graph, self.source, self.rules, self.port_rules = graph, source, rules, port_rules
+        self.version, self.dtype = version, np.dtype(dtype)
+        self.by_name = {layer.name: layer for layer in source.layers}
+        self.used: set[str] = set()
+        self.em = Emitter(self.arrays, self.port, _keras_major(version), rules)
+
+    # ------------------------------------------------------------------ weights
+
+    def keras_layer(self, layer: Layer) -> KerasLayer | None:
+        found = self.by_name.get(layer.name) or self.by_name.get(layer.name.rsplit("/", 1)[-1])
+        if found is not None:
+            self.used.add(found.name)
+        return found
+
+    def arrays(self, layer: Layer) -> list[np.ndarray]:
+        found = self.keras_layer(layer)
+        if found is None:
+            return []
+        arrays = [w.read() for w in found.weights]  # integer arrays (a Normalization's count) are the rule's to use
+        return [checked_array(found, w.key, a) if a.dtype.kind not in "iub" else a
+                for w, a in zip(found.weights, arrays, strict=True)]
+
+    def port(self, layer: Layer, torch_type: str, keys: Sequence[str], hints: Mapping[str, Any] | None = None,
+             attributes: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
+        found = self.keras_layer(layer)
+        if found is None:
+            raise KerasFileError(f"{layer.describe()} has no weights in the file")
+        keras_layer = KerasLayer(found.name, layer.class_name, layer.config, found.weights)
+        rule = next((r for r in self.port_rules.for_torch_type(torch_type) if r.keras_class == layer.class_name), None)
+        if rule is None:
+            raise UnsupportedLayerError(f"{layer.describe()}: no weights rule pairs it with PyTorch {torch_type}")
+        target = TorchTarget(snake_identifier(layer.name), torch_type, {k: () for k in keys}, dict(hints or {}),
+                             dict(attributes or {}))
+        try:
+            state = rule.to_torch(self.arrays(layer), RuleContext(keras_layer, target, self.version))
+        except RuleMismatch as exc:
+            raise UnsupportedLayerError(f"{layer.describe()}: {exc}") from None
+        if sorted(state) != sorted(keys):
+            raise UnsupportedLayerError(f"{layer.describe()}: its weights give {sorted(state)}, the module holds "
+                                        f"{sorted(keys)}")
+        return dict(state)
+
+    # ------------------------------------------------------------------ graph
+
+    def run(self, class_hint: str, file_name: str) -> Conversion:
+        values: dict[int, Value] = {}
+        preferred = self.preferred_layouts()
+        inputs: list[Port] = []
+        for tensor, layer in self.graph.inputs:
+            shape = _input_shape(layer)
+            integer = str(layer.config.get("dtype", "float32")).startswith(("int", "uint", "bool"))
+            layout = "cf" if len(shape) >= 3 and preferred.get(tensor.id) == "cf" and not integer else "keras"
+            values[tensor.id] = Value(self.em.fresh(layer.name), shape, layout, integer=integer)
+            inputs.append(Port(layer.name, values[tensor.id]))
+        layer_outputs: dict[str, list[Value]] = {}
+        for op in self.graph.ops:
+            emit = self.emitter(op.layer)
+            self.em.begin(op.layer)
+            try:
+                outputs = emit(op, [values[t.id] for t in op.inputs], self.em)
+            except PortError:
+                raise
+            except (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError) as exc:
+                # a config shape no rule expected: one line, not a traceback from inside a rule
+                raise ConfigValueError(f"{op.layer.describe()}: its config cannot be converted ({type(exc).__name__}: "
+                                       f"{quoted(str(exc), 100)[1:-1]}); if Keras loads this file, please report it") from None
+            if len(outputs) != len(op.outputs):
+                raise UnsupportedLayerError(f"{op.layer.describe()}: returns {len(op.outputs)} tensors in Keras, "
+                                            f"the conversion gives {len(outputs)}")
+            for ref, value in zip(op.outputs, outputs, strict=True):
+                values[ref.id] = value
+            layer_outputs.setdefault(op.layer.name, outputs)
+        unused = [layer.name for layer in self.source.layers if layer.name not in self.used]
+        if unused:
+            raise KerasFileError(f"the file holds weights of layers the architecture does not use: "
+                                 f"{', '.join(quoted(n) for n in unused[:5])}")
+        outputs = [Port(self.graph.producer(t.id), self.em.to_layout(values[t.id], "keras")
+                        if values[t.id].layout == "flat_cf" else values[t.id]) for t in self.graph.outputs]
+        classes = NameTable()
+        classes.reserve(*RUNTIME_HELPERS, *(h.name for h in self.em.helpers))
+        class_name = classes.allocate_class(class_hint)
+        ir = ModelIR(class_name, inputs, self.em.modules, self.em.steps, outputs, self.em.helpers,
+                     self.dtype == np.float64, file_name, self.version, len({op.layer.name for op in self.graph.ops}),
+                     self.graph.sequential)
+        manifest = self.manifest(ir, layer_outputs, class_hint)
+        state = {k: np.asarray(v, dtype=self.dtype) for k, v in self.em.state.items()}
+        return Conversion(class_name, ir, state, manifest)
+
+    def emitter(self, layer: Layer) -> Any:
+        """The rule's emitter; operation nodes (keras.ops calls, TFOpLambda) go through the ops table."""
+        if is_operation(layer):
+            return emit_keras_op
+        if layer.class_name in ("TFOpLambda", "SlicingOpLambda"):
+            return emit_tf_op
+        if layer.class_name == "TensorFlowOpLayer":
+            return emit_tf_op_layer
+        rule = self.rules.get(layer.class_name)
+        if rule is None:
+            raise _unknown(layer)
+        return rule.emit
+
+    def preferred_layouts(self) -> dict[int, str]:
+        """Per tensor, the layout its first decisive consumer prefers (for choosing input layouts)."""
+        preferred: dict[int, str] = {}
+        for op in reversed(self.graph.ops):
+            rule = None if is_operation(op.layer) else self.rules.get(op.layer.class_name)
+            wanted = rule.layout if rule else "any"
+            if wanted == "any":
+                wanted = next((preferred[o.id] for o in op.outputs if o.id in preferred), "keras")
+            for tensor in op.inputs:
+                preferred[tensor.id] = wanted
+        return preferred
+
+    def manifest(self, ir: ModelIR, layer_outputs: Mapping[str, list[Value]], class_hint: str) -> dict[str, Any]:
+        return {
+            "class_name": ir.class_name,
+            "converted_from": ir.source_file,
+            "keras_version": self.version,
+            "dtype": self.dtype.name,
+            "inputs": [_tensor_entry(port) for port in ir.inputs],
+            "outputs": [_tensor_entry(port) for port in ir.outputs],
+            "layers": {name: {"modules": self.em.layer_map.get(name, []), "output": values[0].name,
+                              "permutation": list(values[0].permutation), "flat_from": values[0].flat_from}
+                       for name, values in layer_outputs.items()},
+            "names": {"attributes": dict(self.em.attributes.origins), "locals": dict(self.em.locals.origins),
+                      "class": {ir.class_name: class_hint}},
+        }
+
+
+def _input_shape(layer: Layer) -> tuple[int | None, ...]:
+    from ._settings import MAX_DIMENSION, MAX_ELEMENTS
+
+    shape = layer.config.get("batch_shape") or layer.config.get("batch_input_shape") or [None]
+    if not isinstance(shape, list | tuple) or len(shape) > 9 or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and 0 < d <= MAX_DIMENSION) for d in shape):
+        raise KerasFileError(f"{layer.describe()}: its shape {quoted(shape)} is not a list of positive sizes "
+                             f"(at most {MAX_DIMENSION}) or nulls")
+    known = [d for d in shape[1:] if d is not None]
+    if int(np.prod(known, dtype=np.float64)) > MAX_ELEMENTS:
+        raise KerasFileError(f"{layer.describe()}: its shape {quoted(shape)} has more than {MAX_ELEMENTS} elements "
+                             "per sample")
+    return (None, *shape[1:])
+
+
+def _tensor_entry(port: Port) -> dict[str, Any]:
+    value = port.value
+    return {"name": port.keras_name, "torch_name": value.name, "keras_shape": list(value.shape),
+            "torch_shape": list(value.torch_shape), "permutation": list(value.permutation),
+            "dtype": "int64" if value.integer else "float"}
+
+
+def _unknown(layer: Layer) -> UnknownLayerError:
+    if layer.class_name == "Lambda":
+        return UnknownLayerError(
+            f"{layer.describe()} holds Python code, which is never run or unmarshalled; replace the Lambda by a "
+            "built-in layer and re-save, or write its PyTorch equivalent into the generated module by hand")
+    return UnknownLayerError(
+        f"{layer.describe()} has no conversion rule; a plugin can add one through the zoo_convert_rules hook, "
+        "or replace the layer by built-in ones and re-save")

@@ -1,0 +1,160 @@
+"""What a conversion rule talks to: it asks the ``Emitter`` for modules, weights and ``forward`` steps.
+
+The converter walks the Keras graph once; each layer's rule adds ``ModuleSpec``s and
+``Step``s (typed, see ``_ir``) through an ``Emitter``, and reads and ports the layer's
+arrays through it. Names come from two ``NameTable``s (module attributes, locals), so a
+rule never spells a name, and rules change a tensor's layout only through ``to_layout``,
+so every transpose in a generated ``forward`` is one a layer's Keras semantics asks for.
+"""
+
+from __future__ import annotations
+
+import inspect
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .._errors import UnsupportedLayerError
+from ._graph import Layer
+from ._ir import Attr, Expr, Global, Helper, ModuleSpec, Name, Step, TupleTarget, Value, lift, vocabulary_error
+from ._names import NameTable, is_safe_identifier
+from ._vocabulary import RUNTIME_HELPERS
+
+__all__ = ["Emitter", "refuse"]
+
+
+class Emitter:
+    """Collects modules, state entries, ``forward`` steps and helpers while the graph is walked."""
+
+    def __init__(self, arrays: Callable[[Layer], list[np.ndarray]], port: Callable[..., dict[str, np.ndarray]],
+                 keras_major: int, rules: Any) -> None:
+        self._arrays, self._port = arrays, port
+        self.keras_major = keras_major
+        self.rules = rules
+        """The conversion table in use (wrappers such as TimeDistributed look their inner layer up in it)."""
+        self.attributes = NameTable()
+        self.locals = NameTable()
+        for table in (self.attributes, self.locals):
+            table.reserve(*RUNTIME_HELPERS)
+        self.modules: list[ModuleSpec] = []
+        self.steps: list[Step] = []
+        self.state: dict[str, np.ndarray] = {}
+        self.helpers: list[Helper] = []
+        self.layer_map: dict[str, list[str]] = {}
+        self._attrs: dict[tuple[str, str], str] = {}
+        self._layer: str = ""
+
+    def begin(self, layer: Layer) -> None:
+        """Steps and modules from here on compute ``layer`` (for the manifest and the names of its parts)."""
+        self._layer = layer.name
+
+    # ------------------------------------------------------------------ names
+
+    def fresh(self, hint: str) -> str:
+        """A new local of ``forward`` named after ``hint`` (any text; the table makes it safe and unique)."""
+        return self.locals.allocate(hint)
+
+    # ------------------------------------------------------------------ modules and weights
+
+    def module(self, layer: Layer, constructor: Global, *args: Any, state: Mapping[str, np.ndarray] | None = None,
+               suffix: str = "", **kwargs: Any) -> Attr:
+        """``self.<attr> = constructor(*args, **kwargs)``; a shared layer's second call gets the same module.
+
+        ``args``/``kwargs`` are constants (numbers, strings, tuples): a module is built from its
+        settings, its weights come from ``state``.
+        """
+        key = (layer.name, suffix)
+        if key in self._attrs:
+            return Attr(Name("self"), self._attrs[key])
+        attr = self.attributes.allocate(layer.name + (f"_{suffix}" if suffix else ""))
+        self._attrs[key] = attr
+        spec = ModuleSpec(attr, constructor, tuple(lift(a) for a in args),
+                          tuple((k, lift(v)) for k, v in kwargs.items()), layer.name)
+        self.modules.append(spec)
+        for name, array in (state or {}).items():
+            self.state[f"{attr}.{name}"] = array
+        self.layer_map.setdefault(layer.name, []).append(attr)
+        return spec.call
+
+    def arrays(self, layer: Layer) -> list[np.ndarray]:
+        return self._arrays(layer)
+
+    def port(self, layer: Layer, torch_type: str, keys: Iterable[str], **target: Any) -> dict[str, np.ndarray]:
+        """The porter's own rule for (Keras class, PyTorch type): the same layout change a port makes."""
+        return self._port(layer, torch_type, tuple(keys), **target)
+
+    def runtime(self, name: str) -> Global:
+        """A helper of ``weights_port.torch_modules`` by name, copied into the generated file."""
+        if name not in RUNTIME_HELPERS:
+            raise vocabulary_error(f"{name!r} is not a runtime helper")
+        if all(h.name != name for h in self.helpers):
+            self.helpers.append(Helper(name, None))
+        return Global((name,))
+
+    def helper(self, obj: Any) -> Global:
+        """A function or class whose source is copied into the generated file; returns its name there."""
+        name = getattr(obj, "__name__", "")
+        if not (inspect.isfunction(obj) or inspect.isclass(obj)) or not is_safe_identifier(name):
+            raise vocabulary_error(f"helper {obj!r} is not a named function or class")
+        if all(h.name != name for h in self.helpers):
+            if name in self.locals.origins or name in self.attributes.origins:
+                raise vocabulary_error(f"helper name {name!r} is already a generated name")
+            self.locals.reserve(name)
+            self.attributes.reserve(name)
+            self.helpers.append(Helper(name, obj))
+        return Global((name,))
+
+    # ------------------------------------------------------------------ forward
+
+    def let(self, hint: str, expr: Any, like: Value, rebind: bool = False, **changes: Any) -> Value:
+        """``name = expr`` in forward; the new value is ``like`` with ``changes``.
+
+        ``rebind`` reuses ``like``'s name, for a step inside one layer (its fused activation)
+        whose intermediate value nothing else reads.
+        """
+        name = like.name if rebind else self.fresh(hint)
+        self.steps.append(Step(Name(name), lift(expr), self._layer))
+        return like.with_(name=name, **changes)
+
+    def unpack(self, expr: Expr, hints: Sequence[Any]) -> list[Any]:
+        """``a, (b, c) = expr``: one fresh name per hint, nested like ``hints``; returns the names so."""
+
+        def target(item: Any) -> tuple[Name | TupleTarget, Any]:
+            if isinstance(item, str):
+                name = self.fresh(item)
+                return Name(name), name
+            parts = [target(i) for i in item]
+            return TupleTarget(tuple(p[0] for p in parts)), [p[1] for p in parts]
+
+        node, names = target(list(hints))
+        self.steps.append(Step(node, expr, self._layer))
+        return names
+
+    def to_layout(self, value: Value, layout: str) -> Value:
+        """The same tensor in ``layout``: a transpose in forward only when the layouts really differ."""
+        if value.layout == layout:
+            return value
+        if value.layout == "flat_cf":
+            channels, *spatial = value.flat_from or ()
+            value = self.let(value.name + "_unflat", value.ref.m("reshape", -1, channels, *spatial), value,
+                             layout="cf", shape=(value.shape[0], *spatial, channels), flat_from=None)
+            return self.let(value.name + "_flat", value.ref.m("movedim", 1, -1).m("flatten", 1), value,
+                            layout="keras", shape=(value.shape[0], int(np.prod([channels, *spatial]))))
+        if value.rank < 3:
+            return value.with_(layout=layout)
+        if layout == "keras":
+            return self.let(value.name + "_nhwc", value.ref.m("movedim", 1, -1), value, layout="keras")
+        return self.let(value.name + "_nchw", value.ref.m("movedim", -1, 1), value, layout="cf")
+
+    def align(self, values: Sequence[Value]) -> list[Value]:
+        """Operands of an element-wise op in one layout (channels-first when any is)."""
+        ranked = [v for v in values if v.rank >= 3]
+        if any(v.layout == "flat_cf" for v in values) or not ranked:
+            return [self.to_layout(v, "keras") if v.layout == "flat_cf" else v for v in values]
+        target = "cf" if any(v.layout == "cf" for v in ranked) else "keras"
+        return [self.to_layout(v, target) if v.rank >= 3 else v for v in values]
+
+
+def refuse(layer: Layer, why: str, fix: str = "") -> UnsupportedLayerError:
+    return UnsupportedLayerError(f"{layer.describe()}: {why}" + (f"; {fix}" if fix else ""))

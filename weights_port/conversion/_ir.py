@@ -1,0 +1,453 @@
+"""The typed representation of a conversion, between the conversion rules and any source text.
+
+A converted model is a ``ModelIR``: the modules (``ModuleSpec``: a constructor from the
+generator's vocabulary and constant arguments), the steps of ``forward`` (a target bound
+to an expression), the inputs and outputs with their layouts, and the helpers the file
+needs. Expressions are small frozen trees. Their names are generated identifiers
+(``Name``, ``Attr``) or the generator's own vocabulary (``Global``); every value that comes
+from a file is a ``Const``. ``_render`` turns this into Python's ``ast``; nothing here is
+ever a piece of text that becomes code.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+import numpy as np
+
+from .._errors import PortError
+from ._names import is_safe_identifier
+
+__all__ = [
+    "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "Call", "Compare", "Const", "Expr", "F", "Global", "Index", "ModelIR",
+    "ModuleSpec", "Name", "Seq", "Slice", "Step", "TupleTarget", "UnaryOp", "Value", "call", "const", "lift", "method",
+    "nn", "torch", "vocabulary_error",
+]
+
+ConstValue = None | bool | int | float | str | tuple["ConstValue", ...]
+Shape = tuple[int | None, ...]
+
+
+def vocabulary_error(what: str) -> PortError:
+    """A rule asked for something outside the generator's vocabulary: a bug in a rule, never a file's doing."""
+    return PortError(f"conversion rule error: {what}; please report it")
+
+
+class Expr:
+    """An expression of the generated ``forward`` (operators build trees; ``==`` keeps its meaning)."""
+
+    __slots__ = ()
+
+    def __add__(self, other: Any) -> Expr:
+        return BinOp("+", self, lift(other))
+
+    def __radd__(self, other: Any) -> Expr:
+        return BinOp("+", lift(other), self)
+
+    def __sub__(self, other: Any) -> Expr:
+        return BinOp("-", self, lift(other))
+
+    def __rsub__(self, other: Any) -> Expr:
+        return BinOp("-", lift(other), self)
+
+    def __mul__(self, other: Any) -> Expr:
+        return BinOp("*", self, lift(other))
+
+    def __rmul__(self, other: Any) -> Expr:
+        return BinOp("*", lift(other), self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return BinOp("/", self, lift(other))
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return BinOp("/", lift(other), self)
+
+    def __pow__(self, other: Any) -> Expr:
+        return BinOp("**", self, lift(other))
+
+    def __matmul__(self, other: Any) -> Expr:
+        return BinOp("@", self, lift(other))
+
+    def __neg__(self) -> Expr:
+        return UnaryOp("-", self)
+
+    def __getitem__(self, items: Any) -> Expr:
+        items = items if isinstance(items, tuple) else (items,)
+        return Index(self, tuple(_index_item(i) for i in items))
+
+    def m(self, name: str, *args: Any, **kwargs: Any) -> Call:
+        """A tensor method call, ``x.m("reshape", -1, 4)`` → ``x.reshape(-1, 4)``."""
+        return method(self, name, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Name(Expr):
+    """A generated local, argument or ``self``."""
+
+    id: str
+
+    def __post_init__(self) -> None:
+        if not is_safe_identifier(self.id):
+            raise vocabulary_error(f"{self.id!r} is not a generated identifier")
+
+
+@dataclass(frozen=True)
+class Const(Expr):
+    """A literal: where every value read from a file ends up."""
+
+    value: ConstValue
+
+    def __post_init__(self) -> None:
+        _check_const(self.value)
+
+
+@dataclass(frozen=True)
+class Global(Expr):
+    """A name of the generated file's vocabulary: ``torch.cat``, ``nn.Conv2d``, ``F.pad``, a helper."""
+
+    path: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        if not self.path or not all(is_safe_identifier(p) for p in self.path):
+            raise vocabulary_error(f"{self.path!r} is not a dotted name")
+
+    def __getattr__(self, name: str) -> Global:
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return Global((*self.path, name))
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Call:
+        return call(self, *args, **kwargs)
+
+    @property
+    def dotted(self) -> str:
+        return ".".join(self.path)
+
+
+@dataclass(frozen=True)
+class Attr(Expr):
+    """``value.name`` where ``name`` is a generated attribute (``self.conv1``)."""
+
+    value: Expr
+    name: str
+
+    def __post_init__(self) -> None:
+        if not is_safe_identifier(self.name):
+            raise vocabulary_error(f"{self.name!r} is not a generated attribute name")
+
+    def __call__(self, *args: Any, **kwargs: Any) -> Call:
+        return call(self, *args, **kwargs)
+
+
+@dataclass(frozen=True)
+class Call(Expr):
+    func: Expr
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+
+
+@dataclass(frozen=True)
+class BinOp(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class UnaryOp(Expr):
+    op: str
+    operand: Expr
+
+
+@dataclass(frozen=True)
+class Compare(Expr):
+    op: str
+    left: Expr
+    right: Expr
+
+
+@dataclass(frozen=True)
+class Slice:
+    start: int | None = None
+    stop: int | None = None
+    step: int | None = None
+
+
+ELLIPSIS = Slice(-1, -1, -1)
+"""``...`` in an index."""
+
+
+@dataclass(frozen=True)
+class Index(Expr):
+    value: Expr
+    items: tuple[Expr | Slice, ...]
+
+
+@dataclass(frozen=True)
+class Seq(Expr):
+    """A tuple or list display of expressions."""
+
+    items: tuple[Expr, ...]
+    kind: str = "tuple"
+
+
+def _check_const(value: Any) -> None:
+    if isinstance(value, tuple):
+        for item in value:
+            _check_const(item)
+    elif isinstance(value, float):
+        if math.isnan(value):
+            raise vocabulary_error("a NaN constant")
+    elif not (value is None or isinstance(value, bool | int | str)):
+        raise vocabulary_error(f"constant of type {type(value).__name__}")
+
+
+def const(value: Any) -> Const:
+    """A literal from Python or NumPy scalars (and tuples/lists of them)."""
+    if isinstance(value, np.bool_):
+        return Const(bool(value))
+    if isinstance(value, np.integer):
+        return Const(int(value))
+    if isinstance(value, np.floating):
+        return Const(float(value))
+    if isinstance(value, list | tuple):
+        return Const(tuple(const(v).value for v in value))
+    return Const(value)
+
+
+def lift(value: Any) -> Expr:
+    """An expression from a ``Value`` (its name), an ``Expr`` as is, or a constant."""
+    if isinstance(value, Expr):
+        return value
+    if isinstance(value, Value):
+        return value.ref
+    if isinstance(value, list) and any(isinstance(v, Expr | Value) for v in value):
+        return Seq(tuple(lift(v) for v in value), "list")
+    if isinstance(value, tuple) and any(isinstance(v, Expr | Value) for v in value):
+        return Seq(tuple(lift(v) for v in value))
+    return const(value)
+
+
+def _index_item(item: Any) -> Expr | Slice:
+    if item is Ellipsis:
+        return ELLIPSIS
+    if isinstance(item, slice):
+        return Slice(*(None if v is None else int(v) for v in (item.start, item.stop, item.step)))
+    if isinstance(item, Slice):
+        return item
+    return lift(item)
+
+
+def call(func: Expr, *args: Any, **kwargs: Any) -> Call:
+    return Call(func, tuple(lift(a) for a in args), tuple((k, lift(v)) for k, v in kwargs.items()))
+
+
+def method(obj: Any, name: str, *args: Any, **kwargs: Any) -> Call:
+    """``obj.name(*args)`` for a tensor method of the vocabulary."""
+    from ._vocabulary import TENSOR_METHODS
+
+    if name not in TENSOR_METHODS:
+        raise vocabulary_error(f"tensor method {name!r} is not in the vocabulary")
+    return call(Attr(lift(obj), name), *args, **kwargs)
+
+
+def compare(op: str, left: Any, right: Any) -> Compare:
+    return Compare(op, lift(left), lift(right))
+
+
+SELF = Name("self")
+torch = Global(("torch",))
+nn = Global(("nn",))
+F = Global(("F",))
+TORCH = torch
+
+
+# --------------------------------------------------------------------------- values
+
+
+@dataclass(frozen=True)
+class Value:
+    """A tensor of the generated ``forward``: its local's name, its Keras shape and how PyTorch holds it.
+
+    Layouts: ``keras`` (Keras's own axes; vectors, batch-first sequences), ``cf`` (a
+    channels-last Keras tensor held channels-first: (N, H, W, C) → (N, C, H, W)), and
+    ``flat_cf`` (a vector flattened from a ``cf`` tensor, features in channels-first order;
+    a Dense reading it gets its kernel rows permuted once, at conversion).
+    """
+
+    name: str
+    shape: Shape
+    layout: str = "keras"
+    flat_from: tuple[int, ...] | None = None
+    integer: bool = False
+
+    @property
+    def ref(self) -> Name:
+        return Name(self.name)
+
+    @property
+    def rank(self) -> int:
+        return len(self.shape)
+
+    @property
+    def channels_first(self) -> bool:
+        return self.layout == "cf" and self.rank >= 3
+
+    def torch_axis(self, keras_axis: int) -> int:
+        """Where PyTorch holds Keras axis ``keras_axis`` of this tensor."""
+        axis = keras_axis % self.rank
+        if not self.channels_first or axis == 0:
+            return axis
+        return 1 if axis == self.rank - 1 else axis + 1
+
+    @property
+    def torch_shape(self) -> Shape:
+        if self.channels_first:
+            return (self.shape[0], self.shape[-1], *self.shape[1:-1])
+        return self.shape
+
+    @property
+    def permutation(self) -> tuple[int, ...]:
+        """Axes such that ``torch_array = keras_array.transpose(permutation)``."""
+        if self.channels_first:
+            return (0, self.rank - 1, *range(1, self.rank - 1))
+        return tuple(range(self.rank))
+
+    def with_(self, **changes: Any) -> Value:
+        return replace(self, **changes)
+
+
+# --------------------------------------------------------------------------- the model
+
+
+@dataclass(frozen=True)
+class ModuleSpec:
+    """``self.<attr> = <constructor>(*args, **kwargs)`` for one Keras layer (or part of one)."""
+
+    attr: str
+    constructor: Global
+    args: tuple[Expr, ...] = ()
+    kwargs: tuple[tuple[str, Expr], ...] = ()
+    keras_layer: str = ""
+
+    def __post_init__(self) -> None:
+        if not is_safe_identifier(self.attr):
+            raise vocabulary_error(f"{self.attr!r} is not a generated attribute name")
+        for value in (*self.args, *(v for _, v in self.kwargs)):
+            if not _constant_tree(value):
+                raise vocabulary_error(f"module {self.attr} takes a non-constant argument")
+
+    @property
+    def call(self) -> Attr:
+        return Attr(SELF, self.attr)
+
+
+def _constant_tree(value: Expr) -> bool:
+    if isinstance(value, Const):
+        return True
+    if isinstance(value, Seq):
+        return all(_constant_tree(v) for v in value.items)
+    if isinstance(value, UnaryOp):
+        return _constant_tree(value.operand)
+    return False
+
+
+@dataclass(frozen=True)
+class TupleTarget:
+    """An unpacking target, ``seq, (h, c) = ...``; an item ``None`` is discarded (``_``)."""
+
+    items: tuple[Name | TupleTarget | None, ...]
+
+    def names(self) -> list[str]:
+        found: list[str] = []
+        for item in self.items:
+            if isinstance(item, Name):
+                found.append(item.id)
+            elif isinstance(item, TupleTarget):
+                found += item.names()
+        return found
+
+
+Target = Name | TupleTarget
+
+
+@dataclass(frozen=True)
+class Step:
+    """One statement of ``forward``: ``target = value``, computing (part of) ``keras_layer``."""
+
+    target: Target
+    value: Expr
+    keras_layer: str = ""
+
+    @property
+    def bound(self) -> list[str]:
+        return [self.target.id] if isinstance(self.target, Name) else self.target.names()
+
+
+@dataclass(frozen=True)
+class Helper:
+    """A function or class of the runtime module (or a plugin's), copied into the file."""
+
+    name: str
+    obj: Any
+
+
+@dataclass(frozen=True)
+class Port:
+    """A named input or output of the model: the Keras name and the generated value."""
+
+    keras_name: str
+    value: Value
+
+
+@dataclass
+class ModelIR:
+    """Everything a generated module is, with no text in it but constants."""
+
+    class_name: str
+    inputs: list[Port]
+    modules: list[ModuleSpec]
+    steps: list[Step]
+    outputs: list[Port]
+    helpers: list[Helper] = field(default_factory=list)
+    float64: bool = False
+    source_file: str = ""
+    keras_version: str = ""
+    layer_count: int = 0
+    sequential: bool = False
+    """The Keras model is a Sequential: a chain of modules may become an ``nn.Sequential``."""
+
+    def module_named(self, attr: str) -> ModuleSpec | None:
+        return next((m for m in self.modules if m.attr == attr), None)
+
+
+def free_names(expr: Expr | Slice | None) -> list[str]:
+    """The generated locals an expression reads (``self`` excluded)."""
+    if expr is None or isinstance(expr, Const | Global | Slice):
+        return []
+    if isinstance(expr, Name):
+        return [] if expr.id == "self" else [expr.id]
+    if isinstance(expr, Attr):
+        return free_names(expr.value)
+    if isinstance(expr, Call):
+        return [n for part in (expr.func, *expr.args, *(v for _, v in expr.kwargs)) for n in free_names(part)]
+    if isinstance(expr, BinOp | Compare):
+        return free_names(expr.left) + free_names(expr.right)
+    if isinstance(expr, UnaryOp):
+        return free_names(expr.operand)
+    if isinstance(expr, Index):
+        return free_names(expr.value) + [n for item in expr.items for n in free_names(item)]
+    if isinstance(expr, Seq):
+        return [n for item in expr.items for n in free_names(item)]
+    raise vocabulary_error(f"unknown expression {type(expr).__name__}")
+
+
+def shape_args(values: Sequence[int]) -> tuple[int, ...]:
+    return tuple(int(v) for v in values)
+
+
+def as_mapping(pairs: tuple[tuple[str, Expr], ...]) -> Mapping[str, Expr]:
+    return dict(pairs)

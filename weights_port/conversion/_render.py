@@ -1,0 +1,476 @@
+"""A ``ModelIR`` → Python's ``ast`` → source (``ast.unparse``, then ``ruff format``), or a built module.
+
+Nothing from a file reaches the tree except as an ``ast.Constant`` or a name from the
+``NameTable``; ``check_tree`` proves it on every tree before it is compiled or written
+(only the generator's vocabulary, generated names, and constants), and the formatted
+text is parsed back and compared with the tree, so the file on disk is that tree.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import inspect
+import math
+import subprocess
+import sys
+import textwrap
+import types
+from collections.abc import Iterable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .._errors import PortError
+from ._ir import (
+    ELLIPSIS,
+    Attr,
+    BinOp,
+    Call,
+    Compare,
+    Const,
+    Expr,
+    Global,
+    Helper,
+    Index,
+    ModelIR,
+    ModuleSpec,
+    Name,
+    Seq,
+    Slice,
+    Step,
+    TupleTarget,
+    UnaryOp,
+    free_names,
+    vocabulary_error,
+)
+from ._names import module_name_for
+from ._vocabulary import F_FUNCTIONS, FUNCTIONAL_MODULES, NN_CLASSES, TENSOR_METHODS, TORCH_FUNCTIONS, allowed_global
+
+__all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "helper_definitions", "printable", "render", "render_source",
+           "runtime_helper"]
+
+_BINARY = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow, "@": ast.MatMult, "//": ast.FloorDiv,
+           "%": ast.Mod, "&": ast.BitAnd, "|": ast.BitOr}
+_UNARY = {"-": ast.USub, "not": ast.Not, "~": ast.Invert}
+_COMPARE = {"<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "==": ast.Eq, "!=": ast.NotEq}
+
+_FILE_GLOBALS = frozenset({"torch", "nn", "F", "OrderedDict"})
+_FIXED_ATTRIBUTES = frozenset({"__init__", "to", "Tensor", "float64", "float32", "int64", "linalg", "norm",
+                               "vector_norm", "inf", "pi"})
+
+
+def printable(text: str, limit: int = 120) -> str:
+    """File text shown in a docstring: ASCII, escapes visible, one line, bounded."""
+    shown = ascii(str(text))[1:-1]
+    return shown if len(shown) <= limit else shown[:limit - 3] + "..."
+
+
+# --------------------------------------------------------------------------- expressions
+
+
+def _const(value: Any) -> ast.expr:
+    if isinstance(value, tuple):
+        return ast.Tuple([_const(v) for v in value], ast.Load())
+    if isinstance(value, float) and math.isinf(value):
+        node: ast.expr = ast.Call(ast.Name("float", ast.Load()), [ast.Constant("inf")], [])
+        return ast.UnaryOp(ast.USub(), node) if value < 0 else node
+    if isinstance(value, int | float) and not isinstance(value, bool) and (value < 0 or math.copysign(1, value) < 0):
+        return ast.UnaryOp(ast.USub(), ast.Constant(-value))
+    return ast.Constant(value)
+
+
+def _expr(expr: Expr | Slice) -> ast.expr:
+    if isinstance(expr, Const):
+        return _const(expr.value)
+    if isinstance(expr, Name):
+        return ast.Name(expr.id, ast.Load())
+    if isinstance(expr, Global):
+        node: ast.expr = ast.Name(expr.path[0], ast.Load())
+        for part in expr.path[1:]:
+            node = ast.Attribute(node, part, ast.Load())
+        return node
+    if isinstance(expr, Attr):
+        return ast.Attribute(_expr(expr.value), expr.name, ast.Load())
+    if isinstance(expr, Call):
+        return ast.Call(_expr(expr.func), [_expr(a) for a in expr.args],
+                        [ast.keyword(k, _expr(v)) for k, v in expr.kwargs])
+    if isinstance(expr, BinOp):
+        return ast.BinOp(_expr(expr.left), _BINARY[expr.op](), _expr(expr.right))
+    if isinstance(expr, UnaryOp):
+        return ast.UnaryOp(_UNARY[expr.op](), _expr(expr.operand))
+    if isinstance(expr, Compare):
+        return ast.Compare(_expr(expr.left), [_COMPARE[expr.op]()], [_expr(expr.right)])
+    if isinstance(expr, Index):
+        items = [_slice(i) for i in expr.items]
+        return ast.Subscript(_expr(expr.value), items[0] if len(items) == 1 else ast.Tuple(items, ast.Load()),
+                             ast.Load())
+    if isinstance(expr, Seq):
+        items = [_expr(i) for i in expr.items]
+        return ast.List(items, ast.Load()) if expr.kind == "list" else ast.Tuple(items, ast.Load())
+    raise vocabulary_error(f"unknown expression {type(expr).__name__}")
+
+
+def _slice(item: Expr | Slice) -> ast.expr:
+    if item is ELLIPSIS:
+        return ast.Constant(Ellipsis)
+    if isinstance(item, Slice):
+        bound = lambda v: None if v is None else _const(int(v))  # noqa: E731
+        return ast.Slice(bound(item.start), bound(item.stop), bound(item.step))
+    return _expr(item)
+
+
+def _target(target: Name | TupleTarget | None) -> ast.expr:
+    if target is None:
+        return ast.Name("_", ast.Store())
+    if isinstance(target, Name):
+        return ast.Name(target.id, ast.Store())
+    return ast.Tuple([_target(t) for t in target.items], ast.Store())
+
+
+# --------------------------------------------------------------------------- decisions on the representation
+
+
+def discard_unused(ir: ModelIR) -> list[Step]:
+    """Unpacked names nothing later reads become ``_`` (a recurrent layer's unused final states)."""
+    read: set[str] = {port.value.name for port in ir.outputs}
+    steps: list[Step] = []
+    for step in reversed(ir.steps):
+        if isinstance(step.target, TupleTarget):
+            step = Step(_pruned(step.target, read), step.value, step.keras_layer)
+        read.update(free_names(step.value))
+        steps.append(step)
+    return steps[::-1]
+
+
+def _pruned(target: TupleTarget, read: set[str]) -> TupleTarget:
+    items: list[Name | TupleTarget | None] = []
+    for item in target.items:
+        if isinstance(item, Name):
+            items.append(item if item.id in read else None)
+        elif isinstance(item, TupleTarget):
+            inner = _pruned(item, read)
+            items.append(None if all(i is None for i in inner.items) else inner)
+        else:
+            items.append(None)
+    return TupleTarget(tuple(items))
+
+
+def sequential_chain(ir: ModelIR) -> list[tuple[str, ast.expr]] | None:
+    """(child name, constructor) per step when ``forward`` is a chain of one-tensor module calls; else None.
+
+    A Keras Sequential whose every step is a module (or an activation with a module form)
+    becomes an ``nn.Sequential``: what a PyTorch engineer would write for it.
+    """
+    if not ir.sequential or len(ir.inputs) != 1 or len(ir.outputs) != 1:
+        return None
+    modules = {m.attr: m for m in ir.modules}
+    current, chain, taken = ir.inputs[0].value.name, [], set(modules)
+    for step in ir.steps:
+        value = step.value
+        if not isinstance(step.target, Name) or not isinstance(value, Call):
+            return None
+        func = value.func
+        if isinstance(func, Attr) and func.value == Name("self") and func.name in modules and \
+                value.args == (Name(current),) and not value.kwargs:
+            spec = modules.pop(func.name)
+            chain.append((spec.attr, _constructor(spec)))
+        elif isinstance(func, Global) and func.path in FUNCTIONAL_MODULES and value.args[:1] == (Name(current),):
+            module = Global(("nn", FUNCTIONAL_MODULES[func.path]))
+            name = _child_name(step.target.id, module.path[-1], taken)
+            chain.append((name, _expr(Call(module, value.args[1:], value.kwargs))))
+        elif isinstance(func, Attr) and func.name == "flatten" and func.value == Name(current) and \
+                value.args == (Const(1),) and not value.kwargs:
+            chain.append((_child_name(step.target.id, "Flatten", taken), _expr(Call(Global(("nn", "Flatten"))))))
+        else:
+            return None
+        current = step.target.id
+    return chain if current == ir.outputs[0].value.name and not modules else None
+
+
+def _child_name(preferred: str, kind: str, taken: set[str]) -> str:
+    name = preferred if preferred not in taken else f"{preferred}_{kind.lower()}"
+    count = 2
+    while name in taken:
+        name, count = f"{preferred}_{kind.lower()}_{count}", count + 1
+    taken.add(name)
+    return name
+
+
+def _constructor(spec: ModuleSpec) -> ast.expr:
+    return _expr(Call(spec.constructor, spec.args, spec.kwargs))
+
+
+# --------------------------------------------------------------------------- helpers
+
+
+_BUILTINS = frozenset(vars(builtins))
+
+RUNTIME_MODULES = ("weights_port.torch_modules", "weights_port._padding")
+"""Modules whose functions and classes generated files may copy (plus a plugin's own module)."""
+
+
+def runtime_helper(name: str) -> Any:
+    """A helper of ``weights_port.torch_modules`` by name (imported only when a file is rendered: it imports torch)."""
+    import importlib
+
+    runtime = importlib.import_module(RUNTIME_MODULES[0])
+    if name not in runtime.__all__:
+        raise vocabulary_error(f"{name!r} is not a helper of {RUNTIME_MODULES[0]}")
+    return getattr(runtime, name)
+
+
+def helper_definitions(helpers: Iterable[Helper]) -> list[ast.stmt]:
+    """The helpers' own definitions (``inspect.getsource``), dependencies first, each once.
+
+    A helper may use ``torch``, ``nn``, ``F``, builtins and other helpers of its module (or of
+    the runtime modules); anything else would fail when the generated file runs, so it is
+    refused here.
+    """
+    ordered: list[tuple[str, ast.stmt]] = []
+    seen: set[str] = set()
+
+    def add(name: str, obj: Any) -> None:
+        if name in seen:
+            return
+        seen.add(name)
+        node = _definition(name, obj)
+        module = sys.modules.get(getattr(obj, "__module__", ""), None)
+        names = vars(module) if module is not None else {}
+        for used in sorted(_globals_used(node)):
+            if used in _FILE_GLOBALS or used in _BUILTINS or used == name:
+                continue
+            dependency = names.get(used)
+            home = getattr(dependency, "__module__", None)
+            if dependency is None or not (inspect.isfunction(dependency) or inspect.isclass(dependency)) or \
+                    (home != getattr(obj, "__module__", None) and home not in RUNTIME_MODULES):
+                raise vocabulary_error(f"helper {name} uses {used!r}, which a generated file does not define")
+            add(used, dependency)
+        ordered.append((name, node))
+
+    for helper in helpers:
+        add(helper.name, helper.obj if helper.obj is not None else runtime_helper(helper.name))
+    return [node for _, node in ordered]
+
+
+def _definition(name: str, obj: Any) -> ast.stmt:
+    try:
+        text = textwrap.dedent(inspect.getsource(obj))
+    except (OSError, TypeError) as exc:
+        raise vocabulary_error(f"helper {name} has no source ({exc})") from None
+    tree = ast.parse(text)
+    if len(tree.body) != 1 or not isinstance(tree.body[0], ast.FunctionDef | ast.ClassDef) or tree.body[0].name != name:
+        raise vocabulary_error(f"helper {name} is not one function or class definition")
+    return tree.body[0]
+
+
+def _globals_used(node: ast.stmt) -> set[str]:
+    """Names a definition reads that it does not bind itself (a rough free-variable analysis)."""
+    bound: set[str] = set()
+    used: set[str] = set()
+    for child in ast.walk(node):
+        if isinstance(child, ast.Name):
+            (bound if isinstance(child.ctx, ast.Store | ast.Del) else used).add(child.id)
+        elif isinstance(child, ast.arg):
+            bound.add(child.arg)
+        elif isinstance(child, ast.FunctionDef | ast.ClassDef | ast.Lambda) and child is not node:
+            if not isinstance(child, ast.Lambda):
+                bound.add(child.name)
+        elif isinstance(child, ast.comprehension):
+            for target in ast.walk(child.target):
+                if isinstance(target, ast.Name):
+                    bound.add(target.id)
+    return used - bound
+
+
+# --------------------------------------------------------------------------- the module
+
+
+def render(ir: ModelIR) -> ast.Module:
+    """The whole generated file as a tree, checked by ``check_tree``."""
+    steps = discard_unused(ir)
+    chain = sequential_chain(ir)
+    model = _sequential_class(ir, chain) if chain is not None else _module_class(ir, steps)
+    helpers = helper_definitions(ir.helpers)
+    uses = {n.id for n in ast.walk(ast.Module([*helpers, model], [])) if isinstance(n, ast.Name)}
+    imports: list[ast.stmt] = [ast.ImportFrom("__future__", [ast.alias("annotations")], 0)]
+    if "OrderedDict" in uses:
+        imports.append(ast.ImportFrom("collections", [ast.alias("OrderedDict")], 0))
+    imports.append(ast.Import([ast.alias("torch")]))
+    if "F" in uses:
+        imports.append(ast.Import([ast.alias("torch.nn.functional", "F")]))
+    imports.append(ast.ImportFrom("torch", [ast.alias("nn")], 0))
+    stem = module_name_for(ir.class_name)
+    doc = (f"PyTorch module converted from the Keras model {printable(ir.source_file)} by keras-torch-zoo.\n\n"
+           f"Depends on torch alone; load the weights with\n    model = {ir.class_name}()\n"
+           f"    model.load_state_dict(safetensors.torch.load_file(\"{stem}.safetensors\"))\n")
+    tree = ast.Module([ast.Expr(ast.Constant(doc)), *imports, *helpers, model], [])
+    ast.fix_missing_locations(tree)
+    check_tree(tree, ir)
+    return tree
+
+
+def _docstring(ir: ModelIR) -> str:
+    def line(port: Any) -> str:
+        value = port.value
+        return (f"    {value.name}: {_shape_text(value.torch_shape)}  (Keras {printable(port.keras_name, 60)} "
+                f"{_shape_text(value.shape)}, permutation {tuple(value.permutation)})")
+
+    return "\n".join([
+        f"{ir.class_name}: converted from {printable(ir.source_file)} (Keras {printable(ir.keras_version, 40)}, "
+        f"{ir.layer_count} layers).", "",
+        "Inputs, in Keras's input order (torch_array = keras_array.transpose(permutation)):",
+        *(line(p) for p in ir.inputs), "Outputs:", *(line(p) for p in ir.outputs), ""])
+
+
+def _shape_text(shape: tuple[int | None, ...]) -> str:
+    return "(" + ", ".join("N" if i == 0 else ("?" if s is None else str(s)) for i, s in enumerate(shape)) + ")"
+
+
+def _tensor_annotation() -> ast.expr:
+    return ast.Attribute(ast.Name("torch", ast.Load()), "Tensor", ast.Load())
+
+
+def _self_call(attr: str, *args: ast.expr) -> ast.expr:
+    return ast.Call(ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Load()), list(args), [])
+
+
+def _init(body: list[ast.stmt], super_args: list[ast.expr], float64: bool) -> ast.FunctionDef:
+    start = ast.Expr(ast.Call(ast.Attribute(ast.Call(ast.Name("super", ast.Load()), [], []), "__init__", ast.Load()),
+                              super_args, []))
+    tail = [ast.Expr(_self_call("to", _expr(Global(("torch", "float64")))))] if float64 else []
+    return ast.FunctionDef("__init__", _arguments([]), [start, *body, *tail], [], ast.Constant(None), None)
+
+
+def _arguments(names: list[str]) -> ast.arguments:
+    args = [ast.arg("self")] + [ast.arg(n, _tensor_annotation()) for n in names]
+    return ast.arguments([], args, None, [], [], None, [])
+
+
+def _module_class(ir: ModelIR, steps: list[Step]) -> ast.ClassDef:
+    init_body: list[ast.stmt] = [
+        ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), spec.attr, ast.Store())], _constructor(spec))
+        for spec in ir.modules]
+    forward_body: list[ast.stmt] = [ast.Assign([_target(step.target)], _expr(step.value)) for step in steps]
+    results: list[ast.expr] = [ast.Name(p.value.name, ast.Load()) for p in ir.outputs]
+    forward_body.append(ast.Return(results[0] if len(results) == 1 else ast.Tuple(results, ast.Load())))
+    returns: ast.expr = _tensor_annotation() if len(results) == 1 else ast.Subscript(
+        ast.Name("tuple", ast.Load()), ast.Tuple([_tensor_annotation()] * len(results), ast.Load()), ast.Load())
+    forward = ast.FunctionDef("forward", _arguments([p.value.name for p in ir.inputs]), forward_body, [], returns, None)
+    body = [ast.Expr(ast.Constant(_docstring(ir))), _init(init_body, [], ir.float64), forward]
+    return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Module")))], [], body, [])
+
+
+def _sequential_class(ir: ModelIR, chain: list[tuple[str, ast.expr]]) -> ast.ClassDef:
+    entries: list[ast.expr] = [ast.Tuple([ast.Constant(name), constructor], ast.Load()) for name, constructor in chain]
+    ordered = ast.Call(ast.Name("OrderedDict", ast.Load()), [ast.List(entries, ast.Load())], [])
+    body = [ast.Expr(ast.Constant(_docstring(ir))), _init([], [ordered], ir.float64)]
+    return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Sequential")))], [], body, [])
+
+
+# --------------------------------------------------------------------------- the proof
+
+
+_ALLOWED_NODES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.Return,
+                  ast.Expr, ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare,
+                  ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.keyword, ast.Load, ast.Store, ast.operator,
+                  ast.unaryop, ast.cmpop, ast.ImportFrom, ast.Import, ast.alias)
+
+
+def check_tree(tree: ast.Module, ir: ModelIR) -> None:
+    """Prove the model class uses only the vocabulary, generated names and constants.
+
+    Helper definitions are the runtime module's own source (checked to be exactly that);
+    every other node is checked here. A failure is a generator bug and nothing is written.
+    """
+    helpers = {h.name for h in ir.helpers}
+    locals_ = {p.value.name for p in ir.inputs} | {n for s in ir.steps for n in s.bound} | {"self", "_"}
+    attributes = {m.attr for m in ir.modules} | TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | TENSOR_METHODS | \
+        _FIXED_ATTRIBUTES
+    all_helpers = helpers | {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
+                             and n.name != ir.class_name}
+    names = locals_ | _FILE_GLOBALS | all_helpers | {"super", "float", "tuple"}
+    model = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == ir.class_name]
+    if len(model) != 1:
+        raise vocabulary_error("the generated file does not hold exactly one model class")
+    for node in ast.walk(model[0]):
+        if not isinstance(node, _ALLOWED_NODES) or isinstance(node, ast.Import | ast.ImportFrom):
+            raise vocabulary_error(f"the model class holds a {type(node).__name__} node")
+        if isinstance(node, ast.Name) and node.id not in names:
+            raise vocabulary_error(f"the model class reads the name {node.id!r}")
+        if isinstance(node, ast.Attribute) and node.attr not in attributes:
+            raise vocabulary_error(f"the model class reads the attribute {node.attr!r}")
+        if isinstance(node, ast.arg) and node.arg not in locals_:
+            raise vocabulary_error(f"the model class takes the argument {node.arg!r}")
+        if isinstance(node, ast.FunctionDef) and node.name not in ("__init__", "forward"):
+            raise vocabulary_error(f"the model class defines {node.name!r}")
+    for node in ast.walk(model[0]):
+        if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("torch", "F", "nn"):
+            if not allowed_global((node.value.id, node.attr), all_helpers):
+                raise vocabulary_error(f"the model class uses {node.value.id}.{node.attr}")
+    for node in tree.body:
+        if isinstance(node, ast.Import | ast.ImportFrom):
+            modules = {"__future__", "collections", "torch", "torch.nn.functional"}
+            if (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name) not in modules:
+                raise vocabulary_error("the generated file imports something else than torch")
+
+
+def render_source(ir: ModelIR) -> str:
+    """The file's text: the checked tree unparsed, formatted by ruff, and proven to be the same tree.
+
+    The docstring, each import group and the definitions are unparsed separately and
+    joined with blank lines (isort's grouping); the text is then parsed back and compared.
+    """
+    tree = render(ir)
+    body = tree.body
+    groups: list[list[ast.stmt]] = [[body[0]], [], [], []]
+    for node in body[1:]:
+        if isinstance(node, ast.ImportFrom) and node.module == "__future__":
+            groups[1].append(node)
+        elif isinstance(node, ast.Import | ast.ImportFrom):
+            groups[2 if (node.module if isinstance(node, ast.ImportFrom) else node.names[0].name) == "collections"
+                   else 3].append(node)
+    definitions = [n for n in body if not isinstance(n, ast.Import | ast.ImportFrom | ast.Expr)]
+    header = "\n\n".join(ast.unparse(ast.Module(group, [])) for group in groups if group)
+    text = _formatted("\n\n\n".join([header, *(ast.unparse(ast.Module([node], [])) for node in definitions)]) + "\n")
+    if _normalised(ast.parse(text)) != _normalised(tree):
+        raise PortError("formatting the generated source changed its meaning; please report it")
+    return text
+
+
+def _normalised(tree: ast.Module) -> str:
+    """The tree as text for comparison, docstrings as ``inspect.cleandoc`` sees them (ruff re-indents them)."""
+    copy = ast.parse(ast.unparse(tree))
+    for node in ast.walk(copy):
+        if isinstance(node, ast.Module | ast.ClassDef | ast.FunctionDef) and node.body and \
+                isinstance(node.body[0], ast.Expr) and isinstance(node.body[0].value, ast.Constant) and \
+                isinstance(node.body[0].value.value, str):
+            node.body[0].value.value = "\n".join(
+                line.rstrip() for line in inspect.cleandoc(node.body[0].value.value).splitlines()).strip()
+    return ast.dump(copy, include_attributes=False)
+
+
+def _formatted(source: str) -> str:
+    """``source`` through ``ruff format`` with its default style (88 columns), ignoring any user config.
+
+    ruff is a dependency, so the same tree always gives the same bytes for one ruff version.
+    """
+    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--quiet", "-"], input=source,
+                            capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        raise PortError(f"formatting the generated source failed ({result.stderr.strip()[:300]}); please report it")
+    return result.stdout
+
+
+def build_module(ir: ModelIR, state: Mapping[str, np.ndarray]) -> Any:
+    """The generated class built from the checked tree (never from text), its state loaded strictly, in eval mode."""
+    import torch
+
+    tree = render(ir)
+    namespace: dict[str, Any] = {"__name__": f"converted_{ir.class_name}"}
+    module = types.ModuleType(namespace["__name__"])
+    module.__dict__.update(namespace)
+    exec(compile(tree, f"<converted {ir.class_name}>", "exec"), module.__dict__)
+    net = module.__dict__[ir.class_name]()
+    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+    return net.eval()

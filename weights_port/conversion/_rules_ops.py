@@ -1,0 +1,405 @@
+"""Operation nodes: Keras 3 ``keras.ops`` calls and tf.keras ``TFOpLambda`` layers in a functional config.
+
+Keras 3 records ``x + 3.0`` or ``keras.ops.mean(x, axis=1)`` on symbolic tensors as nodes
+whose class is the operation ("Add" from ``keras.src.ops.numpy``) and whose ``args`` mix
+tensors and constants. tf.keras records ``tf.*`` calls as ``TFOpLambda`` layers naming the
+function ("__operators__.add", "math.reduce_mean") with the other arguments in the
+node's kwargs. Both map onto one table of operations; anything else is refused by name.
+Every constant operand is checked (a finite number, an integer axis) before use.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Mapping
+from typing import Any
+
+from .._errors import ConfigValueError
+from ._emitter import Emitter, refuse
+from ._graph import Layer, Op, TensorRef, quoted
+from ._ir import Expr, F, Value, torch
+from ._settings import MAX_DIMENSION, shown
+
+__all__ = ["KERAS_OPS", "TF_FUNCTIONS", "TF_RAW_OPS", "emit_keras_op", "emit_tf_op", "emit_tf_op_layer", "is_operation"]
+
+_BINARY: dict[str, Callable[[Expr, Expr], Expr]] = {
+    "add": lambda a, b: a + b, "subtract": lambda a, b: a - b, "multiply": lambda a, b: a * b,
+    "divide": lambda a, b: a / b, "power": lambda a, b: a ** b, "maximum": lambda a, b: torch.maximum(a, b),
+    "minimum": lambda a, b: torch.minimum(a, b), "matmul": lambda a, b: a @ b,
+}
+_UNARY: dict[str, Callable[[Expr], Expr]] = {
+    "negative": lambda x: -x, "abs": torch.abs, "sqrt": torch.sqrt, "square": torch.square, "exp": torch.exp,
+    "log": torch.log, "tanh": torch.tanh, "sigmoid": torch.sigmoid, "relu": F.relu, "relu6": F.relu6, "silu": F.silu,
+    "softplus": F.softplus, "erf": torch.erf, "rsqrt": torch.rsqrt, "sin": torch.sin, "cos": torch.cos,
+    "floor": torch.floor, "sign": torch.sign, "reciprocal": torch.reciprocal, "hard_sigmoid": F.hardsigmoid,
+    "hard_silu": F.hardswish, "elu": F.elu, "selu": F.selu, "identity": lambda x: x, "stop_gradient": lambda x: x,
+}
+_REDUCE = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin", "prod": "prod"}
+
+
+def _bind(op: Op, inputs: list[Value]) -> tuple[list[Any], dict[str, Any]]:
+    """The call's args and kwargs with each TensorRef replaced by its Value."""
+    queue = iter(inputs)
+
+    def swap(value: Any) -> Any:
+        if isinstance(value, TensorRef):
+            return next(queue)
+        if isinstance(value, list):
+            return [swap(v) for v in value]
+        if isinstance(value, dict):
+            return {k: swap(v) for k, v in value.items()}
+        return value
+
+    return swap(op.args), swap(op.kwargs)
+
+
+def _bad(op: Op, what: str, value: Any, allowed: str) -> ConfigValueError:
+    return ConfigValueError(f"{op.layer.describe()}: its {what} is {shown(value)}; Keras allows {allowed}")
+
+
+def _tensor(value: Any, op: Op, what: str = "operand") -> Value:
+    if not isinstance(value, Value):
+        raise _bad(op, what, value, "a tensor")
+    return value
+
+
+def _operand(value: Any, op: Op) -> Expr:
+    if isinstance(value, Value):
+        return value.ref
+    if isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value):
+        return _number(value)
+    raise refuse(op.layer, f"takes a constant operand {shown(value)}", "only finite scalar constants are converted")
+
+
+def _number(value: int | float) -> Expr:
+    from ._ir import const
+
+    return const(float(value) if isinstance(value, float) else int(value))
+
+
+def _axis(value: Any, rank: int, op: Op) -> int:
+    if not isinstance(value, int) or isinstance(value, bool) or not -rank <= value < rank:
+        raise _bad(op, "axis", value, f"an integer axis of a rank-{rank} tensor")
+    return value % rank
+
+
+def _axes(value: Any, rank: int, op: Op) -> list[int]:
+    items = value if isinstance(value, list | tuple) else [value]
+    axes = [_axis(a, rank, op) for a in items]
+    if len(set(axes)) != len(axes):
+        raise _bad(op, "axes", value, "distinct axes")
+    return axes
+
+
+def _binary(kind: str, a: Any, b: Any, op: Op, em: Emitter) -> Value:
+    tensors = em.align([v for v in (a, b) if isinstance(v, Value)])
+    if not tensors:
+        raise refuse(op.layer, "combines two constants", "a node of the graph takes at least one tensor")
+    aligned = iter(tensors)
+    a, b = (next(aligned) if isinstance(v, Value) else v for v in (a, b))
+    like = max(tensors, key=lambda v: v.rank)
+    if kind in ("maximum", "minimum") and not all(isinstance(v, Value) for v in (a, b)):
+        tensor, constant = (a, b) if isinstance(a, Value) else (b, a)
+        bound = {"min": _operand(constant, op)} if kind == "maximum" else {"max": _operand(constant, op)}
+        return em.let(op.layer.name, torch.clamp(tensor, **bound), like)
+    if kind == "matmul":
+        a, b = (em.to_layout(v, "keras") if isinstance(v, Value) else v for v in (a, b))
+        like = em.to_layout(like, "keras")
+    return em.let(op.layer.name, _BINARY[kind](_operand(a, op), _operand(b, op)), like)
+
+
+def _reduce(kind: str, x: Value, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
+    if not isinstance(keepdims, bool):
+        raise _bad(op, "keepdims", keepdims, "true or false")
+    if axis is None:
+        return em.let(op.layer.name, x.ref.m(_REDUCE[kind]), x, shape=(), layout="keras")
+    axes = _axes(axis, x.rank, op)
+    dims = tuple(x.torch_axis(a) for a in axes)  # no transpose: the axes are translated instead
+    if keepdims:
+        shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape))
+        return em.let(op.layer.name, x.ref.m(_REDUCE[kind], dim=dims, keepdim=True), x, shape=shape)
+    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    layout = "cf" if x.channels_first and (x.rank - 1) not in axes and len(shape) >= 3 else "keras"
+    expr = x.ref.m(_REDUCE[kind], dim=dims if len(dims) > 1 else dims[0])
+    return em.let(op.layer.name, expr, x, shape=shape, layout=layout)
+
+
+def _reshape(x: Value, shape: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    if not isinstance(shape, list | tuple) or not shape or len(shape) > 16 or not all(
+            s is None or (isinstance(s, int) and not isinstance(s, bool) and (0 < s <= MAX_DIMENSION or s == -1))
+            for s in shape) or sum(s in (None, -1) for s in shape) > 1:
+        raise _bad(op, "new shape", shape, "positive sizes with at most one -1")
+    target = [-1 if s is None else int(s) for s in shape]
+    return em.let(op.layer.name, x.ref.m("reshape", *target), x, shape=tuple(None if s == -1 else s for s in target))
+
+
+def _transpose(x: Value, axes: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    order = list(range(x.rank))[::-1] if axes is None else _axes(axes, x.rank, op)
+    if sorted(order) != list(range(x.rank)):
+        raise _bad(op, "axes", axes, f"a permutation of 0..{x.rank - 1}")
+    return em.let(op.layer.name, x.ref.m("permute", *order), x, shape=tuple(x.shape[a] for a in order))
+
+
+def _expand(x: Value, axis: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    position = _axis(axis, x.rank + 1, op)
+    shape = (*x.shape[:position], 1, *x.shape[position:])
+    return em.let(op.layer.name, x.ref.m("unsqueeze", position), x, shape=shape)
+
+
+def _squeeze(x: Value, axis: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    axes = [i for i, d in enumerate(x.shape) if d == 1] if axis is None else _axes(axis, x.rank, op)
+    if not axes:
+        return x
+    shape = tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return em.let(op.layer.name, x.ref.m("squeeze", tuple(axes) if len(axes) > 1 else axes[0]), x, shape=shape)
+
+
+def _concat(values: Any, axis: Any, op: Op, em: Emitter) -> Value:
+    if not isinstance(values, list) or not values or not all(isinstance(v, Value) for v in values):
+        raise _bad(op, "operands", values, "a list of tensors")
+    values = em.align(values)
+    index = _axis(axis, values[0].rank, op)
+    shape = list(values[0].shape)
+    sizes = [v.shape[index] for v in values]
+    shape[index] = None if None in sizes else sum(s for s in sizes if s is not None)
+    return em.let(op.layer.name, torch.cat([v.ref for v in values], dim=values[0].torch_axis(index)), values[0],
+                  shape=tuple(shape))
+
+
+def _pad(x: Value, pad_width: Any, op: Op, em: Emitter) -> Value:
+    """TensorFlow's ``Pad`` on a Keras-layout tensor: ``pad_width`` lists (before, after) per axis."""
+    ok = lambda v: isinstance(v, int) and not isinstance(v, bool) and 0 <= v <= MAX_DIMENSION  # noqa: E731
+    if not isinstance(pad_width, list | tuple) or len(pad_width) != x.rank or not all(
+            isinstance(p, list | tuple) and len(p) == 2 and ok(p[0]) and ok(p[1]) for p in pad_width):
+        raise _bad(op, "pad_width", pad_width, f"{x.rank} (before, after) pairs of non-negative integers")
+    pairs = [(int(a), int(b)) for a, b in pad_width]
+    if x.channels_first and pairs[0] == (0, 0) and pairs[-1] == (0, 0):
+        order = [pairs[0], pairs[-1], *pairs[1:-1]]  # spatial padding only: pad the channels-first tensor as is
+    else:
+        x, order = em.to_layout(x, "keras"), pairs
+    flat = [v for pair in reversed(order) for v in pair]
+    while len(flat) > 2 and flat[-2:] == [0, 0]:
+        flat = flat[:-2]
+    shape = tuple(None if d is None else d + a + b for d, (a, b) in zip(x.shape, pairs, strict=True))
+    return em.let(op.layer.name, F.pad(x, tuple(flat)), x, shape=shape)
+
+
+def _softmax(x: Value, axis: Any, op: Op, em: Emitter) -> Value:
+    axes = _axes(axis, x.rank, op)
+    if len(axes) != 1:
+        raise refuse(op.layer, f"takes a softmax over axes {axes}", "only one axis is converted")
+    return em.let(op.layer.name, F.softmax(x, dim=x.torch_axis(axes[0])), x)
+
+
+def _clip(x: Value, low: Any, high: Any, op: Op, em: Emitter) -> Value:
+    return em.let(op.layer.name, torch.clamp(x, _operand(low, op), _operand(high, op)), x)
+
+
+def _gelu(x: Value, approximate: Any, op: Op, em: Emitter) -> Value:
+    """``keras.ops.gelu`` defaults to the tanh approximation (the layer activation "gelu" does not)."""
+    if not isinstance(approximate, bool):
+        raise _bad(op, "approximate", approximate, "true or false")
+    return em.let(op.layer.name, F.gelu(x, approximate="tanh") if approximate else F.gelu(x), x)
+
+
+_FLOAT_TYPES = ("float32", "float64")
+_INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32", "uint64")
+
+
+def _cast(x: Value, dtype: Any, op: Op, em: Emitter) -> Value:
+    """A cast to float32/64 keeps the module's float type; to an integer type it truncates toward zero as Keras does."""
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, Mapping) else dtype
+    if name in _FLOAT_TYPES or (name is None and x.integer is False):
+        return em.let(op.layer.name, x.ref.m("float"), x, integer=False) if x.integer else x
+    if name in _INTEGER_TYPES:
+        return em.let(op.layer.name, x.ref.m("to", torch.int64), x, integer=True)
+    if name == "bool":
+        return em.let(op.layer.name, x.ref.m("ne", 0), x, integer=True)
+    raise refuse(op.layer, f"casts to {quoted(name, 30)}", "casts to float32/64, integers and bool are converted")
+
+
+def _arg(args: list[Any], kwargs: Mapping[str, Any], index: int, name: str, default: Any = None) -> Any:
+    if len(args) > index:
+        return args[index]
+    return kwargs.get(name, default)
+
+
+OpEmit = Callable[[list[Any], Mapping[str, Any], Op, Emitter], Value]
+
+
+def _binary_emitter(kind: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        return _binary(kind, _arg(a, k, 0, "x1", _arg(a, k, 0, "x")), _arg(a, k, 1, "x2", _arg(a, k, 1, "y")), op, em)
+
+    return emit
+
+
+def _unary_emitter(function: Callable[[Expr], Expr]) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        x = _tensor(_arg(a, k, 0, "x"), op)
+        return em.let(op.layer.name, function(x.ref), x)
+
+    return emit
+
+
+def _reduce_emitter(kind: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        return _reduce(kind, _tensor(_arg(a, k, 0, "x"), op), _arg(a, k, 1, "axis"), _arg(a, k, 2, "keepdims", False),
+                       op, em)
+
+    return emit
+
+
+def _table() -> dict[str, OpEmit]:
+    table: dict[str, OpEmit] = {}
+    for kind in _BINARY:
+        table[kind] = _binary_emitter(kind)
+    for kind, function in _UNARY.items():
+        table[kind] = _unary_emitter(function)
+    for kind in _REDUCE:
+        table[kind] = _reduce_emitter(kind)
+    t = lambda a, k, op: _tensor(_arg(a, k, 0, "x"), op)  # noqa: E731
+    table["reshape"] = lambda a, k, op, em: _reshape(t(a, k, op), _arg(a, k, 1, "newshape", k.get("new_shape")), op, em)
+    table["transpose"] = lambda a, k, op, em: _transpose(t(a, k, op), _arg(a, k, 1, "axes"), op, em)
+    table["expand_dims"] = lambda a, k, op, em: _expand(t(a, k, op), _arg(a, k, 1, "axis"), op, em)
+    table["squeeze"] = lambda a, k, op, em: _squeeze(t(a, k, op), _arg(a, k, 1, "axis"), op, em)
+    table["concatenate"] = lambda a, k, op, em: _concat(_arg(a, k, 0, "xs"), _arg(a, k, 1, "axis", 0), op, em)
+    table["softmax"] = lambda a, k, op, em: _softmax(t(a, k, op), _arg(a, k, 1, "axis", -1), op, em)
+    table["pad"] = lambda a, k, op, em: _pad(t(a, k, op), _arg(a, k, 1, "pad_width"), op, em)
+    table["clip"] = lambda a, k, op, em: _clip(t(a, k, op), _arg(a, k, 1, "x_min"), _arg(a, k, 2, "x_max"), op, em)
+    table["gelu"] = lambda a, k, op, em: _gelu(t(a, k, op), _arg(a, k, 1, "approximate", True), op, em)
+    table["cast"] = lambda a, k, op, em: _cast(t(a, k, op), _arg(a, k, 1, "dtype"), op, em)
+    return table
+
+
+KERAS_OPS = _table()
+"""Keras 3 operation (snake-cased class name) → emitter."""
+
+_KERAS_OP_NAMES = {"TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
+                   "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
+                   "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min", "Absolute": "abs"}
+
+
+def is_operation(layer: Layer) -> bool:
+    """A keras.ops call rather than a layer: its module says so, or (legacy .h5 configs drop the module)
+    its config holds nothing but a name, where every layer's config also records ``trainable``."""
+    if layer.module.startswith("keras.src.ops"):
+        return True
+    return not layer.module and "trainable" not in layer.config and \
+        _KERAS_OP_NAMES.get(layer.class_name, layer.class_name.lower()) in KERAS_OPS
+
+
+def emit_keras_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    name = _KERAS_OP_NAMES.get(op.layer.class_name, op.layer.class_name.lower())
+    if name not in KERAS_OPS:
+        raise refuse(op.layer, f"is the keras.ops operation {quoted(op.layer.class_name, 40)} "
+                     f"({quoted(op.layer.module, 40)}), which has no conversion",
+                     f"converted operations: {', '.join(sorted(KERAS_OPS))}")
+    args, kwargs = _bind(op, inputs)
+    config_kwargs = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
+    if name == "cast":
+        config_kwargs["dtype"] = op.layer.config.get("dtype")
+    return [KERAS_OPS[name](args, {**config_kwargs, **kwargs}, op, em)]
+
+
+TF_FUNCTIONS = {
+    "__operators__.add": "add", "math.add": "add", "math.add_n": "add", "__operators__.sub": "subtract",
+    "math.subtract": "subtract", "math.multiply": "multiply", "__operators__.mul": "multiply",
+    "math.truediv": "divide", "__operators__.truediv": "divide", "math.divide": "divide", "math.pow": "power",
+    "math.maximum": "maximum", "math.minimum": "minimum", "linalg.matmul": "matmul", "matmul": "matmul",
+    "math.negative": "negative", "math.abs": "abs", "math.sqrt": "sqrt", "math.square": "square", "math.exp": "exp",
+    "math.log": "log", "math.tanh": "tanh", "math.sigmoid": "sigmoid", "nn.relu": "relu", "nn.relu6": "relu6",
+    "nn.silu": "silu", "nn.swish": "silu", "nn.gelu": "gelu", "math.softplus": "softplus", "math.erf": "erf",
+    "math.rsqrt": "rsqrt", "math.reduce_mean": "mean", "math.reduce_sum": "sum", "math.reduce_max": "max",
+    "math.reduce_min": "min", "reshape": "reshape", "transpose": "transpose", "compat.v1.transpose": "transpose",
+    "expand_dims": "expand_dims", "compat.v1.expand_dims": "expand_dims", "squeeze": "squeeze",
+    "compat.v1.squeeze": "squeeze", "concat": "concatenate", "nn.softmax": "softmax", "clip_by_value": "clip",
+    "identity": "identity", "cast": "cast",
+}
+"""tf.keras ``TFOpLambda`` function → operation of ``KERAS_OPS``."""
+
+_TF_ARGUMENT_NAMES = {"reshape": ("tensor", "shape"), "expand_dims": ("input", "_", "axis"),
+                      "squeeze": ("input", "_", "axis"), "softmax": ("logits", "_", "axis")}
+
+
+def emit_tf_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    function = op.layer.config.get("function", "")
+    name = TF_FUNCTIONS.get(function) if isinstance(function, str) else None
+    if name is None:
+        raise refuse(op.layer, f"calls the TensorFlow function {quoted(function, 60)}, which has no conversion",
+                     f"converted: {', '.join(sorted('tf.' + f for f in TF_FUNCTIONS))}")
+    args, kwargs = _bind(op, inputs)
+    kwargs = {k: v for k, v in kwargs.items() if k != "name"}
+    renamed = dict(zip(("x1", "x2") if name in _BINARY else ("xs",) if name == "concatenate" else ("x",), args,
+                       strict=False))
+    for keras_name, tf_name in zip(("x", "newshape", "axis"), _TF_ARGUMENT_NAMES.get(name, ()), strict=False):
+        if tf_name in kwargs:
+            kwargs[keras_name] = kwargs.pop(tf_name)
+    if name in _BINARY and "y" in kwargs:
+        renamed["x2"] = kwargs.pop("y")
+    if name == "concatenate" and "values" in kwargs:
+        renamed["xs"] = kwargs.pop("values")
+    if name == "transpose" and "perm" in kwargs:
+        kwargs["axes"] = kwargs.pop("perm")
+    if name == "clip":
+        kwargs["x_min"], kwargs["x_max"] = kwargs.pop("clip_value_min", None), kwargs.pop("clip_value_max", None)
+    if name == "gelu":
+        kwargs.setdefault("approximate", False)  # tf.nn.gelu's default, unlike keras.ops.gelu
+    return [KERAS_OPS[name]([], {**renamed, **kwargs}, op, em)]
+
+
+TF_RAW_OPS = {
+    "Add": "add", "AddV2": "add", "Sub": "subtract", "Mul": "multiply", "RealDiv": "divide", "Maximum": "maximum",
+    "Minimum": "minimum", "Pow": "power", "MatMul": "matmul", "BatchMatMulV2": "matmul", "Neg": "negative",
+    "Abs": "abs", "Sqrt": "sqrt", "Square": "square", "Rsqrt": "rsqrt", "Exp": "exp", "Log": "log", "Tanh": "tanh",
+    "Sigmoid": "sigmoid", "Relu": "relu", "Relu6": "relu6", "Softmax": "softmax", "Mean": "mean", "Sum": "sum",
+    "Max": "max", "Min": "min", "Prod": "prod", "Reshape": "reshape", "Transpose": "transpose",
+    "ExpandDims": "expand_dims", "Squeeze": "squeeze", "ConcatV2": "concatenate", "Pad": "pad", "Identity": "identity",
+}
+"""TensorFlow op of a ``TensorFlowOpLayer`` (tf.keras 2.0–2.3) → operation of ``KERAS_OPS``."""
+
+
+def emit_tf_op_layer(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """A ``TensorFlowOpLayer``: a raw TensorFlow NodeDef, its tensors from the node, constants by input index."""
+    node = op.layer.config.get("node_def")
+    node = node if isinstance(node, Mapping) else {}
+    raw = node.get("op", "")
+    name = TF_RAW_OPS.get(raw) if isinstance(raw, str) else None
+    if name is None:
+        raise refuse(op.layer, f"wraps the raw TensorFlow op {quoted(raw, 40)}, which has no conversion",
+                     f"converted: {', '.join(sorted(TF_RAW_OPS))}")
+    attrs = node.get("attr")
+    attrs = attrs if isinstance(attrs, Mapping) else {}
+    flag = lambda key: isinstance(attrs.get(key), Mapping) and attrs[key].get("b") is True  # noqa: E731
+    if raw in ("MatMul", "BatchMatMulV2") and any(flag(k) for k in ("transpose_a", "transpose_b", "adj_x", "adj_y")):
+        raise refuse(op.layer, f"uses {raw} with a transposed operand", "not converted yet")
+    args: list[Any] = list(inputs)
+    constants = op.layer.config.get("constants") or {}
+    if not isinstance(constants, Mapping):
+        raise _bad(op, "constants", constants, "a mapping of input index to value")
+    for key, value in sorted(constants.items(), key=lambda item: str(item[0])):
+        try:
+            index = int(key)
+        except (TypeError, ValueError):
+            raise _bad(op, "constant index", key, "an integer") from None
+        if not 0 <= index <= len(args):
+            raise _bad(op, "constant index", key, f"an index up to {len(args)}")
+        args.insert(index, value)
+    if raw == "ConcatV2":
+        return [KERAS_OPS[name]([args[:-1], args[-1]], {}, op, em)]
+    if raw == "Squeeze":
+        dims = attrs.get("squeeze_dims")
+        listed = dims.get("list", {}).get("i") if isinstance(dims, Mapping) and isinstance(dims.get("list"), Mapping) \
+            else None
+        return [KERAS_OPS[name]([args[0], list(listed) if listed else None], {}, op, em)]
+    if name in _REDUCE:
+        keep = attrs.get("keep_dims")
+        return [KERAS_OPS[name]([args[0], args[1] if len(args) > 1 else None,
+                                 bool(isinstance(keep, Mapping) and keep.get("b") is True)], {}, op, em)]
+    if raw == "Softmax":
+        return [KERAS_OPS[name]([args[0], -1], {}, op, em)]
+    return [KERAS_OPS[name](args, {}, op, em)]
