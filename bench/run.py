@@ -272,13 +272,40 @@ def bench_equivalence_suite() -> dict[str, Any]:
             "passed": result.returncode == 0}
 
 
+def bench_graph_resolution(runs: int) -> list[dict[str, Any]]:
+    """Resolving a chain of N layers listed in order and last-first: the cost must not grow with N² (issue 16)."""
+    from weights_port.conversion import read_graph
+
+    def config(n: int, reverse: bool) -> dict[str, Any]:
+        def dense(i: int) -> dict[str, Any]:
+            ref = {"class_name": "__keras_tensor__", "config": {"keras_history": ["in" if i == 0 else f"d{i - 1}", 0, 0]}}
+            return {"class_name": "Dense", "name": f"d{i}", "config": {"name": f"d{i}"}, "inbound_nodes": [{"args": [ref]}]}
+
+        layers = [{"class_name": "InputLayer", "name": "in", "config": {"name": "in", "batch_shape": [None, 3]},
+                   "inbound_nodes": []}] + [dense(i) for i in range(n)]
+        return {"class_name": "Functional", "config": {"name": "m", "layers": layers[::-1] if reverse else layers,
+                                                       "input_layers": [["in", 0, 0]],
+                                                       "output_layers": [[f"d{n - 1}", 0, 0]]}}
+
+    rows = []
+    for n in (1_000, 10_000, 100_000):
+        in_order, reverse = config(n, False), config(n, True)
+        forward = statistics.median(_timed(lambda c=in_order: read_graph(c), runs))
+        backward = statistics.median(_timed(lambda c=reverse: read_graph(c), runs))
+        rows.append({"layers": n, "in order s": forward, "last-first s": backward,
+                     "last-first / in order": backward / forward, "µs per layer (last-first)": 1e6 * backward / n})
+    return rows
+
+
 def markdown(results: dict[str, Any]) -> str:
     lines = [f"# Benchmarks ({results['machine']})", ""]
     for title, rows in (("End-to-end port of a full-size ResNet50", results["end_to_end"]),
                         ("In-process port against h5py alone", results["in_process"]),
                         ("import zoo + zoo.get(name, backend='torch')", results["import_and_build"]),
                         ("Forward pass, PyTorch against Keras", results["forward"]),
-                        ("zoo convert of a full-size ResNet50 (forward at the --batch size)", results["convert"])):
+                        ("zoo convert of a full-size ResNet50 (forward at the --batch size)", results["convert"]),
+                        ("Graph resolution of a layer chain (weights_port.conversion.read_graph)",
+                         results.get("graph", []))):
         lines += [f"## {title}", ""]
         if rows:
             keys = list(rows[0])
@@ -298,9 +325,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=None, metavar="SECTION",
-                        help="end_to_end in_process import_and_build forward convert equivalence_suite")
+                        help="end_to_end in_process import_and_build forward convert graph equivalence_suite")
     args = parser.parse_args()
-    wanted = set(args.only or ["end_to_end", "in_process", "import_and_build", "forward", "convert",
+    wanted = set(args.only or ["end_to_end", "in_process", "import_and_build", "forward", "convert", "graph",
                                "equivalence_suite"])
     saved = HERE / "results.json"
     results: dict[str, Any] = json.loads(saved.read_text()) if args.only and saved.exists() else {}
@@ -319,6 +346,8 @@ def main() -> None:
         results["import_and_build"] = bench_import_and_build(args.runs)
     if "forward" in wanted:
         results["forward"] = bench_forward(args.runs, args.batch)
+    if "graph" in wanted:
+        results["graph"] = bench_graph_resolution(args.runs)
     if "equivalence_suite" in wanted:
         results["equivalence_suite"] = bench_equivalence_suite()
     for section in ("end_to_end", "in_process", "import_and_build", "forward", "convert"):

@@ -49,8 +49,9 @@ class ZooHookSpecs:
         """Return conversion rules (``zoo convert``) for custom Keras layers this plugin knows.
 
         A ``weights_port.ConvertRule`` names the Keras class and an ``emit`` function that
-        asks the converter's ``Emitter`` for the module (its source, written into the
-        generated file with any helper class it needs), its weights (through the plugin's
-        ``PortRule``) and the lines of ``forward``. Optional.
+        hands the converter's ``Emitter`` typed pieces: the module (a real class copied into
+        the generated file with ``emitter.helper``, built with constant arguments), its
+        weights (through the plugin's ``PortRule``) and the steps of ``forward`` as
+        expressions; the converter renders them through ``ast``. Optional.
         """
         raise NotImplementedError

@@ -350,3 +350,140 @@ def test_a_crafted_architecture_json_runs_nothing(tmp_path: Path) -> None:
     assert main(["convert", str(tmp_path / "arch.json"), "--weights", str(tmp_path / "plain.weights.h5"), "-o",
                  str(tmp_path / "out"), "--class-name", _marker_payload(marker)]) == 0
     _import_generated(tmp_path / "out", marker)
+
+
+# --------------------------------------------------------------------------- any value in any config field
+
+
+@pytest.fixture(scope="module")
+def many_layers(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """A real model with one layer of most kinds the converter knows, saved once."""
+    import keras
+    from keras import layers as L
+
+    image = keras.Input((12, 12, 3), name="image")
+    x = L.Rescaling(0.5, offset=0.1)(image)
+    x = L.ZeroPadding2D(1)(x)
+    x = L.Conv2D(4, 3, strides=2, padding="same", activation="relu")(x)
+    x = L.DepthwiseConv2D(3, padding="same")(x)
+    x = L.SeparableConv2D(4, 3, padding="same")(x)
+    x = L.BatchNormalization()(x)
+    x = L.LayerNormalization()(x)
+    x = L.Cropping2D(1)(x)
+    x = L.UpSampling2D()(x)
+    a = L.MaxPooling2D(2)(x)
+    b = L.AveragePooling2D(2, padding="same")(x)
+    x = L.Add()([a, b])
+    x = L.Conv2DTranspose(4, 3, strides=2, padding="same")(x)
+    x = L.GlobalAveragePooling2D()(x)
+    x = L.Dropout(0.2)(x)
+    x = L.Dense(6, activation="tanh")(x)
+    x = L.LeakyReLU(0.1)(x)
+    r = L.RepeatVector(5)(x)
+    r = L.LSTM(4, return_sequences=True)(r)
+    r = L.Bidirectional(L.GRU(3, return_sequences=True))(r)
+    r = L.TimeDistributed(L.Dense(2))(r)
+    r = L.Permute((2, 1))(r)
+    r = L.Reshape((10,))(r)
+    out = L.Concatenate()([x, r])
+    out = L.Softmax()(L.Dense(3)(out))
+    model = keras.Model(image, out)
+    rng = np.random.default_rng(1)
+    model.set_weights([rng.normal(size=w.shape).astype("float32") * 0.3 for w in model.get_weights()])
+    path = tmp_path_factory.mktemp("fuzz") / "model.keras"
+    model.save(path)
+    with weights_port.open_keras(path) as source:
+        layers = [(layer.name, layer.class_name, layer.config, [w.read() for w in layer.weights]) for layer in source]
+        config = source.model_config
+    return {"config": config, "layers": layers, "path": path}
+
+
+json_values = st.recursive(
+    st.one_of(st.none(), st.booleans(), st.integers(-2**40, 2**40), st.sampled_from([0, -1, 1, 2, 3, 2**31, 2**62]),
+              st.floats(allow_nan=True, allow_infinity=True), st.text(max_size=12),
+              st.sampled_from(["same", "valid", "causal", "channels_first", "bilinear", "relu", "gelu", "SAME"])),
+    lambda inner: st.one_of(st.lists(inner, max_size=4), st.dictionaries(st.text(max_size=8), inner, max_size=3)),
+    max_leaves=6)
+
+
+def _layer_entries(config: dict[str, Any]) -> list[dict[str, Any]]:
+    return [entry for entry in config["config"]["layers"] if entry["class_name"] != "InputLayer"]
+
+
+@settings(max_examples=int(os.environ.get("ZOO_SAFETY_EXAMPLES", "25")) * 2, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_any_value_in_any_config_field_is_a_conversion_or_one_clean_error(many_layers: dict[str, Any],
+                                                                          data: st.DataObject) -> None:
+    import copy
+
+    config = copy.deepcopy(many_layers["config"])
+    for _ in range(data.draw(st.integers(1, 3))):
+        entry = data.draw(st.sampled_from(_layer_entries(config)))
+        layer_config = entry["config"]
+        key = data.draw(st.sampled_from(sorted(set(layer_config) - {"name"})) | st.text(max_size=8).filter(
+            lambda k: k != "name"))
+        layer_config[key] = data.draw(json_values)
+    layers = {entry["config"]["name"]: entry["config"] for entry in _layer_entries(config)}
+    source = KerasSource("fuzz [crafted]", [KerasLayer(name, cls, layers.get(name, cfg), tuple(
+        KerasWeight(f"vars/{i}", a) for i, a in enumerate(arrays))) for name, cls, cfg, arrays in many_layers["layers"]],
+        True, keras_version="3.15.1", model_config=config)
+    try:
+        conversion = weights_port.convert(source)
+    except PortError as exc:
+        assert "\n" not in str(exc) and "Traceback" not in str(exc), str(exc)
+        return
+    net = conversion.build()
+    with torch.no_grad():
+        net(torch.rand(2, 3, 12, 12))
+
+
+@pytest.mark.sweep
+@settings(max_examples=int(os.environ.get("ZOO_SAFETY_EXAMPLES", "25")) * 4, deadline=None, derandomize=True,
+          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture, HealthCheck.data_too_large])
+@given(data=st.data())
+def test_a_crafted_config_the_converter_accepts_computes_what_keras_computes(many_layers: dict[str, Any],
+                                                                             tmp_path_factory: pytest.TempPathFactory,
+                                                                             data: st.DataObject) -> None:
+    """The held-out check's criterion: a crafted file converts only into what Keras itself computes from it."""
+    import copy
+    import json
+    import zipfile
+
+    import keras
+
+    from equivalence_tests import compare_arrays
+
+    config = copy.deepcopy(many_layers["config"])
+    entry = data.draw(st.sampled_from(_layer_entries(config)))
+    key = data.draw(st.sampled_from(sorted(set(entry["config"]) - {"name", "dtype"})))
+    entry["config"][key] = data.draw(json_values | st.sampled_from([1, 2, 3, 0.5, True, False, "same", "relu"]))
+    layers = {e["config"]["name"]: e["config"] for e in _layer_entries(config)}
+    source = KerasSource("fuzz [crafted]", [KerasLayer(name, cls, layers.get(name, cfg), tuple(
+        KerasWeight(f"vars/{i}", a) for i, a in enumerate(arrays))) for name, cls, cfg, arrays in many_layers["layers"]],
+        True, keras_version="3.15.1", model_config=config)
+    try:
+        conversion = weights_port.convert(source)
+    except PortError:
+        return
+    directory = tmp_path_factory.mktemp("crafted")
+    original = many_layers["path"]
+    with zipfile.ZipFile(original) as archive:
+        members = {info.filename: archive.read(info) for info in archive.infolist()}
+    members["config.json"] = json.dumps(config).encode()
+    with zipfile.ZipFile(directory / "crafted.keras", "w") as archive:
+        for name, blob in members.items():
+            archive.writestr(name, blob)
+    try:
+        reference = keras.models.load_model(directory / "crafted.keras", compile=False)
+        image = np.random.default_rng(0).uniform(-1, 1, (2, 12, 12, 3)).astype("float32")
+        expected = np.asarray(reference(image))
+    except Exception as exc:
+        pytest.fail(f"the converter accepted {key}={entry['config'][key]!r} on {entry['class_name']}, which Keras "
+                    f"refuses: {type(exc).__name__}: {str(exc)[:200]}")
+    with torch.no_grad():
+        actual = conversion.build()(torch.from_numpy(image.transpose(0, 3, 1, 2).copy())).numpy()
+    both_nan = np.isnan(actual) & np.isnan(expected)
+    assert np.array_equal(np.isnan(actual), np.isnan(expected)), (key, entry["config"][key], entry["class_name"])
+    assert compare_arrays(np.where(both_nan, 0, actual), np.where(both_nan, 0, expected), "float32").passed, (
+        key, entry["config"][key], entry["class_name"])

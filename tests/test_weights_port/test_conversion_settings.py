@@ -71,13 +71,14 @@ CASES = [
     ("Cropping2D", {"cropping": [[5, 5], [0, 0]]}, [], (8, 8, 2), "leaves nothing of an axis of size 8"),
     ("ZeroPadding2D", {"padding": -1}, [], (8, 8, 2), "config 'padding' is -1; Keras allows non-negative integers"),
     ("BatchNormalization", {"epsilon": float("nan")}, [np.ones(2), np.zeros(2), np.zeros(2), np.ones(2)], (4, 2),
-     "config 'epsilon' is nan; Keras allows a finite number ≥ 0"),
-    ("BatchNormalization", {"axis": "x"}, [np.ones(2)] * 4, (4, 2), "config 'axis' is 'x'; Keras allows distinct axes"),
+     "config 'epsilon' is nan; Keras allows a finite number"),
+    ("BatchNormalization", {"axis": "x"}, [np.ones(2)] * 4, (4, 2), "config 'axis' is 'x'; Keras allows an integer"),
     ("LeakyReLU", {"negative_slope": float("inf")}, [], (4,), "config 'negative_slope' is inf; Keras allows a finite"),
     ("ReLU", {"max_value": -1.0}, [], (4,), "config 'max_value' is -1.0; Keras allows a finite number ≥ 0"),
     ("Softmax", {"axis": 5}, [], (4,), "config 'axis' is 5; Keras allows distinct axes between 1 and 1"),
     ("Dense", {"units": 3}, [np.ones((4, 2)), np.zeros(2)], (4,), "config 'units' is 3 but its weights hold units 2"),
-    ("Dense", {"activation": 5}, [np.ones((4, 2)), np.zeros(2)], (4,), "config 'activation' is 5; Keras allows an"),
+    ("Dense", {"activation": 5}, [np.ones((4, 2)), np.zeros(2)], (4,),
+     "config 'activation' is 5; Keras allows one of Keras's activations"),
     ("Dense", {"use_bias": "yes"}, [np.ones((4, 2)), np.zeros(2)], (4,), "config 'use_bias' is 'yes'; Keras allows"),
     ("Rescaling", {"scale": float("nan")}, [], (4,), "config 'scale' is nan; Keras allows finite numbers"),
     ("Embedding", {"input_dim": 7}, [np.ones((5, 3))], (4,), "config 'input_dim' is 7 but its weights hold a"),
@@ -115,6 +116,22 @@ def test_nan_constants_never_reach_the_source_and_inf_needs_no_bare_name() -> No
     assert "nan" not in conversion.source
     with pytest.raises(ConfigValueError):
         convert_one("ELU", {"alpha": float("nan")}, [], (4,))
+
+
+@pytest.mark.parametrize(("config", "message"), [
+    ({"kernel_initializer": 1}, "config 'kernel_initializer' is 1; Keras allows one of Keras's initializers"),
+    ({"bias_regularizer": "l3"}, "config 'bias_regularizer' is 'l3'; Keras allows one of Keras's regularizers"),
+    ({"kernel_constraint": {"class_name": "Evil", "config": {}}}, "Keras allows one of Keras's constraints"),
+    ({"trainable": 1}, "config 'trainable' is 1; Keras allows true or false"),
+    ({"dtype": "float31"}, "config 'dtype' is 'float31'; Keras allows a dtype name or a DTypePolicy"),
+    ({"evil": 1}, "config key 'evil' is not an argument of Keras's Dense, so Keras refuses the file too"),
+    ({"units": None}, "config 'units' is None; Keras allows an integer"),
+])
+def test_what_keras_cannot_deserialize_is_refused(config: dict[str, Any], message: str) -> None:
+    """Keys and values that only matter for training still decide whether Keras can load the file at all."""
+    with pytest.raises(ConfigValueError) as refused:
+        convert_one("Dense", config, [np.ones((4, 2)), np.zeros(2)], (4,))
+    assert message in str(refused.value), str(refused.value)
 
 
 def test_a_layer_keras_accepts_still_converts() -> None:

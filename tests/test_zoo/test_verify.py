@@ -100,5 +100,5 @@ def test_a_file_whose_recorded_config_keras_would_refuse_is_refused(tmp_path: Pa
     with zipfile.ZipFile(path, "w") as archive:
         for name, data in members.items():
             archive.writestr(name, data)
-    with pytest.raises(LayoutMismatchError, match="config 'activation' is 7; Keras allows an activation name"):
+    with pytest.raises(LayoutMismatchError, match="config 'activation' is 7; Keras allows one of Keras's activations"):
         zoo.get("mlp", backend="torch", weights=path, **MLP)

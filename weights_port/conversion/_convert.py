@@ -32,6 +32,7 @@ from ._ir import ModelIR, Port, Value
 from ._names import NameTable, module_name_for, snake_identifier
 from ._render import build_module, render_source
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
+from ._settings import check_layer_config
 from ._table import ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
@@ -192,6 +193,7 @@ class _Converter:
         preferred = self.preferred_layouts()
         inputs: list[Port] = []
         for tensor, layer in self.graph.inputs:
+            check_layer_config(layer, self.em.keras_major)
             shape = _input_shape(layer)
             integer = str(layer.config.get("dtype", "float32")).startswith(("int", "uint", "bool"))
             layout = "cf" if len(shape) >= 3 and preferred.get(tensor.id) == "cf" and not integer else "keras"
@@ -200,6 +202,8 @@ class _Converter:
         layer_outputs: dict[str, list[Value]] = {}
         for op in self.graph.ops:
             emit = self.emitter(op.layer)
+            if emit not in (emit_keras_op, emit_tf_op, emit_tf_op_layer):
+                check_layer_config(op.layer, self.em.keras_major)
             self.em.begin(op.layer)
             try:
                 outputs = emit(op, [values[t.id] for t in op.inputs], self.em)

@@ -46,6 +46,13 @@ class Layer:
     config: Mapping[str, Any]
     module: str = ""
     """Where Keras defines it ("keras.layers", "keras.src.ops.numpy" for an operation node)."""
+    registered: str | None = None
+    """A custom class's registered name ("package>Class"), as Keras records it."""
+
+    @property
+    def custom(self) -> bool:
+        """A class Keras does not define (a plugin's layer): Keras's own rules for its config do not apply."""
+        return self.registered is not None or bool(self.module and not self.module.startswith(("keras", "tf_keras")))
 
     def describe(self) -> str:
         return f"Keras layer {quoted(self.name)} ({quoted(self.class_name, 40)[1:-1]})"
@@ -264,8 +271,11 @@ class _Builder:
     def layer(self, entry: Mapping[str, Any], prefix: str) -> Layer:
         config = _inner(entry)
         module = entry.get("module")
+        raw, registered = entry.get("class_name"), entry.get("registered_name")
+        custom = raw if isinstance(raw, str) and ">" in raw else registered if isinstance(registered, str) and \
+            registered != raw else None
         return Layer(f"{prefix}{_layer_name(entry)}", _class_name(entry), config if isinstance(config, Mapping) else {},
-                     module if isinstance(module, str) else "")
+                     module if isinstance(module, str) else "", custom)
 
     def call(self, entry: Mapping[str, Any], prefix: str, args: list[Any], kwargs: dict[str, Any],
              depth: int) -> list[TensorRef]:

@@ -18,7 +18,7 @@ from .._padding import same_padding, window_output
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op, TensorRef
 from ._ir import Attr, Expr, F, Value, compare, nn, torch
-from ._settings import Settings, shown
+from ._settings import Settings, check_layer_config, shown
 from ._table import ConvertRule, Emit, apply_activation
 
 __all__ = ["CORE_RULES", "as_keras_holds"]
@@ -36,7 +36,7 @@ def _arrays(em: Emitter, layer: Layer, counts: Sequence[int], what: str) -> list
 
 
 def _channels_last(s: Settings) -> None:
-    if s.choice("data_format", _DATA_FORMATS, "channels_last") != "channels_last":
+    if s.choice("data_format", _DATA_FORMATS, "channels_last", nullable=True) != "channels_last":
         raise refuse(s.layer, "uses data_format='channels_first'", "only channels_last Keras models are converted")
 
 
@@ -534,7 +534,7 @@ def _identity(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 def _flatten(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     x, s = inputs[0], Settings(op.layer)
-    first = s.choice("data_format", _DATA_FORMATS, "channels_last") == "channels_first" and x.rank > 2
+    first = s.choice("data_format", _DATA_FORMATS, "channels_last", nullable=True) == "channels_first" and x.rank > 2
     size = math.prod(d for d in x.shape[1:] if d is not None) if None not in x.shape[1:] else None
     if first:  # Keras moves axis 1 last before flattening
         x = em.to_layout(x, "keras")
@@ -643,7 +643,7 @@ def _pool(n: int, kind: str) -> Emit:
         _channels_last(s)
         x = em.to_layout(inputs[0], "cf")
         kernel = s.ints("pool_size", n, 2)
-        strides = s.ints("strides", n, kernel)
+        strides = s.ints("strides", n, kernel, nullable=True)  # Keras: strides=None means the pool size
         padding = s.choice("padding", ("valid", "same"), "valid")
         out_spatial = tuple(window_output(d, k, st, 1, padding)
                             for d, k, st in zip(x.shape[1:-1], kernel, strides, strict=True))
@@ -809,6 +809,7 @@ def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
             not isinstance(wrapped.get("config", {}), dict):
         raise Settings(layer).error("layer", wrapped, "a layer config")
     inner = Layer(layer.name, wrapped["class_name"].rsplit(">", 1)[-1], wrapped.get("config") or {}, layer.module)
+    check_layer_config(inner, em.keras_major)
     if x.rank < 3:
         raise refuse(layer, f"wraps a layer over a tensor of rank {x.rank}", "TimeDistributed takes (batch, time, ...)")
     if inner.class_name == "Dense":

@@ -18,7 +18,7 @@ from .._errors import ConfigValueError
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op
 from ._ir import Expr, Value, nn, torch
-from ._settings import Settings
+from ._settings import Settings, check_layer_config
 from ._table import ConvertRule, activation_name
 
 __all__ = ["RECURRENT_RULES"]
@@ -40,6 +40,7 @@ def _recurrent(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
             raise Settings(layer).error("layer", wrapped, "a recurrent layer's config")
         _check_backward_layer(layer, wrapped)
         inner_class, config = wrapped["class_name"].rsplit(">", 1)[-1], dict(wrapped.get("config") or {})
+        check_layer_config(Layer(layer.name, inner_class, config, layer.module), em.keras_major)
     else:
         inner_class, config = layer.class_name, dict(layer.config)
     if inner_class not in _KIND:

@@ -9,14 +9,17 @@ is allowed, in one line.
 
 from __future__ import annotations
 
+import functools
+import importlib.resources
+import json
 import math
-from collections.abc import Collection, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from .._errors import ConfigValueError
 from ._graph import Layer
 
-__all__ = ["MAX_DIMENSION", "MAX_ELEMENTS", "Settings", "shown"]
+__all__ = ["MAX_DIMENSION", "MAX_ELEMENTS", "Settings", "check_layer_config", "keras_catalog", "shown"]
 
 MAX_DIMENSION = 2**20
 """Largest size, count or repeat a config may ask for (the converter never allocates from it, but sizes derive)."""
@@ -51,12 +54,22 @@ class Settings:
     def error(self, key: str, value: Any, allowed: str) -> ConfigValueError:
         return ConfigValueError(f"{self.layer.describe()}: config '{key}' is {shown(value)}; Keras allows {allowed}")
 
-    def raw(self, key: str, default: Any = None) -> Any:
-        value = self.config.get(key, default)
-        return default if value is None else value
+    def raw(self, key: str, default: Any = None, nullable: bool = False) -> Any:
+        """The value, or ``default`` when the key is absent (or null where Keras reads null as the default)."""
+        if key not in self.config:
+            return default
+        value = self.config[key]
+        if value is None and (nullable or default is None):
+            return default
+        return value
 
     def has(self, key: str) -> bool:
         return self.config.get(key) is not None
+
+    def null_is_refused(self, key: str, what: str) -> None:
+        """Keras reads ``key: null`` as an error (a missing key takes the default): refuse it likewise."""
+        if key in self.config and self.config[key] is None:
+            raise self.error(key, None, what)
 
     # ------------------------------------------------------------------ scalars
 
@@ -66,8 +79,8 @@ class Settings:
             raise self.error(key, value, "true or false")
         return value
 
-    def choice(self, key: str, allowed: Collection[str], default: str) -> str:
-        value = self.raw(key, default)
+    def choice(self, key: str, allowed: Collection[str], default: str, nullable: bool = False) -> str:
+        value = self.raw(key, default, nullable)
         text = value.lower() if isinstance(value, str) else value
         if text not in allowed:
             raise self.error(key, value, "one of " + ", ".join(repr(a) for a in sorted(allowed)))
@@ -120,9 +133,10 @@ class Settings:
 
     # ------------------------------------------------------------------ tuples
 
-    def ints(self, key: str, n: int, default: Any, minimum: int = 1, maximum: int = MAX_DIMENSION) -> tuple[int, ...]:
+    def ints(self, key: str, n: int, default: Any, minimum: int = 1, maximum: int = MAX_DIMENSION,
+             nullable: bool = False) -> tuple[int, ...]:
         """Keras's ``standardize_tuple``: one integer for every axis, or exactly ``n``."""
-        value = self.raw(key, default)
+        value = self.raw(key, default, nullable)
         items: Any = (value,) * n if _is_int(value) else value
         if not isinstance(items, list | tuple) or len(items) != n or \
                 not all(_is_int(v) and minimum <= v <= maximum for v in items):
@@ -189,3 +203,100 @@ class Settings:
 
 def known_shape(shape: Sequence[int | None]) -> bool:
     return all(s is not None for s in shape)
+
+
+# --------------------------------------------------------------------------- what Keras accepts in any layer config
+
+_DTYPES = frozenset({"float16", "float32", "float64", "bfloat16", "mixed_float16", "mixed_bfloat16", "int8", "int16",
+                     "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string", "half", "float",
+                     "double"})
+_CLOSED_SETS = ("padding", "data_format", "interpolation", "merge_mode")
+"""Checked by the rules themselves against the set Keras allows (a better message than the kind of the default)."""
+_OBJECT_KINDS = (("_initializer", "initializers"), ("_regularizer", "regularizers"), ("_constraint", "constraints"))
+
+
+@functools.cache
+def keras_catalog() -> dict[str, Any]:
+    """What the installed Keras 3 and tf_keras accept (``scripts/keras_catalog.py`` writes it; data, not code)."""
+    text = importlib.resources.files(__package__).joinpath("keras_catalog.json").read_text()
+    return dict(json.loads(text))
+
+
+def check_layer_config(layer: Layer, keras_major: int) -> None:
+    """Refuse a config Keras itself refuses to deserialize: an argument the class does not take, a ``trainable``
+    that is not a boolean, an unknown dtype, initializer, regularizer, constraint or activation."""
+    if layer.custom:
+        return
+    catalog = keras_catalog()["keras3" if keras_major >= 3 else "keras2"]
+    s = Settings(layer)
+    keys = catalog["layers"].get(layer.class_name)
+    if keys is not None:
+        unknown = sorted(set(layer.config) - set(keys))
+        if unknown:
+            raise ConfigValueError(f"{layer.describe()}: config key {shown(unknown[0])} is not an argument of "
+                                   f"Keras's {layer.class_name}, so Keras refuses the file too")
+    if "trainable" in layer.config:
+        s.flag("trainable")
+    for key, default in catalog["defaults"].get(layer.class_name, {}).items():
+        if key in layer.config and key not in _CLOSED_SETS:
+            _check_like_default(s, key, layer.config[key], default)
+    seed = layer.config.get("seed")
+    if seed is not None and (not isinstance(seed, int) or isinstance(seed, bool)):
+        raise s.error("seed", seed, "an integer or null")
+    shape = layer.config.get("noise_shape")
+    if shape is not None and (not isinstance(shape, list) or not all(
+            d is None or (isinstance(d, int) and not isinstance(d, bool) and d > 0) for d in shape)):
+        raise s.error("noise_shape", shape, "null or a list of positive sizes and nulls")
+    dtype = layer.config.get("dtype")
+    name = dtype.get("config", {}).get("name") if isinstance(dtype, Mapping) and isinstance(
+        dtype.get("config"), Mapping) else dtype
+    if dtype is not None and (not isinstance(name, str) or name not in _DTYPES):
+        raise s.error("dtype", dtype, "a dtype name or a DTypePolicy")
+    for key, value in layer.config.items():
+        for suffix, part in _OBJECT_KINDS:
+            if key.endswith(suffix):
+                _check_object(s, key, value, catalog[part], part)
+        if key in ("activation", "recurrent_activation") and value is not None:
+            _check_object(s, key, value, catalog["activations"], "activations")
+
+
+def _check_like_default(s: Settings, key: str, value: Any, default: Any) -> None:
+    """A value of the kind Keras's default has: null only where the default is null, a boolean for a flag,
+    a finite number for a number, text for text (the shapes Keras's constructors work with)."""
+    if value is None:
+        if default is not None:
+            raise s.error(key, value, f"a value like its default {default!r}, not null")
+        return
+    if isinstance(default, bool):
+        ok, kind = isinstance(value, bool), "true or false"
+    elif isinstance(default, int):  # or one per axis (axis=-1 is written [-1], strides=1 as [1, 1])
+        ok, kind = isinstance(value, int | list) and not isinstance(value, bool), "an integer (or one per axis)"
+    elif isinstance(default, float):
+        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
+        kind = "a finite number"
+    elif isinstance(default, str):
+        ok = isinstance(value, str) or key.endswith(("_initializer", "_regularizer", "_constraint", "activation"))
+        kind = "text"
+    else:
+        ok, kind = True, ""
+    if not ok:
+        raise s.error(key, value, kind)
+
+
+def _check_object(s: Settings, key: str, value: Any, known: Mapping[str, list[str]], part: str) -> None:
+    if value is None:
+        return
+    if isinstance(value, str):
+        if value not in known["strings"]:
+            raise s.error(key, value, f"one of Keras's {part}")
+        return
+    if isinstance(value, Mapping):
+        class_name, config = value.get("class_name"), value.get("config", {})
+        registered = value.get("registered_name")
+        if part == "activations" and class_name == "function" and isinstance(config, str) and \
+                config in known["strings"]:
+            return
+        if isinstance(class_name, str) and class_name in known["classes"] and isinstance(config, Mapping | None) \
+                and (registered is None or registered == class_name):
+            return
+    raise s.error(key, value, f"one of Keras's {part} (a name or its serialized dict)")
