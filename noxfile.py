@@ -1,5 +1,5 @@
-"""Sessions: tests (default suite), equivalence (thorough property run), training (the training property),
-convert (every application), lint, typecheck, bench."""
+"""Sessions: tests (default suite), equivalence (thorough property run), training (the training property and
+resumed free-running training), convert (every application), safety (crafted files), lint, typecheck, bench."""
 
 from __future__ import annotations
 
@@ -55,6 +55,17 @@ def training(session: nox.Session) -> None:
     _install(session)
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "--zoo-train",
                 "-k", "train", "--zoo-examples", "5", "-v", *session.posargs, env=ENV)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_zoo/test_training_resume.py", "-m",
+                "sweep or not sweep", "-v", env=ENV)
+
+
+@nox.session
+def safety(session: nox.Session) -> None:
+    """The conversion safety properties with many examples, and crafted configs cross-checked against Keras."""
+    _install(session)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_weights_port/test_conversion_safety.py",
+                "tests/test_weights_port/test_conversion_settings.py", "-m", "sweep or not sweep", "-q",
+                *session.posargs, env={**ENV, "ZOO_SAFETY_EXAMPLES": "250"})
 
 
 @nox.session

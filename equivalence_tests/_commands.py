@@ -25,7 +25,20 @@ def add_convert(commands: Any) -> None:
     convert.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     convert.add_argument("--check", action="store_true",
                          help="compare with Keras (needs Keras) in float32 and float64; exit 1 on mismatch")
+    convert.add_argument("--input-shape", action="append", type=_shape, metavar="D1,D2,...",
+                         help="--check's input shape without the batch axis, one per input in order (default: the "
+                              "declared shape, free image axes the smallest size the model accepts)")
     convert.set_defaults(run=_convert)
+
+
+def _shape(text: str) -> tuple[int, ...]:
+    try:
+        shape = tuple(int(v) for v in text.split(","))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a comma-separated list of sizes (224,224,3)") from None
+    if not shape or any(v <= 0 for v in shape):
+        raise argparse.ArgumentTypeError(f"{text!r}: sizes must be positive")
+    return shape
 
 
 def add_check(commands: Any) -> None:
@@ -66,7 +79,8 @@ def _convert(args: argparse.Namespace) -> int:
     quiet_tensorflow_import()
     from ._convert_check import check_conversion
 
-    check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules)
+    check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules,
+                             input_shape=args.input_shape)
     for result in check.results:
         status = "ok" if result.agreement.passed else "MISMATCH"
         print(f"{result.dtype:8} {one_line(result.output):30} max abs {result.agreement.max_abs:.2e}  "

@@ -47,7 +47,8 @@ class ConversionCheck:
 
 def check_conversion(model: str | Path, weights: str | Path | None = None, *, dtypes: Sequence[str] = ("float32", "float64"),
                      batch: int = 2, seed: int = 0, class_name: str | None = None, rules: Any = None,
-                     port_rules: Any = None, keras_model: Any = None) -> ConversionCheck:
+                     port_rules: Any = None, keras_model: Any = None,
+                     input_shape: Sequence[Sequence[int]] | None = None) -> ConversionCheck:
     """Convert ``model`` in each dtype and compare with Keras on the same random batch.
 
     ``keras_model`` is the reference when given (the live model that wrote the file: Keras
@@ -58,7 +59,7 @@ def check_conversion(model: str | Path, weights: str | Path | None = None, *, dt
     keras_model = keras_model if keras_model is not None else load_keras_model(model, weights)
     check = ConversionCheck(allowances=kernel_allowances(json.loads(keras_model.to_json())))
     rng = np.random.default_rng(seed)
-    inputs32 = _random_inputs(keras_model, batch, rng)
+    inputs32 = _random_inputs(keras_model, batch, rng, input_shapes(keras_model, input_shape))
     for dtype in dtypes:
         conversion = weights_port.convert(model, weights, class_name=class_name, dtype=dtype,
                                           rules=rules or weights_port.DEFAULT_CONVERT_RULES,
@@ -71,12 +72,22 @@ def check_conversion(model: str | Path, weights: str | Path | None = None, *, dt
         except Exception as exc:  # TensorFlow lacks some float64 kernels (MaxPool3D)
             text = str(exc)
             if dtype == "float32" or "{{node " not in text or not ("allowed values" in text or "find device" in text):
-                raise
+                from weights_port import PortError
+
+                raise PortError(f"Keras cannot run the model on inputs of shape {[list(a.shape) for a in inputs]}: "
+                                f"{_first_line(text) or type(exc).__name__}") from None
             kernel = text.split("{{node ")[1].split("}}")[0].split(" ")[0]
             check.notes.append(f"float64 not checked: TensorFlow has no float64 {kernel} kernel, so Keras cannot run "
                                "this model in float64")
             continue
-        actual, local_values = _run_torch(module, inputs, conversion.manifest)
+        try:
+            actual, local_values = _run_torch(module, inputs, conversion.manifest)
+        except RuntimeError as exc:  # torch's own refusal of an input Keras accepted: one line, not a traceback
+            from weights_port import PortError
+
+            raise PortError(f"{dtype}: the converted module cannot run the inputs Keras ran "
+                            f"({[list(a.shape) for a in inputs]}): {_first_line(str(exc)) or type(exc).__name__}; "
+                            "please report it") from None
         for entry, got, want in zip(conversion.manifest["outputs"], actual, expected, strict=True):
             agreement = compare_arrays(got, want.transpose(entry["permutation"]), dtype, check.allowances)
             check.results.append(OutputAgreement(dtype, entry["name"], agreement))
@@ -84,6 +95,15 @@ def check_conversion(model: str | Path, weights: str | Path | None = None, *, dt
             check.reports.append(_first_divergence(reference, inputs, local_values, conversion.manifest, dtype,
                                                    check.allowances))
     return check
+
+
+def _first_line(text: str) -> str:
+    """The first informative line of an error, without terminal colour codes."""
+    import re
+
+    lines = [re.sub(r"\x1b\[[0-9;]*m", "", line).strip() for line in text.splitlines()]
+    informative = [line for line in lines if line and not line.startswith("Exception encountered")]
+    return informative[0][:200] if informative else ""
 
 
 def load_keras_model(model: str | Path, weights: str | Path | None = None) -> Any:
@@ -168,11 +188,67 @@ def _float64_config(value: Any) -> Any:
     return value
 
 
-def _random_inputs(model: Any, batch: int, rng: np.random.Generator) -> list[np.ndarray]:
+MAX_CHECK_ELEMENTS = 2**26
+"""The largest input (elements per sample) ``--check`` draws: a declared shape beyond it is refused, not allocated."""
+
+_SPATIAL_CANDIDATES = (32, 64, 96, 128, 160, 224, 299)
+"""Sizes tried for an image axis the model leaves free (``input_shape=None``): the first the model accepts."""
+
+
+def input_shapes(model: Any, given: Sequence[Sequence[int]] | None = None) -> list[tuple[int, ...]]:
+    """One shape (without the batch axis) per input: ``given``, or the declared one with free axes filled.
+
+    A free time axis becomes 7 steps; free image axes the smallest candidate size that the
+    Keras model runs on (strides and kernels decide it; a fixed 7 made MobileNetV3 fail).
+    """
+    from weights_port import PortError
+
+    declared = [tuple(tensor.shape)[1:] for tensor in model.inputs]
+    if given is not None:
+        if len(given) != len(declared) or any(len(g) != len(d) or any(a is not None and a != b for a, b in zip(
+                d, g, strict=True)) for g, d in zip(given, declared, strict=True)):
+            raise PortError(f"--input-shape {[list(g) for g in given]} does not fit the model's inputs "
+                            f"{[list(d) for d in declared]} (give one shape per input, free axes filled)")
+        shapes = [tuple(int(v) for v in g) for g in given]
+    else:
+        shapes = []
+        for shape in declared:
+            if None not in shape or len(shape) < 3:
+                shapes.append(tuple(7 if d is None else int(d) for d in shape))
+                continue
+            for size in _SPATIAL_CANDIDATES:
+                candidate = tuple(size if d is None else int(d) for d in shape)
+                if _keras_accepts(model, declared, shapes, candidate):
+                    shapes.append(candidate)
+                    break
+            else:
+                raise PortError(f"the model runs on none of the input sizes {_SPATIAL_CANDIDATES} for its free axes "
+                                f"{list(shape)}; give one with --input-shape")
+    for shape in shapes:
+        if int(np.prod(shape, dtype=np.float64)) > MAX_CHECK_ELEMENTS:
+            raise PortError(f"input shape {list(shape)} has more than {MAX_CHECK_ELEMENTS} elements per sample; the "
+                            "check would not fit in memory (give a smaller one with --input-shape)")
+    return shapes
+
+
+def _keras_accepts(model: Any, declared: list[tuple[Any, ...]], chosen: list[tuple[int, ...]],
+                   candidate: tuple[int, ...]) -> bool:
+    rest = [tuple(7 if d is None else int(d) for d in shape) for shape in declared[len(chosen) + 1:]]
+    arrays = [np.zeros((1, *shape), dtype="float32") for shape in [*chosen, candidate, *rest]]
+    try:
+        _run_keras(model, arrays)
+    except Exception:  # Keras's own refusal (a kernel larger than its input), of any type
+        return False
+    return True
+
+
+def _random_inputs(model: Any, batch: int, rng: np.random.Generator,
+                   shapes: Sequence[tuple[int, ...]] | None = None) -> list[np.ndarray]:
     vocabularies = _embedding_vocabularies(model)
+    shapes = shapes if shapes is not None else input_shapes(model)
     arrays = []
     for index, tensor in enumerate(model.inputs):
-        shape = [batch] + [7 if d is None else int(d) for d in tuple(tensor.shape)[1:]]
+        shape = [batch, *shapes[index]]
         dtype = str(getattr(tensor.dtype, "name", tensor.dtype))
         if index in vocabularies or dtype.startswith("int"):
             arrays.append(rng.integers(0, vocabularies.get(index, 10), shape).astype(

@@ -10,31 +10,67 @@ examples; the default) and ``thorough`` (``--hypothesis-profile=thorough``).
 
 from __future__ import annotations
 
+import importlib.util
 from typing import Any
 
-from hypothesis import HealthCheck, Phase, settings
+import pytest
 
-__all__ = ["PROFILES", "example_settings"]
+__all__ = ["example_settings", "profiles"]
 
-_SLOW_OK = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
-# No shrinking: every example builds real models (seconds for ResNet50); the report of the
-# first failing example already names the diverging layer.
-_NO_SHRINK = [Phase.explicit, Phase.reuse, Phase.generate]
-PROFILES = {
-    "ci": settings(derandomize=True, deadline=None, max_examples=3, database=None, suppress_health_check=_SLOW_OK,
-                   phases=_NO_SHRINK, print_blob=True),
-    "thorough": settings(deadline=None, max_examples=30, suppress_health_check=_SLOW_OK, phases=_NO_SHRINK,
-                         print_blob=True),
-}
-for _name, _profile in PROFILES.items():  # registered at import: before --hypothesis-profile is read
-    settings.register_profile(_name, _profile)
+NEEDS_HYPOTHESIS = ("the equivalence property needs hypothesis, which is not installed; install it with "
+                    "pip install 'keras-torch-zoo[test]' (or pip install hypothesis)")
 
 
-def example_settings(request: Any) -> settings:
+def profiles() -> dict[str, Any]:
+    """The hypothesis profiles: ``ci`` (derandomised, no deadline, few examples) and ``thorough``.
+
+    No shrinking: every example builds real models (seconds for ResNet50); the report of the
+    first failing example already names the diverging layer. Imported here, not at module
+    level, so installing the project never makes pytest depend on hypothesis.
+    """
+    from hypothesis import HealthCheck, Phase, settings
+
+    slow_ok = [HealthCheck.too_slow, HealthCheck.data_too_large, HealthCheck.function_scoped_fixture]
+    no_shrink = [Phase.explicit, Phase.reuse, Phase.generate]
+    return {
+        "ci": settings(derandomize=True, deadline=None, max_examples=3, database=None, suppress_health_check=slow_ok,
+                       phases=no_shrink, print_blob=True),
+        "thorough": settings(deadline=None, max_examples=30, suppress_health_check=slow_ok, phases=no_shrink,
+                             print_blob=True),
+    }
+
+
+def example_settings(request: Any) -> Any:
     """The hypothesis settings a property runs with: the chosen profile, ``--zoo-examples`` examples."""
+    from hypothesis import settings
+
+    known = profiles()
     profile_name = request.config.getoption("hypothesis_profile", default=None) or "ci"
-    profile = PROFILES.get(profile_name, PROFILES["ci"])
+    profile = known.get(profile_name, known["ci"])
     return settings(profile, max_examples=request.config.getoption("zoo_examples") or profile.max_examples)
+
+
+def _has_hypothesis() -> bool:
+    try:
+        return importlib.util.find_spec("hypothesis") is not None
+    except ImportError:
+        return False
+
+
+@pytest.hookimpl(tryfirst=True)
+def pytest_configure(config: Any) -> None:
+    """Register the profiles before hypothesis's own plugin reads ``--hypothesis-profile``; without hypothesis,
+    only the zoo's own options are an error (the user's other tests run as they would without this plugin)."""
+    if not _has_hypothesis():
+        used = [f"--{name.replace('_', '-')}" for name in ("zoo_arch", "zoo_dtype", "zoo_examples", "zoo_train")
+                if config.getoption(name, default=None)]
+        if used or any("equivalence_tests" in str(arg) for arg in config.args):
+            raise pytest.UsageError(f"{' '.join(used) or 'equivalence_tests'}: {NEEDS_HYPOTHESIS}")
+        return
+    from hypothesis import settings
+
+    for name, profile in profiles().items():
+        settings.register_profile(name, profile)
 
 
 def pytest_addoption(parser: Any) -> None:

@@ -82,7 +82,8 @@ def _names(module: Any, candidates: set[str]) -> dict[str, list[str]]:
             except Exception:
                 pass
             try:
-                if module.get({"class_name": name, "config": {}}) is not None:
+                if inspect.isclass(getattr(module, name, None)) or module.get({"class_name": name, "config": {}}) \
+                        is not None:  # a class whose config needs keys (Constant's value) is still a class
                     classes.append(name)
             except Exception:
                 pass

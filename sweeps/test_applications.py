@@ -37,7 +37,8 @@ def table():
               "|---|---|---|---|---|---|---|"]
     rows = {_key(row): row for row in (path.read_text().splitlines()[2:] if path.exists() else []) if row.strip()}
     rows.update({_key(row): row for row in ROWS})
-    order = {name: index for index, name in enumerate([*APPLICATIONS, *SIZE_VARIANTS])}
+    order = {name: index for index, name in enumerate([*APPLICATIONS, *SIZE_VARIANTS,
+                                                       *(f"{n} (input_shape=None)" for n in DEFAULT_SHAPE)])}
     lines = [*header, *sorted(rows.values(), key=lambda row: (order.get(_key(row)[0], 999), _key(row)[1]))]
     path.write_text("\n".join(lines) + "\n")
     print("\n".join(lines))
@@ -104,6 +105,28 @@ def test_size_variant(name: str, tmp_path: Path) -> None:
     check = check_conversion(path, keras_model=model)
     errors = {r.dtype: max(x.agreement.max_rel for x in check.results if x.dtype == r.dtype) for r in check.results}
     ROWS.append(f"| {name} | Keras 3 .keras | {errors.get('float32', float('nan')):.1e} | "
+                f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
+                f"{'ok' if check.passed else 'MISMATCH'} |")
+    assert check.passed, check.reports
+
+
+DEFAULT_SHAPE = ["MobileNetV3Small", "MobileNetV2", "EfficientNetB0", "ResNet50", "ConvNeXtTiny", "DenseNet121"]
+"""Saved with ``input_shape=None`` (free height and width): ``--check`` must find sizes the model accepts."""
+
+
+@pytest.mark.parametrize("name", DEFAULT_SHAPE)
+def test_default_shape_application(name: str, tmp_path: Path) -> None:
+    model = getattr(keras.applications, name)(input_shape=None, weights=None)
+    rng = np.random.default_rng(0)
+    randomise_keras_weights(model, rng, calibration=[rng.uniform(-1, 1, (4, 64, 64, 3)).astype("float32")])
+    path = tmp_path / f"{name}.keras"
+    model.save(path)
+    start = time.perf_counter()
+    conversion = weights_port.convert(path)
+    seconds = time.perf_counter() - start
+    check = check_conversion(path, keras_model=model)
+    errors = {r.dtype: max(x.agreement.max_rel for x in check.results if x.dtype == r.dtype) for r in check.results}
+    ROWS.append(f"| {name} (input_shape=None) | Keras 3 .keras | {errors.get('float32', float('nan')):.1e} | "
                 f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
                 f"{'ok' if check.passed else 'MISMATCH'} |")
     assert check.passed, check.reports

@@ -23,7 +23,8 @@ from ._rules import (
     flatten_rows_to_channels_last,
 )
 
-__all__ = ["GATES", "RECURRENT_RULES", "cell_to_torch_arrays"]
+__all__ = ["GATES", "RECURRENT_RULES", "cell_to_cudnn_keras", "cell_to_torch_arrays", "from_cudnn_kernels",
+           "to_cudnn_kernels"]
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 _KERAS_CLASS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}
@@ -45,12 +46,33 @@ def _cell_to_torch(kind: str, arrays: Arrays, ctx: RuleContext, suffix: str) -> 
     return cell_to_torch_arrays(kind, [kernel, *arrays[1:]], suffix, arrays[1].shape[0])
 
 
+def from_cudnn_kernels(kernel: np.ndarray, recurrent: np.ndarray, gates: int) -> tuple[np.ndarray, np.ndarray]:
+    """Keras 2's ``CuDNNLSTM``/``CuDNNGRU`` kernels in the plain layers' layout.
+
+    cuDNN keeps each gate's input matrix as (units, in) and the layers store its row-major
+    flattening in an (in, units) block, so the plain block is ``block.reshape(units, in).T``;
+    each gate's recurrent block is stored transposed. tf_keras's own loader does the same
+    when it loads a CuDNN file into ``LSTM``/``GRU`` (``_convert_rnn_weights``).
+    """
+    inputs, units = kernel.shape[0], recurrent.shape[0]
+    plain = np.hstack([block.reshape(units, inputs).T for block in np.hsplit(kernel, gates)])
+    return plain, np.hstack([block.T for block in np.hsplit(recurrent, gates)])
+
+
+def to_cudnn_kernels(kernel: np.ndarray, recurrent: np.ndarray, gates: int) -> tuple[np.ndarray, np.ndarray]:
+    """The inverse of ``from_cudnn_kernels``: plain kernels in the CuDNN layers' stored layout."""
+    inputs, units = kernel.shape[0], recurrent.shape[0]
+    stored = np.hstack([block.T.reshape(inputs, units) for block in np.hsplit(kernel, gates)])
+    return stored, np.hstack([block.T for block in np.hsplit(recurrent, gates)])
+
+
 def cell_to_torch_arrays(kind: str, arrays: Arrays, suffix: str, units: int, allow_reset_before: bool = False) -> State:
     """Keras [kernel, recurrent kernel, bias?] → PyTorch's weight_ih/hh and bias_ih/hh, gates reordered.
 
     Bias forms: one Keras bias (all on the input side); CuDNN's double bias (input then
-    recurrent halves, ``CuDNNLSTM``/``CuDNNGRU``); a reset-after GRU's (2, 3u) rows; a
-    reset-before GRU's single (3u,) bias (only for modules that compute that form).
+    recurrent halves, ``CuDNNLSTM``/``CuDNNGRU``, whose kernels are in cuDNN's layout: the
+    bias shape tells them apart, as tf_keras's loader does); a reset-after GRU's (2, 3u)
+    rows; a reset-before GRU's single (3u,) bias (only for modules that compute that form).
     """
     gates = GATES[kind]
     kernel, recurrent = arrays[0], arrays[1]
@@ -58,6 +80,8 @@ def cell_to_torch_arrays(kind: str, arrays: Arrays, suffix: str, units: int, all
         raise RuleMismatch(f"a {_KERAS_CLASS[kind]} with {units} units needs {gates * units} gate columns, "
                            f"found kernel {kernel.shape} and recurrent kernel {recurrent.shape}")
     bias = arrays[2] if len(arrays) == 3 else None
+    if bias is not None and bias.shape == (2 * gates * units,):
+        kernel, recurrent = from_cudnn_kernels(kernel, recurrent, gates)
     if kind == "GRU":
         kernel, recurrent = _reorder_gates(kernel, _GRU_TO_TORCH), _reorder_gates(recurrent, _GRU_TO_TORCH)
     state = {f"weight_ih_l0{suffix}": kernel.T, f"weight_hh_l0{suffix}": recurrent.T}
@@ -173,6 +197,9 @@ def _bidirectional_rule() -> PortRule:
 
     def to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
         kind = ctx.target.module_type
+        inner = ctx.config("layer")
+        if isinstance(inner, Mapping) and str(inner.get("class_name", "")).startswith("CuDNN"):
+            return cell_to_cudnn_keras(kind, state, "") + cell_to_cudnn_keras(kind, state, "_reverse")
         return _cell_to_keras(kind, state, ctx, "") + _cell_to_keras(kind, state, ctx, "_reverse")
 
     def settings(ctx: RuleContext) -> dict[str, Any]:
@@ -182,8 +209,20 @@ def _bidirectional_rule() -> PortRule:
                     doc="forward then backward layer → bidirectional nn.LSTM/GRU/RNN", module_settings=settings)
 
 
+def cell_to_cudnn_keras(kind: str, state: Mapping[str, np.ndarray], suffix: str) -> list[np.ndarray]:
+    """PyTorch's weights → a ``CuDNNLSTM``/``CuDNNGRU``'s: kernels in cuDNN's layout, input then recurrent bias."""
+    gates = GATES[kind]
+    kernel, recurrent = state[f"weight_ih_l0{suffix}"].T, state[f"weight_hh_l0{suffix}"].T
+    biases = [state[f"bias_ih_l0{suffix}"], state[f"bias_hh_l0{suffix}"]]
+    if kind == "GRU":
+        kernel, recurrent = _reorder_gates(kernel, _GRU_TO_TORCH), _reorder_gates(recurrent, _GRU_TO_TORCH)
+        biases = [_reorder_gates(b, _GRU_TO_TORCH) for b in biases]
+    kernel, recurrent = to_cudnn_kernels(kernel, recurrent, gates)
+    return [kernel, recurrent, np.concatenate(biases)]
+
+
 def _cudnn_rule(keras_class: str, kind: str) -> PortRule:
-    """Keras 2's CuDNNLSTM / CuDNNGRU: tanh and sigmoid, reset-after, input and recurrent biases."""
+    """Keras 2's CuDNNLSTM / CuDNNGRU: tanh and sigmoid, reset-after, cuDNN's kernel layout, both biases."""
 
     def to_torch(arrays: Arrays, ctx: RuleContext) -> State:
         if ctx.target.attributes.get("bidirectional"):
@@ -191,12 +230,10 @@ def _cudnn_rule(keras_class: str, kind: str) -> PortRule:
         return _cell_to_torch(kind, arrays, ctx, "")
 
     def to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
-        arrays = _cell_to_keras(kind, state, ctx, "")
-        if kind == "GRU":
-            return [*arrays[:2], arrays[2].reshape(-1)]
-        return [*arrays[:2], np.concatenate([state["bias_ih_l0"], state["bias_hh_l0"]])]
+        return cell_to_cudnn_keras(kind, state, "")
 
-    return PortRule(keras_class, (kind,), to_torch, to_keras, doc=f"{keras_class} → nn.{kind}: both biases kept")
+    return PortRule(keras_class, (kind,), to_torch, to_keras,
+                    doc=f"{keras_class} → nn.{kind}: cuDNN's kernel layout undone, both biases kept")
 
 
 RECURRENT_RULES: list[PortRule] = [*(_recurrent_rule(kind) for kind in GATES), _bidirectional_rule(),

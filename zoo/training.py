@@ -108,7 +108,7 @@ class TrainingSetup:
 
 def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None = None, *,
                    optimizer: Mapping[str, Any] | str | None = None, loss: Any = None,
-                   loss_weights: Sequence[float] | None = None, floatx: str = "float32",
+                   loss_weights: Sequence[float] | None = None, floatx: str | None = None,
                    load_optimizer_state: bool = True) -> TrainingSetup:
     """Keras's training of ``model``: from the Keras file (or live model) it was ported from, or from configs.
 
@@ -121,6 +121,8 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
         loss: ``keras.losses.serialize`` output or a name, or a list of them (one per output).
         loss_weights: per-output weights, as in ``compile``.
         floatx: Keras's ``floatx`` when the model was compiled: the loss and learning rate live in it.
+            By default what the file records (its optimizer's learning-rate variable, else its
+            layers' dtype policy; a live model: its optimizer's), else the model's parameter dtype.
         load_optimizer_state: read the optimizer's saved iterations and slots (Adam's m and v…) so
             training continues where Keras stopped; False starts the optimizer afresh.
 
@@ -142,9 +144,14 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     variables: list[KerasVariable] = []
     saved_state: list[tuple[str, np.ndarray]] = []
     momentum: dict[str, float] = {}
+    recorded_floatx = None
     if source is not None:
         source = _weights_source(source)  # a Path, or a live keras.Model
-        recorded, variables, saved_state, momentum = _read_source(model, source)
+        recorded, variables, saved_state, momentum, recorded_floatx = _read_source(model, source)
+    if floatx is None:
+        floatx = recorded_floatx or _parameter_floatx(model)
+    if floatx not in ("float32", "float64"):
+        raise TrainingConfigError(f"floatx {floatx!r} is not reproduced; Keras trains in float32 or float64 here")
     optimizer = optimizer if optimizer is not None else recorded.get("optimizer")
     loss = loss if loss is not None else recorded.get("loss")
     if optimizer is None or loss is None:
@@ -170,8 +177,43 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
 # --------------------------------------------------------------------------- reading the Keras side
 
 
+def _parameter_floatx(model: nn.Module) -> str:
+    dtype = next((p.dtype for p in model.parameters() if p.is_floating_point()), torch.float32)
+    return "float64" if dtype == torch.float64 else "float32"
+
+
+def recorded_floatx(state: Sequence[tuple[str, np.ndarray]], model_config: Any) -> str | None:
+    """The ``floatx`` Keras trained in, as the file records it.
+
+    Keras creates its optimizer's learning-rate variable in floatx (saved beside the
+    iteration count); without optimizer state, the layers' dtype policy shows it (a model
+    built under ``floatx`` float64 records "float64" on every layer).
+    """
+    for key, array in state:
+        if array.ndim == 0 and array.dtype.kind == "f" and ("learning_rate" in key or key.endswith(("vars/1", "lr"))):
+            return "float64" if array.dtype == np.float64 else "float32"
+    names: set[str] = set()
+
+    def visit(value: Any) -> None:
+        if isinstance(value, Mapping):
+            dtype = value.get("dtype")
+            name = dtype.get("config", {}).get("name") if isinstance(dtype, Mapping) and isinstance(
+                dtype.get("config"), Mapping) else dtype
+            if isinstance(name, str) and name.startswith(("float", "mixed")):
+                names.add(name)
+            for item in value.values():
+                if isinstance(item, Mapping | list):
+                    visit(item)
+        elif isinstance(value, list):
+            for item in value:
+                visit(item)
+
+    visit(model_config)
+    return "float64" if names == {"float64"} else "float32" if names else None
+
+
 def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list[KerasVariable],
-                                                          list[tuple[str, np.ndarray]], dict[str, float]]:
+                                                          list[tuple[str, np.ndarray]], dict[str, float], str | None]:
     import weights_port
 
     from ._api import _rules
@@ -202,7 +244,8 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
                     "through a Python counter at trace time; its steps are not reproduced (Keras 3's Nadam is)")
         momentum = {pair.target.path: float((pair.layer.config or {}).get("momentum", 0.99)) for pair in pairs
                     if pair.layer.class_name == "BatchNormalization"}
-    return recorded, variables, state, momentum
+        floatx = recorded_floatx(state, keras_source.model_config)
+    return recorded, variables, state, momentum, floatx
 
 
 def _warn_about_unrecorded_delta(loss: Any, source: Any) -> None:

@@ -81,3 +81,39 @@ def test_zoo_check_refuses_a_missing_gpu_clearly(tmp_path: Path) -> None:
         pytest.skip("this machine has a GPU; the refusal is for machines without one")
     result = _run("-m", "zoo", "check", "mlp", "--device", "cuda", cwd=tmp_path)
     assert result.returncode == 2 and "sees no CUDA device" in result.stderr and "Traceback" not in result.stderr
+
+
+def _environment_without_hypothesis(directory: Path) -> Path:
+    """A site directory holding this project (as installed) and pytest with what they need, nothing else:
+    the environment of a user who installed the project and pytest but not the test extra."""
+    import sysconfig
+
+    site = Path(sysconfig.get_paths()["purelib"])
+    ours = directory / "site-packages"
+    ours.mkdir()
+    wanted = ("pytest", "_pytest", "py.py", "pluggy", "iniconfig", "packaging", "pygments", "numpy", "h5py",
+              "safetensors", "keras_torch_zoo", "__editable__.keras_torch_zoo", "__editable___keras_torch_zoo")
+    for entry in site.iterdir():
+        if entry.name.startswith(wanted) and "hypothesis" not in entry.name:
+            (ours / entry.name).symlink_to(entry)
+    return ours
+
+
+def test_the_pytest_plugin_loads_without_hypothesis(tmp_path: Path) -> None:
+    """Installing the project registers this plugin in every pytest run: it must need nothing but pytest."""
+    site = _environment_without_hypothesis(tmp_path)
+    (tmp_path / "test_users_own.py").write_text("def test_one():\n    assert 1 + 1 == 2\n")
+    code = ("import site, sys; site.addsitedir({site!r}); import pytest; "
+            "sys.exit(pytest.main(['-q', '-p', 'no:cacheprovider', 'test_users_own.py'] + {extra!r}))")
+
+    def run(extra: list[str]) -> subprocess.CompletedProcess[str]:  # -S: the interpreter's own site-packages unseen
+        return subprocess.run([sys.executable, "-S", "-c", code.format(site=str(site), extra=extra)], cwd=tmp_path,
+                              capture_output=True, text=True, timeout=120)
+
+    users = run([])
+    assert users.returncode == 0 and "1 passed" in users.stdout, users.stdout + users.stderr
+    assert "equivalence_tests/plugin.py" in run(["--trace-config"]).stdout  # the plugin was loaded, not absent
+    ours = run(["--zoo-arch", "mlp"])
+    assert ours.returncode != 0
+    assert "--zoo-arch: the equivalence property needs hypothesis, which is not installed; install it with " \
+           "pip install 'keras-torch-zoo[test]'" in ours.stdout + ours.stderr

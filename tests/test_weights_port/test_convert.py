@@ -375,3 +375,27 @@ def test_a_free_sequence_length_stays_free(tmp_path: Path) -> None:
         ids = np.random.default_rng(length).integers(0, 20, (2, length))
         with torch.no_grad():
             assert np.abs(module(torch.from_numpy(ids)).numpy() - model(ids).numpy()).max() < 1e-5
+
+
+def _free_size_model(tmp_path: Path) -> Path:
+    """Four strided 3×3 valid convolutions on a free image size: too small an input (7×7) leaves nothing."""
+    image = keras.Input((None, None, 3))
+    x = image
+    for filters in (4, 6, 8, 8):
+        x = L.Conv2D(filters, 3, strides=2, activation="relu")(x)
+    return _saved(keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x))), tmp_path, calibrate=False)
+
+
+def test_check_finds_an_input_size_a_free_shape_model_accepts(tmp_path: Path, capsys) -> None:
+    from equivalence_tests._convert_check import input_shapes
+    from zoo._cli import main
+
+    path = _free_size_model(tmp_path)
+    model = keras.models.load_model(path, compile=False)
+    assert input_shapes(model) == [(32, 32, 3)]
+    assert main(["convert", str(path), "-o", str(tmp_path / "out"), "--check"]) == 0
+    assert main(["convert", str(path), "-o", str(tmp_path / "out2"), "--check", "--input-shape", "40,48,3"]) == 0
+    assert "MISMATCH" not in capsys.readouterr().out
+    assert main(["convert", str(path), "-o", str(tmp_path / "out3"), "--check", "--input-shape", "5,5,3"]) == 2
+    error = capsys.readouterr().err
+    assert error.startswith("zoo: error: ") and error.count("\n") == 1 and "Traceback" not in error

@@ -2,16 +2,12 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import keras
 import numpy as np
 import pytest
 import torch
 from torch import nn
 
-import weights_port
-import zoo
 from equivalence_tests import randomise_keras_weights
 from weights_port import DEFAULT_RULES, KerasLayer, RuleContext, TorchTarget, load_into_torch, open_keras
 
@@ -186,57 +182,3 @@ def test_gru_gates_are_reordered_z_r_h_to_r_z_n() -> None:
     ctx = RuleContext(KerasLayer("g", "GRU", None, ()), TorchTarget("m", "GRU", {}))
     state = rule.to_torch([kernel, np.zeros((units, 3 * units)), np.zeros((2, 3 * units))], ctx)
     assert state["weight_ih_l0"][:, 0].tolist() == [1.0, 1.0, 0.0, 0.0, 2.0, 2.0]  # r r z z n n
-
-
-def _cudnn_file(model, path) -> None:
-    """Rewrite a tf.keras legacy .h5 into Keras 2's CuDNNLSTM / CuDNNGRU form: same function, double biases."""
-    import json
-
-    import h5py
-
-    model.save(path)
-    rng = np.random.default_rng(9)
-    with h5py.File(path, "r+") as h5:
-        config = json.loads(h5.attrs["model_config"])
-        for entry in config["config"]["layers"]:
-            inner = entry["config"].get("layer")
-            if inner and inner["class_name"] in ("LSTM", "GRU"):
-                inner["class_name"] = "CuDNN" + inner["class_name"]
-                inner["config"] = {k: v for k, v in inner["config"].items()
-                                   if k in ("name", "units", "return_sequences", "return_state", "trainable",
-                                            "dtype", "go_backwards", "stateful")}
-        h5.attrs["model_config"] = json.dumps(config)
-        biases: list[str] = []
-        h5["model_weights"].visititems(lambda n, o: biases.append(n) if n.endswith("bias:0") and "cell" in n else None)
-        for name in biases:
-            bias = h5["model_weights"][name][()]
-            del h5["model_weights"][name]
-            if bias.ndim == 2:  # GRU (2, 3u): input row, then recurrent row
-                h5["model_weights"][name] = bias.reshape(-1)
-            else:  # LSTM: split the single bias between the input and the recurrent half
-                recurrent = rng.uniform(-0.5, 0.5, bias.shape).astype(bias.dtype)
-                h5["model_weights"][name] = np.concatenate([bias - recurrent, recurrent])
-
-
-def test_cudnn_layers_of_kaggle_era_files_port_into_text_classifier(tmp_path: Path) -> None:
-    import tf_keras
-    from keras_reference import text_classifier
-
-    config = {"vocab_size": 30, "embed_dim": 5, "maxlen": 6, "hidden": 4, "n_features": 3, "dense_units": 5}
-    model = text_classifier(tf_keras, **config, dtype="float32")
-    rng = np.random.default_rng(2)
-    model.set_weights([rng.uniform(-0.7, 0.7, w.shape).astype("float32") for w in model.get_weights()])
-    _cudnn_file(model, tmp_path / "cudnn.h5")
-    tokens, meta = rng.integers(0, 30, (4, 6)), rng.uniform(-1, 1, (4, 3)).astype("float32")
-    expected = model([tokens, meta]).numpy()
-    ported = zoo.get("text_classifier", backend="torch", weights=tmp_path / "cudnn.h5", **config)
-    with torch.no_grad():
-        actual = ported(torch.from_numpy(tokens), torch.from_numpy(meta)).numpy()
-    np.testing.assert_allclose(actual, expected, atol=1e-5)
-    conversion = weights_port.convert(tmp_path / "cudnn.h5")
-    assert "nn.LSTM(5, 4, batch_first=True, bidirectional=True)" in conversion.source
-    from equivalence_tests._convert_check import instantiate
-
-    with torch.no_grad():
-        converted = instantiate(conversion)(torch.from_numpy(tokens), torch.from_numpy(meta)).numpy()
-    np.testing.assert_allclose(converted, expected, atol=1e-5)

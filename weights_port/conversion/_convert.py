@@ -113,9 +113,9 @@ def convert(model: str | os.PathLike[str] | KerasSource, weights: str | os.PathL
 
 def _convert(config: Mapping[str, Any], source: KerasSource, file_name: str, class_name: str | None, dtype: str,
              rules: ConvertRuleSet, port_rules: RuleSet) -> Conversion:
-    graph = read_graph(config)
     recorded = config.get("keras_version")
     version = source.keras_version or (recorded if isinstance(recorded, str) else "3")
+    graph = read_graph(config, _keras_major(version))
     converter = _Converter(graph, source, version, rules, port_rules, dtype)
     return converter.run(class_name if class_name is not None else graph.name, Path(file_name).name)
 

@@ -99,11 +99,15 @@ class Graph:
         return next((layer.name for ref, layer in self.inputs if ref.id == tensor), f"output_{tensor}")
 
 
-def read_graph(model_config: Any) -> Graph:
-    """The graph of a model config (``config.json``, ``model_config`` or ``to_json()``)."""
+def read_graph(model_config: Any, keras_major: int = 3) -> Graph:
+    """The graph of a model config (``config.json``, ``model_config`` or ``to_json()``).
+
+    ``keras_major``: the Keras that wrote it; Keras 3 refuses '/' in a layer name, tf.keras
+    allows it (DenseNet's "conv1/conv").
+    """
     if not isinstance(model_config, Mapping):
         raise KerasFileError("the model config is not a JSON object")
-    builder = _Builder()
+    builder = _Builder(keras_major)
     class_name = _class_name(model_config)
     if class_name not in MODEL_CLASSES:
         raise KerasFileError(f"the model config describes a {quoted(class_name)}, not a Functional or Sequential model")
@@ -146,10 +150,10 @@ def _index(value: Any, what: str) -> int:
 
 
 class _Builder:
-    def __init__(self) -> None:
+    def __init__(self, keras_major: int) -> None:
         self.ops: list[Op] = []
         self.count = 0
-        self.names: set[str] = set()
+        self.slash_allowed = keras_major < 3
 
     def tensor(self) -> TensorRef:
         self.count += 1
@@ -172,7 +176,7 @@ class _Builder:
         by_name: dict[str, Mapping[str, Any]] = {}
         for layer in layers:
             _class_name(layer)
-            name = _layer_name(layer)
+            name = _layer_name(layer, self.slash_allowed)
             if name in by_name:
                 raise KerasFileError(f"model config {where} has two layers named {quoted(name)}; Keras requires "
                                      "unique layer names")
@@ -244,7 +248,7 @@ class _Builder:
         layers = config if isinstance(config, list) else config.get("layers") if isinstance(config, Mapping) else None
         if not isinstance(layers, list) or not layers:
             raise KerasFileError(f"Sequential model {quoted(prefix.rstrip('/') or 'model')} has no layer list")
-        names = [_layer_name(layer) for layer in layers]
+        names = [_layer_name(layer, self.slash_allowed) for layer in layers]
         if len(set(names)) != len(names):
             twice = next(n for n in names if names.count(n) > 1)
             raise KerasFileError(f"Sequential model has two layers named {quoted(twice)}; Keras requires unique names")
@@ -291,15 +295,15 @@ class _Builder:
         return op.outputs
 
 
-def _layer_name(entry: Any) -> str:
+def _layer_name(entry: Any, slash_allowed: bool = True) -> str:
     if not isinstance(entry, Mapping):
         raise KerasFileError(f"a layer entry of the model config is not a JSON object ({quoted(entry, 40)})")
     config = _inner(entry)
     name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None) or _class_name(entry)
     if not isinstance(name, str):
         raise KerasFileError(f"a layer's name is {quoted(name, 40)}, not a string")
-    if "/" in name:
-        raise KerasFileError(f"layer name {quoted(name)} contains '/', which Keras does not allow in a name")
+    if "/" in name and not slash_allowed:
+        raise KerasFileError(f"layer name {quoted(name)} contains '/', which Keras 3 does not allow in a name")
     return name
 
 
