@@ -137,3 +137,54 @@ def test_floatx_is_read_from_the_file(tmp_path: Path) -> None:
     setup = zoo.training_setup(torch_model, tmp_path / "sgd.keras")
     assert setup.optimizer.param_groups[0]["lr"] == 0.05
     assert setup.losses[0].floatx == "float64"
+
+
+def _schedule(name: str, **config: Any) -> dict[str, Any]:
+    return {"module": "keras.optimizers.schedules", "class_name": name, "config": config}
+
+
+FAMILIES = [
+    ("SGD", {"learning_rate": 0.05}, "mse"),
+    ("SGD", {"learning_rate": _schedule("PiecewiseConstantDecay", boundaries=[3], values=[0.05, 0.01]),
+             "momentum": 0.8}, "mae"),
+    ("Adam", {"learning_rate": _schedule("CosineDecay", initial_learning_rate=0.01, decay_steps=5)},
+     "categorical_crossentropy"),
+    ("AdamW", {"learning_rate": 0.003, "weight_decay": 0.01, "clipvalue": 0.5}, "categorical_crossentropy"),
+    ("RMSprop", {"learning_rate": 0.002, "centered": True}, "huber"),
+    ("Adagrad", {"learning_rate": 0.05, "clipnorm": 0.5}, "binary_crossentropy"),
+    ("Adamax", {"learning_rate": 0.01}, "categorical_crossentropy"),
+    ("Nadam", {"learning_rate": 0.01, "global_clipnorm": 0.7}, "mse"),
+]
+
+
+@pytest.mark.sweep
+@pytest.mark.parametrize(("family", "settings", "loss"), FAMILIES, ids=[f"{f}-{loss}" for f, _, loss in FAMILIES])
+def test_every_optimizer_family_resumes_in_float64(family: str, settings: dict[str, Any], loss: str,
+                                                   tmp_path: Path) -> None:
+    """Each family, schedule, clipping and several losses on the regularised mlp: resumed, free-running."""
+    import keras
+
+    previous = keras.config.floatx()
+    keras.config.set_floatx("float64")
+    try:
+        rng = np.random.default_rng(5)
+        model = _mlp_with_regularizers(keras)
+        randomise_keras_weights(model, rng)
+        model.compile(keras.optimizers.deserialize({"class_name": family, "config": settings}), loss)
+        batches = [(rng.normal(size=(4, 12)), np.eye(10)[rng.integers(0, 10, 4)]) for _ in range(2 + STEPS)]
+        for x, y in batches[:2]:
+            model.train_on_batch(x, y)
+        model.save(tmp_path / "resumed.keras")
+        torch_model = zoo.get("mlp", backend="torch", weights=tmp_path / "resumed.keras", dtype="float64",
+                              in_features=12, hidden=(9, 7))
+        setup = zoo.training_setup(torch_model, tmp_path / "resumed.keras")
+        for x, y in batches[2:]:
+            keras_loss = float(model.train_on_batch(x, y))
+            torch_loss = setup.step(torch.from_numpy(x), torch.from_numpy(y))
+            assert abs(torch_loss - keras_loss) <= 1e-10 * max(1.0, abs(keras_loss))
+        pairs = weights_port.torch_to_keras({k: v.detach().numpy() for k, v in torch_model.state_dict().items()},
+                                            torch_model, model)
+        apart = max(float(np.abs(np.asarray(variable.numpy()) - array).max()) for variable, array in pairs)
+        assert apart <= 1e-10 + 1e-9 * max(float(np.abs(np.asarray(v.numpy())).max()) for v, _ in pairs)
+    finally:
+        keras.config.set_floatx(previous)
