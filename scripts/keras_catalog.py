@@ -90,9 +90,49 @@ def _names(module: Any, candidates: set[str]) -> dict[str, list[str]]:
     return {"strings": strings, "classes": classes}
 
 
+_REQUIRED = {
+    "units": 2, "filters": 2, "kernel_size": 1, "rate": 0.1, "stddev": 0.1, "input_dim": 2, "output_dim": 2,
+    "target_shape": (1,), "dims": (1,), "n": 2, "activation": "relu", "num_heads": 2, "key_dim": 2, "height": 2,
+    "width": 2, "scale": 1.0, "equation": "ab,bc->ac", "output_shape": 2, "factor": 0.1, "num_query_heads": 2,
+    "num_key_value_heads": 1, "head_dim": 2, "theta": 1.0, "l1": 0.0, "mask_value": 0.0, "size": 2, "cropping": 1,
+    "pool_size": 2, "num_tokens": 2, "function": "identity", "axis": -1, "groups": 1, "padding": 1, "noise_shape": None,
+}
+
+
+def _masking(keras: Any, cls: type) -> dict[str, bool] | None:
+    """Whether an instance passes a mask on (``supports_masking``) and whether ``call`` takes one."""
+    import inspect as _inspect
+
+    try:
+        takes = "mask" in _inspect.signature(cls.call).parameters
+    except (TypeError, ValueError, AttributeError):
+        return None
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        try:
+            parameters = _inspect.signature(cls.__init__).parameters.values()
+            kwargs: dict[str, Any] = {}
+            for p in parameters:
+                if p.name in ("self",) or p.kind in (p.VAR_KEYWORD, p.VAR_POSITIONAL) or p.default is not p.empty:
+                    continue
+                if p.name == "layer":
+                    kwargs[p.name] = keras.layers.Dense(2)
+                elif p.name == "cell":
+                    kwargs[p.name] = keras.layers.SimpleRNNCell(2)
+                elif p.name in _REQUIRED:
+                    kwargs[p.name] = _REQUIRED[p.name]
+                else:
+                    return {"call_takes_mask": takes}
+            instance = cls(**kwargs)
+        except Exception:
+            return {"call_takes_mask": takes}
+    return {"call_takes_mask": takes, "supports_masking": bool(getattr(instance, "supports_masking", False))}
+
+
 def _catalog(keras: Any, flavour: str) -> dict[str, Any]:
     layers: dict[str, list[str]] = {}
     defaults: dict[str, dict[str, Any]] = {}
+    masking: dict[str, dict[str, bool]] = {}
     for name in dir(keras.layers):
         cls = getattr(keras.layers, name)
         if inspect.isclass(cls) and issubclass(cls, keras.layers.Layer):
@@ -100,7 +140,10 @@ def _catalog(keras: Any, flavour: str) -> dict[str, Any]:
             if keys is not None:
                 layers[name] = keys
                 defaults[name] = {k: v for k, v in _defaults(cls).items() if k in keys}
-    catalog: dict[str, Any] = {"layers": layers, "defaults": defaults}
+                found = _masking(keras, cls)
+                if found is not None:
+                    masking[name] = found
+    catalog: dict[str, Any] = {"layers": layers, "defaults": defaults, "masking": masking}
     for part in ("initializers", "regularizers", "constraints", "activations"):
         module = getattr(keras, part)
         candidates = {n for n in dir(module) if not n.startswith("_")}

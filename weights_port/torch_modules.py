@@ -234,19 +234,29 @@ class RecurrentLoop(nn.Module):
             candidate = self.activation(x_n + (r * h) @ w_n.T + b_n)
         return z * h + (1 - z) * candidate, c
 
-    def forward(self, x: torch.Tensor, hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None
+    def forward(self, x: torch.Tensor, hx: torch.Tensor | tuple[torch.Tensor, torch.Tensor] | None = None,
+                mask: torch.Tensor | None = None, zero_output_for_mask: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
+        """``mask`` (batch, time), True where a step counts, as Keras's: a masked step keeps the state; its
+        output is the previous one, or zeros with ``zero_output_for_mask``. The backward direction
+        reads each sequence's own steps in reverse."""
         sequence = x if self.batch_first else x.transpose(0, 1)
         outputs, finals_h, finals_c = [], [], []
         for direction, suffix in enumerate(self.suffixes):
             steps = sequence if direction == 0 else sequence.flip(1)
+            keep = None if mask is None else (mask if direction == 0 else mask.flip(1)).unsqueeze(-1)
             h = c = sequence.new_zeros(sequence.shape[0], self.hidden_size)
             if hx is not None:
                 h, c = (hx[0][direction], hx[1][direction]) if isinstance(hx, tuple) else (hx[direction], c)
             hidden = []
             for t in range(steps.shape[1]):
-                h, c = self.cell(steps[:, t], h, c, suffix)
-                hidden.append(h)
+                new_h, new_c = self.cell(steps[:, t], h, c, suffix)
+                if keep is None:
+                    h, c = new_h, new_c
+                    hidden.append(h)
+                    continue
+                h, c = torch.where(keep[:, t], new_h, h), torch.where(keep[:, t], new_c, c)
+                hidden.append(torch.where(keep[:, t], new_h, torch.zeros_like(h)) if zero_output_for_mask else h)
             out = torch.stack(hidden, dim=1)
             outputs.append(out if direction == 0 else out.flip(1))
             finals_h.append(h)

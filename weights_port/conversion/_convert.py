@@ -27,13 +27,13 @@ from .._readers import open_keras, parse_json_object
 from .._rules import RuleContext, RuleMismatch, RuleSet, TorchTarget
 from .._source import KerasLayer, KerasSource
 from ._emitter import Emitter
-from ._graph import Graph, Layer, quoted, read_graph
+from ._graph import Graph, Layer, Op, TensorRef, quoted, read_graph
 from ._ir import ModelIR, Port, Value
 from ._names import NameTable, module_name_for, snake_identifier
 from ._render import build_module, render_source
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
-from ._table import ConvertRuleSet
+from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
 __all__ = ["Conversion", "convert"]
@@ -200,13 +200,18 @@ class _Converter:
             values[tensor.id] = Value(self.em.fresh(layer.name), shape, layout, integer=integer)
             inputs.append(Port(layer.name, values[tensor.id]))
         layer_outputs: dict[str, list[Value]] = {}
+        implicit: dict[int, Value | None] = {}  # tf.keras files: the masks Keras computes, by tensor
         for op in self.graph.ops:
             emit = self.emitter(op.layer)
-            if emit not in (emit_keras_op, emit_tf_op, emit_tf_op_layer):
+            operation = emit in (emit_keras_op, emit_tf_op, emit_tf_op_layer)
+            rule = None if operation else self.rules.get(op.layer.class_name)
+            if not operation:
                 check_layer_config(op.layer, self.em.keras_major)
-            self.em.begin(op.layer)
+            refs = op.inputs if operation else op.data_inputs
+            masks = self.masks_for(op, rule, refs, values, implicit)
+            self.em.begin(op.layer, masks)
             try:
-                outputs = emit(op, [values[t.id] for t in op.inputs], self.em)
+                outputs = emit(op, [values[t.id] for t in refs], self.em)
             except PortError:
                 raise
             except (TypeError, ValueError, IndexError, KeyError, AttributeError, ArithmeticError) as exc:
@@ -218,6 +223,10 @@ class _Converter:
                                             f"the conversion gives {len(outputs)}")
             for ref, value in zip(op.outputs, outputs, strict=True):
                 values[ref.id] = value
+            if self.em.keras_major < 3:
+                incoming = [implicit.get(t.id) for t in refs]
+                for ref, mask in zip(op.outputs, self.output_masks(op, rule, incoming, outputs), strict=True):
+                    implicit[ref.id] = mask
             layer_outputs.setdefault(op.layer.name, outputs)
         unused = [layer.name for layer in self.source.layers if layer.name not in self.used]
         if unused:
@@ -234,6 +243,36 @@ class _Converter:
         manifest = self.manifest(ir, layer_outputs, class_hint)
         state = {k: np.asarray(v, dtype=self.dtype) for k, v in self.em.state.items()}
         return Conversion(class_name, ir, state, manifest)
+
+    def masks_for(self, op: Op, rule: ConvertRule | None, refs: list[TensorRef], values: Mapping[int, Value],
+                  implicit: Mapping[int, Value | None]) -> list[Value | None]:
+        """The masks Keras passes to this call: recorded (Keras 3's ``mask=``) or implied (tf.keras, where a
+        layer whose ``call`` takes a mask receives its inputs' masks). A rule that cannot apply them refuses."""
+        if op.mask_inputs:
+            masks: list[Value | None] = [values[t.id] for t in op.mask_inputs]
+        elif self.em.keras_major < 3 and _masking(op.layer, "call_takes_mask", self.em.keras_major) is not False:
+            masks = [implicit.get(t.id) for t in refs]
+        else:
+            return []
+        if any(m is not None for m in masks) and (rule is None or not rule.masks):
+            raise UnsupportedLayerError(f"{op.layer.describe()} is called with a mask, which Keras applies and "
+                                        "this conversion does not apply yet; remove the masking or convert the layer "
+                                        "by hand")
+        return masks
+
+    def output_masks(self, op: Op, rule: ConvertRule | None, masks: list[Value | None],
+                     outputs: list[Value]) -> list[Value | None]:
+        """The masks of a call's outputs where Keras computes them implicitly (tf.keras files), from its inputs'."""
+        if rule is not None and rule.compute_mask is not None:
+            return rule.compute_mask(op, masks, outputs, self.em)
+        incoming = [implicit for implicit in masks if implicit is not None]
+        if not incoming:
+            return [None] * len(outputs)
+        supports = _masking(op.layer, "supports_masking", self.em.keras_major)
+        if supports is None:
+            raise UnsupportedLayerError(f"{op.layer.describe()} receives a mask, and whether Keras passes it on is "
+                                        "not known for this class; remove the masking or convert by hand")
+        return [incoming[0] if supports else None] + [None] * (len(outputs) - 1)
 
     def emitter(self, layer: Layer) -> Any:
         """The rule's emitter; operation nodes (keras.ops calls, TFOpLambda) go through the ops table."""
@@ -274,6 +313,15 @@ class _Converter:
             "names": {"attributes": dict(self.em.attributes.origins), "locals": dict(self.em.locals.origins),
                       "class": {ir.class_name: class_hint}},
         }
+
+
+def _masking(layer: Layer, key: str, keras_major: int) -> bool | None:
+    """What Keras's own class does with masks (``keras_catalog.json``): None where it is not known."""
+    from ._settings import keras_catalog
+
+    entry = keras_catalog()["keras3" if keras_major >= 3 else "keras2"]["masking"].get(layer.class_name, {})
+    value = entry.get(key)
+    return None if value is None else bool(value)
 
 
 def _input_shape(layer: Layer) -> tuple[int | None, ...]:

@@ -44,10 +44,17 @@ class Emitter:
         self.layer_map: dict[str, list[str]] = {}
         self._attrs: dict[tuple[str, str], str] = {}
         self._layer: str = ""
+        self.masks: list[Value | None] = []
+        """The masks Keras passes to the current call, one per data input (None where there is none)."""
 
-    def begin(self, layer: Layer) -> None:
+    def begin(self, layer: Layer, masks: list[Value | None] | None = None) -> None:
         """Steps and modules from here on compute ``layer`` (for the manifest and the names of its parts)."""
         self._layer = layer.name
+        self.masks = list(masks or [])
+
+    def mask(self, index: int = 0) -> Value | None:
+        """The mask of data input ``index`` for the current call, if Keras passes one."""
+        return self.masks[index] if index < len(self.masks) else None
 
     # ------------------------------------------------------------------ names
 

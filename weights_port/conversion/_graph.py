@@ -79,6 +79,17 @@ class Op:
         return [t for t in _walk(self.args) if isinstance(t, TensorRef)] + \
                [t for t in _walk(list(self.kwargs.values())) if isinstance(t, TensorRef)]
 
+    @property
+    def data_inputs(self) -> list[TensorRef]:
+        """The tensors a layer computes on: every one but the masks Keras 3 records as the ``mask`` argument."""
+        return [t for t in _walk(self.args) if isinstance(t, TensorRef)] + \
+               [t for k, v in self.kwargs.items() if k != "mask" for t in _walk([v]) if isinstance(t, TensorRef)]
+
+    @property
+    def mask_inputs(self) -> list[TensorRef]:
+        """The masks Keras 3 passed to this call (``mask=``), one per data input where given."""
+        return [t for t in _walk([self.kwargs.get("mask")]) if isinstance(t, TensorRef)]
+
 
 @dataclass
 class Graph:

@@ -132,15 +132,36 @@ def _target(target: Name | TupleTarget | None) -> ast.expr:
 
 
 def discard_unused(ir: ModelIR) -> list[Step]:
-    """Unpacked names nothing later reads become ``_`` (a recurrent layer's unused final states)."""
+    """Unpacked names nothing later reads become ``_`` (a recurrent layer's unused final states); a step that
+    calls no module and whose value nothing reads is dropped (an unused state's selection)."""
     read: set[str] = {port.value.name for port in ir.outputs}
     steps: list[Step] = []
     for step in reversed(ir.steps):
         if isinstance(step.target, TupleTarget):
             step = Step(_pruned(step.target, read), step.value, step.keras_layer)
+        elif step.target.id not in read and not _calls_a_module(step.value):
+            continue
         read.update(free_names(step.value))
         steps.append(step)
     return steps[::-1]
+
+
+def _calls_a_module(expr: Expr | Slice | None) -> bool:
+    if isinstance(expr, Call):
+        if isinstance(expr.func, Attr) and expr.func.value == Name("self"):
+            return True
+        return any(_calls_a_module(part) for part in (expr.func, *expr.args, *(v for _, v in expr.kwargs)))
+    if isinstance(expr, Attr):
+        return _calls_a_module(expr.value)
+    if isinstance(expr, BinOp | Compare):
+        return _calls_a_module(expr.left) or _calls_a_module(expr.right)
+    if isinstance(expr, UnaryOp):
+        return _calls_a_module(expr.operand)
+    if isinstance(expr, Index):
+        return _calls_a_module(expr.value) or any(_calls_a_module(i) for i in expr.items)
+    if isinstance(expr, Seq):
+        return any(_calls_a_module(i) for i in expr.items)
+    return False
 
 
 def _pruned(target: TupleTarget, read: set[str]) -> TupleTarget:

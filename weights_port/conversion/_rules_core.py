@@ -17,7 +17,7 @@ from .._errors import ConfigValueError
 from .._padding import same_padding, window_output
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op, TensorRef
-from ._ir import Attr, Expr, F, Value, compare, nn, torch
+from ._ir import Attr, Call, Expr, F, Name, Value, compare, nn, torch
 from ._settings import Settings, check_layer_config, shown
 from ._table import ConvertRule, Emit, apply_activation
 
@@ -447,9 +447,7 @@ def _rescaling(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 def _embedding(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     layer, s = op.layer, Settings(op.layer)
     x = em.to_layout(inputs[0], "keras")
-    if s.flag("mask_zero", False):
-        raise refuse(layer, "uses mask_zero=True: Keras then skips padded steps in later layers",
-                     "re-save the model without masking, or convert the layers after it by hand")
+    s.flag("mask_zero", False)  # the mask is Keras 3's own NotEqual node, or computed by _embedding_mask
     arrays = _arrays(em, layer, (1,), "one embedding matrix")
     if arrays[0].ndim != 2:
         raise ConfigValueError(f"{layer.describe()}: its embeddings have shape {arrays[0].shape}, not 2-D")
@@ -498,11 +496,28 @@ def _elu(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 
 def _softmax(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
-    x, s = inputs[0], Settings(op.layer)
+    """Keras's Softmax; with a mask, masked positions enter as -1e9 and leave as 0 (Keras's own rule)."""
+    x, s, mask = inputs[0], Settings(op.layer), em.mask()
     axes = s.axes("axis", x.rank, -1)
     if len(axes) != 1:
         raise refuse(op.layer, f"takes a softmax over axes {axes}", "only one axis is converted")
-    return [em.let(op.layer.name, F.softmax(x, dim=x.torch_axis(axes[0])), x)]
+    if mask is None:
+        return [em.let(op.layer.name, F.softmax(x, dim=x.torch_axis(axes[0])), x)]
+    x = em.to_layout(x, "keras")
+    keep = _boolean(em, op.layer, mask, x)
+    masked = em.let(op.layer.name + "_masked", torch.where(keep, x, -1e9), x)
+    out = em.let(op.layer.name, F.softmax(masked, dim=axes[0]), x)
+    return [em.let(op.layer.name, torch.where(keep, out, 0.0), out, rebind=True)]
+
+
+def _boolean(em: Emitter, layer: Layer, mask: Value, like: Value) -> Expr:
+    """A mask as Keras applies it: True where it counts (a float mask: where > 0.5), broadcastable to ``like``."""
+    if mask.rank > like.rank or any(m is not None and d is not None and m not in (1, d) for m, d in zip(
+            mask.shape[::-1], like.shape[::-1], strict=False)):
+        raise ConfigValueError(f"{layer.describe()}: its mask of shape {mask.shape} does not broadcast to its input "
+                               f"{like.shape} (Keras refuses it too)")
+    mask = em.to_layout(mask, "keras")
+    return mask.ref if mask.integer else compare(">", mask, 0.5)
 
 
 def _thresholded_relu(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
@@ -680,6 +695,15 @@ def _global_pool(n: int, kind: str) -> Emit:
         if x.rank != n + 2:
             raise refuse(op.layer, f"pools a tensor of rank {x.rank}", f"a {op.layer.class_name} takes rank {n + 2}")
         keepdims = s.flag("keepdims", False)
+        mask = em.mask()
+        if mask is not None:  # GlobalAveragePooling1D: the mean of the steps that count
+            x = em.to_layout(x, "keras")
+            keep = em.let(op.layer.name + "_keep", _boolean(em, op.layer, mask, x.with_(shape=x.shape[:2])).m(
+                "unsqueeze", -1), x)
+            total = torch.where(keep, x, 0.0).m("sum", dim=1, keepdim=keepdims)
+            expr = total / keep.ref.m("type_as", x).m("sum", dim=1, keepdim=keepdims)
+            pooled: tuple[int | None, ...] = (x.shape[0], 1, x.shape[-1]) if keepdims else (x.shape[0], x.shape[-1])
+            return [em.let(op.layer.name, expr, x, shape=pooled)]
         if x.rank >= 3 and not x.channels_first and keepdims:
             x = em.to_layout(x, "cf")
         dims = tuple(range(2, x.rank)) if x.channels_first else tuple(range(1, x.rank - 1))
@@ -801,6 +825,13 @@ def _layer_scale(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 # --------------------------------------------------------------------------- wrappers
 
 
+def _inner_takes_mask(inner: Layer, keras_major: int) -> bool:
+    from ._settings import keras_catalog
+
+    entry = keras_catalog()["keras3" if keras_major >= 3 else "keras2"]["masking"].get(inner.class_name, {})
+    return entry.get("call_takes_mask") is not False
+
+
 def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     """Apply the inner layer to batch and time merged, then split them again."""
     layer, x = op.layer, em.to_layout(inputs[0], "keras")
@@ -817,17 +848,77 @@ def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     rule = em.rules.get(inner.class_name)
     if rule is None:
         raise refuse(layer, f"wraps a {inner.class_name}, which has no conversion rule")
+    if em.mask() is not None and _inner_takes_mask(inner, em.keras_major):
+        raise refuse(layer, f"passes its mask to a {inner.class_name}, which applies it", "not converted yet")
+    em.masks = []  # the inner layer's call takes none: Keras gives it none
     merged = em.let(layer.name + "_steps", x.ref.m("flatten", 0, 1), x, shape=(None, *x.shape[2:]))
     out = em.to_layout(rule.emit(Op(inner, [TensorRef(-1)], {}), [merged], em)[0], "keras")
     return [em.let(layer.name, out.ref.m("unflatten", 0, (x.ref.m("size", 0), x.ref.m("size", 1))), out,
                    shape=(x.shape[0], x.shape[1], *out.shape[1:]))]
 
 
+def _embedding_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
+    """tf.keras's implicit mask of ``Embedding(mask_zero=True)``: the ids that are not 0."""
+    if not Settings(op.layer).flag("mask_zero", False):
+        return [None]
+    tokens = outputs[0].with_(shape=outputs[0].shape[:-1])
+    source = op.layer.name + "_mask"
+    return [em.let(source, compare("!=", _token_ids(em, op), 0), tokens, integer=True)]
+
+
+def _token_ids(em: Emitter, op: Op) -> Expr:
+    """The ids an Embedding read: the step before its lookup holds them (``<ids>.long()``)."""
+    lookup = em.steps[-1].value
+    if not isinstance(lookup, Call) or not lookup.args or not isinstance(lookup.args[0], Call):
+        raise refuse(op.layer, "cannot find the ids its mask is made from")
+    ids = lookup.args[0].func
+    if not isinstance(ids, Attr):
+        raise refuse(op.layer, "cannot find the ids its mask is made from")
+    return ids.value
+
+
+def _masking(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """Keras's Masking: steps whose features all equal ``mask_value`` become zeros (the mask is a separate node)."""
+    x, s = em.to_layout(inputs[0], "keras"), Settings(op.layer)
+    value = s.number("mask_value", 0.0)
+    keep = em.let(op.layer.name + "_keep", compare("!=", x, value).m("any", dim=-1, keepdim=True), x, integer=True)
+    return [em.let(op.layer.name, x.ref * keep.ref.m("type_as", x), x)]
+
+
+def _masking_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
+    keep = next(step.target for step in reversed(em.steps) if step.keras_layer == op.layer.name and
+                isinstance(step.target, Name) and step.target.id.endswith("keep"))
+    like = outputs[0].with_(shape=outputs[0].shape[:-1], integer=True)
+    return [em.let(op.layer.name + "_mask", keep.m("squeeze", -1), like)]
+
+
+def _merge_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
+    """Merges pass on the AND of their inputs' masks (Concatenate only along the last axis, as Keras does)."""
+    present = [m for m in masks if m is not None]
+    if not present:
+        return [None]
+    if op.layer.class_name == "Concatenate" and Settings(op.layer).axis("axis", outputs[0].rank, -1) != \
+            outputs[0].rank - 1:
+        raise refuse(op.layer, "concatenates masked tensors along another axis than the last", "not converted yet")
+    if len(present) != len(masks):
+        raise refuse(op.layer, "merges masked and unmasked tensors", "not converted yet")
+    expr: Expr = present[0].ref
+    for mask in present[1:]:
+        expr = torch.logical_and(expr, mask)
+    return [em.let(op.layer.name + "_mask", expr, present[0])]
+
+
+def _mask_passes(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
+    return [next((m for m in masks if m is not None), None)] + [None] * (len(outputs) - 1)
+
+
 def _rules() -> list[ConvertRule]:
     rules = [
         ConvertRule("Dense", _dense, "any", "Linear", "Linear; a 1×1 convolution over channels-first images"),
-        ConvertRule("Embedding", _embedding, "keras", "Embedding"),
-        ConvertRule("BatchNormalization", _batch_norm, "cf", "BatchNorm2d"),
+        ConvertRule("Embedding", _embedding, "keras", "Embedding", compute_mask=_embedding_mask),
+        ConvertRule("Masking", _masking, "keras", compute_mask=_masking_mask),
+        ConvertRule("BatchNormalization", _batch_norm, "cf", "BatchNorm2d", masks=True,
+                    doc="a mask changes only training statistics"),
         ConvertRule("LayerNormalization", _layer_norm, "any", "LayerNorm"),
         ConvertRule("GroupNormalization", _group_norm, "cf"),
         ConvertRule("Normalization", _normalization, "any"),
@@ -836,24 +927,24 @@ def _rules() -> list[ConvertRule]:
         ConvertRule("ReLU", _relu, "any"),
         ConvertRule("LeakyReLU", _leaky_relu, "any"),
         ConvertRule("ELU", _elu, "any"),
-        ConvertRule("Softmax", _softmax, "any"),
+        ConvertRule("Softmax", _softmax, "any", masks=True),
         ConvertRule("ThresholdedReLU", _thresholded_relu, "any"),
         ConvertRule("PReLU", _prelu, "any"),
         ConvertRule("Flatten", _flatten, "any"),
         ConvertRule("Reshape", _reshape, "keras"),
         ConvertRule("Permute", _permute, "keras"),
         ConvertRule("RepeatVector", _repeat_vector, "keras"),
-        ConvertRule("Concatenate", _concatenate, "any"),
+        ConvertRule("Concatenate", _concatenate, "any", compute_mask=_merge_mask),
         ConvertRule("Dot", _dot, "keras"),
         ConvertRule("CustomScaleLayer", _custom_scale, "any"),
         ConvertRule("LayerScale", _layer_scale, "any"),
-        ConvertRule("TimeDistributed", _time_distributed, "keras"),
+        ConvertRule("TimeDistributed", _time_distributed, "keras", masks=True, compute_mask=_mask_passes),
     ]
     for name in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
                  "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth"):
         rules.append(ConvertRule(name, _identity, "any", doc="identity at inference"))
     for kind in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
-        rules.append(ConvertRule(kind, _merge(kind.lower()), "any"))
+        rules.append(ConvertRule(kind, _merge(kind.lower()), "any", compute_mask=_merge_mask))
     for n in (1, 2, 3):
         rules += [
             ConvertRule(f"Conv{n}D", _conv(n), "cf", f"Conv{n}d"),
@@ -863,11 +954,11 @@ def _rules() -> list[ConvertRule]:
             ConvertRule(f"UpSampling{n}D", _upsampling(n), "cf"),
             ConvertRule(f"MaxPooling{n}D", _pool(n, "max"), "cf"),
             ConvertRule(f"AveragePooling{n}D", _pool(n, "avg"), "cf"),
-            ConvertRule(f"GlobalAveragePooling{n}D", _global_pool(n, "avg"), "any"),
+            ConvertRule(f"GlobalAveragePooling{n}D", _global_pool(n, "avg"), "any", masks=n == 1),
             ConvertRule(f"GlobalMaxPooling{n}D", _global_pool(n, "max"), "any"),
             ConvertRule(f"MaxPool{n}D", _pool(n, "max"), "cf"),
             ConvertRule(f"AvgPool{n}D", _pool(n, "avg"), "cf"),
-            ConvertRule(f"GlobalAvgPool{n}D", _global_pool(n, "avg"), "any"),
+            ConvertRule(f"GlobalAvgPool{n}D", _global_pool(n, "avg"), "any", masks=n == 1),
             ConvertRule(f"GlobalMaxPool{n}D", _global_pool(n, "max"), "any"),
         ]
     for n in (1, 2):

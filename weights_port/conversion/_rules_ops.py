@@ -17,7 +17,7 @@ from typing import Any
 from .._errors import ConfigValueError
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op, TensorRef, quoted
-from ._ir import Expr, F, Value, torch
+from ._ir import Expr, F, Value, compare, torch
 from ._settings import MAX_DIMENSION, shown
 
 __all__ = ["KERAS_OPS", "TF_FUNCTIONS", "TF_RAW_OPS", "emit_keras_op", "emit_tf_op", "emit_tf_op_layer", "is_operation"]
@@ -222,6 +222,55 @@ def _cast(x: Value, dtype: Any, op: Op, em: Emitter) -> Value:
     raise refuse(op.layer, f"casts to {quoted(name, 30)}", "casts to float32/64, integers and bool are converted")
 
 
+_COMPARISONS = {"not_equal": "!=", "equal": "==", "greater": ">", "greater_equal": ">=", "less": "<",
+                "less_equal": "<="}
+
+
+def _comparison(kind: str, a: Any, b: Any, op: Op, em: Emitter) -> Value:
+    """An element-wise comparison: a boolean tensor (Keras 3 records a mask this way: ``NotEqual``)."""
+    tensors = em.align([v for v in (a, b) if isinstance(v, Value)])
+    if not tensors:
+        raise refuse(op.layer, "compares two constants", "a node of the graph takes at least one tensor")
+    aligned = iter(tensors)
+    a, b = (next(aligned) if isinstance(v, Value) else v for v in (a, b))
+    like = max(tensors, key=lambda v: v.rank)
+    return em.let(op.layer.name, compare(_COMPARISONS[kind], _operand(a, op), _operand(b, op)), like, integer=True)
+
+
+def _logical(kind: str, values: list[Any], op: Op, em: Emitter) -> Value:
+    tensors = [_tensor(v, op) for v in values]
+    tensors = em.align(tensors)
+    if kind == "logical_not":
+        return em.let(op.layer.name, torch.logical_not(tensors[0]), tensors[0], integer=True)
+    function = torch.logical_and if kind == "logical_and" else torch.logical_or
+    return em.let(op.layer.name, function(tensors[0], tensors[1]), max(tensors, key=lambda v: v.rank), integer=True)
+
+
+def _any_all(kind: str, x: Value, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
+    if not isinstance(keepdims, bool):
+        raise _bad(op, "keepdims", keepdims, "true or false")
+    if axis is None:
+        return em.let(op.layer.name, x.ref.m(kind), x, shape=(), layout="keras", integer=True)
+    axes = _axes(axis, x.rank, op)
+    expr: Expr = x.ref
+    for dim in sorted((x.torch_axis(a) for a in axes), reverse=True):  # one axis at a time: any torch version
+        expr = expr.m(kind, dim=dim, keepdim=keepdims)
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else \
+        tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    layout = x.layout if keepdims or (x.channels_first and (x.rank - 1) not in axes and len(shape) >= 3) else "keras"
+    return em.let(op.layer.name, expr, x, shape=shape, layout=layout, integer=True)
+
+
+def _where(condition: Any, a: Any, b: Any, op: Op, em: Emitter) -> Value:
+    tensors = em.align([v for v in (condition, a, b) if isinstance(v, Value)])
+    aligned = iter(tensors)
+    condition, a, b = (next(aligned) if isinstance(v, Value) else v for v in (condition, a, b))
+    condition = _tensor(condition, op, "condition")
+    like = max((v for v in (a, b) if isinstance(v, Value)), key=lambda v: v.rank, default=condition)
+    cond = condition.ref if condition.integer else compare("!=", condition, 0)
+    return em.let(op.layer.name, torch.where(cond, _operand(a, op), _operand(b, op)), like.with_(integer=False))
+
+
 def _arg(args: list[Any], kwargs: Mapping[str, Any], index: int, name: str, default: Any = None) -> Any:
     if len(args) > index:
         return args[index]
@@ -254,6 +303,30 @@ def _reduce_emitter(kind: str) -> OpEmit:
     return emit
 
 
+def _comparison_emitter(kind: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        return _comparison(kind, _arg(a, k, 0, "x1", _arg(a, k, 0, "x")), _arg(a, k, 1, "x2", _arg(a, k, 1, "y")), op,
+                           em)
+
+    return emit
+
+
+def _logical_emitter(kind: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        operands = [_arg(a, k, 0, "x")] if kind == "logical_not" else [_arg(a, k, 0, "x1"), _arg(a, k, 1, "x2")]
+        return _logical(kind, operands, op, em)
+
+    return emit
+
+
+def _any_all_emitter(kind: str) -> OpEmit:
+    def emit(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+        return _any_all(kind, _tensor(_arg(a, k, 0, "x"), op), _arg(a, k, 1, "axis"), _arg(a, k, 2, "keepdims", False),
+                        op, em)
+
+    return emit
+
+
 def _table() -> dict[str, OpEmit]:
     table: dict[str, OpEmit] = {}
     for kind in _BINARY:
@@ -273,13 +346,23 @@ def _table() -> dict[str, OpEmit]:
     table["clip"] = lambda a, k, op, em: _clip(t(a, k, op), _arg(a, k, 1, "x_min"), _arg(a, k, 2, "x_max"), op, em)
     table["gelu"] = lambda a, k, op, em: _gelu(t(a, k, op), _arg(a, k, 1, "approximate", True), op, em)
     table["cast"] = lambda a, k, op, em: _cast(t(a, k, op), _arg(a, k, 1, "dtype"), op, em)
+    for kind in _COMPARISONS:
+        table[kind] = _comparison_emitter(kind)
+    for kind in ("logical_and", "logical_or", "logical_not"):
+        table[kind] = _logical_emitter(kind)
+    for kind in ("any", "all"):
+        table[kind] = _any_all_emitter(kind)
+    table["where"] = lambda a, k, op, em: _where(_arg(a, k, 0, "condition"), _arg(a, k, 1, "x1"), _arg(a, k, 2, "x2"),
+                                                 op, em)
     return table
 
 
 KERAS_OPS = _table()
 """Keras 3 operation (snake-cased class name) → emitter."""
 
-_KERAS_OP_NAMES = {"TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
+_KERAS_OP_NAMES = {"NotEqual": "not_equal", "GreaterEqual": "greater_equal", "LessEqual": "less_equal",
+                   "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not",
+                   "TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
                    "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min", "Absolute": "abs"}
 

@@ -17,7 +17,7 @@ import numpy as np
 from .._errors import ConfigValueError
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op
-from ._ir import Expr, Value, nn, torch
+from ._ir import Expr, Value, compare, nn, torch
 from ._settings import Settings, check_layer_config
 from ._table import ConvertRule, activation_name
 
@@ -71,8 +71,9 @@ def _recurrent(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if inner_class.startswith("CuDNN"):
         activation, gate = "tanh", "sigmoid"
     reset_after = _reset_after(kind, inner_class, s, arrays)
-    fused = (activation == "tanh" and gate == "sigmoid" and reset_after) or (kind == "RNN" and activation in ("tanh",
-                                                                                                              "relu"))
+    mask = em.mask()
+    fused = mask is None and ((activation == "tanh" and gate == "sigmoid" and reset_after) or
+                              (kind == "RNN" and activation in ("tanh", "relu")))
     names = ("weight_ih", "weight_hh", "bias_ih", "bias_hh") if use_bias else ("weight_ih", "weight_hh")
     keys = [f"{p}_l0{suffix}" for suffix in ("", "_reverse")[:directions] for p in names]
     flags: dict[str, Any] = {"batch_first": True}
@@ -94,8 +95,18 @@ def _recurrent(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
             loop["reset_after"] = False
         module = em.module(layer, em.runtime("RecurrentLoop"), kind, input_size, units, **loop,
                            **{k: v for k, v in flags.items() if k != "batch_first"}, state=state)
-    source = em.let(layer.name + "_reversed", x.ref.m("flip", 1), x) if s.flag("go_backwards", False) else x
-    return _outputs(layer, em, module(source), source, kind, s, merge, bidirectional, units)
+    backwards = s.flag("go_backwards", False)
+    source = em.let(layer.name + "_reversed", x.ref.m("flip", 1), x) if backwards else x
+    if mask is None:
+        return _outputs(layer, em, module(source), source, kind, s, merge, bidirectional, units)
+    # Keras skips masked steps: the state is carried over them; Bidirectional zeroes their outputs
+    keep = em.to_layout(mask, "keras")
+    keep_expr: Expr = keep.ref if keep.integer else compare(">", keep, 0.5)
+    if backwards:
+        keep_expr = keep_expr.m("flip", 1)
+    zero = s.flag("return_sequences", False) if bidirectional else s.flag("zero_output_for_mask", False)
+    call = module(source, mask=keep_expr, **({"zero_output_for_mask": True} if zero else {}))
+    return _outputs(layer, em, call, source, kind, s, merge, bidirectional, units, last_from_sequence=zero)
 
 
 _BACKWARD_IGNORED = ("name", "go_backwards", "trainable", "seed")
@@ -146,7 +157,7 @@ def _loop_state(kind: str, arrays: list[np.ndarray], directions: int, reset_afte
 
 
 def _outputs(layer: Layer, em: Emitter, call: Expr, x: Value, kind: str, s: Settings, merge: str | None,
-             bidirectional: bool, units: int) -> list[Value]:
+             bidirectional: bool, units: int, last_from_sequence: bool = False) -> list[Value]:
     hints: list[Any] = [layer.name, [layer.name + "_h", layer.name + "_c"] if kind == "LSTM" else layer.name + "_h"]
     names = em.unpack(call, hints)
     sequence = names[0]
@@ -173,6 +184,8 @@ def _outputs(layer: Layer, em: Emitter, call: Expr, x: Value, kind: str, s: Sett
                                                                                   vector)]
         else:
             outputs.append(em.let(layer.name + "_last", _merged(merge, h_ref[0], h_ref[1]), vector))
+    elif last_from_sequence:  # zeroed masked outputs: Keras's last output is the last step's, zero if masked
+        outputs.append(em.let(layer.name + "_last", seq_value.ref[:, -1], vector))
     else:
         outputs.append(em.let(layer.name + "_last", h_ref[0], vector))
     if s.flag("return_state", False):
@@ -200,5 +213,16 @@ def _merged_halves(em: Emitter, name: str, sequence: Expr, merge: str | None, sh
     return [em.let(name + "_merged", _merged(merge, forward, backward), like)]
 
 
-RECURRENT_RULES = [ConvertRule(name, _recurrent, "keras", name)
+def _sequence_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
+    """Keras passes the mask on with the sequence (``return_sequences``); states and last outputs have none."""
+    layer = op.layer
+    config = layer.config.get("layer", {}).get("config", {}) if layer.class_name == "Bidirectional" else layer.config
+    sequences = isinstance(config, Mapping) and config.get("return_sequences") is True
+    first = next((m for m in masks if m is not None), None)
+    merged = layer.class_name == "Bidirectional" and layer.config.get("merge_mode", "concat") is None
+    return [first if sequences else None] * (2 if merged and sequences else 1) + \
+        [None] * (len(outputs) - (2 if merged and sequences else 1))
+
+
+RECURRENT_RULES = [ConvertRule(name, _recurrent, "keras", name, masks=True, compute_mask=_sequence_mask)
                    for name in ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU")]

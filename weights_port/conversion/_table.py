@@ -28,15 +28,26 @@ __all__ = ["ACTIVATIONS", "ConvertRule", "ConvertRuleSet", "Emit", "activation_e
 Emit = Callable[[Op, list[Value], Emitter], list[Value]]
 
 
+MaskRule = Callable[[Op, list[Value | None], list[Value], Emitter], list[Value | None]]
+
+
 @dataclass(frozen=True)
 class ConvertRule:
-    """How one Keras class converts: ``emit`` adds its modules and steps, ``weights`` names its porter rule."""
+    """How one Keras class converts: ``emit`` adds its modules and steps, ``weights`` names its porter rule.
+
+    ``masks``: ``emit`` applies the masks Keras passes to the call (``emitter.masks``); a rule
+    without it is never given a mask (the layer is refused rather than the mask ignored).
+    ``compute_mask``: the masks of the outputs, for files whose masks are implicit (tf.keras);
+    without it a layer passes its first input's mask on when Keras's does (``supports_masking``).
+    """
 
     keras_class: str
     emit: Emit
     layout: str = "any"
     weights: str | None = None
     doc: str = ""
+    masks: bool = False
+    compute_mask: MaskRule | None = None
 
 
 class ConvertRuleSet:
