@@ -126,7 +126,12 @@ def _masking(keras: Any, cls: type) -> dict[str, bool] | None:
             instance = cls(**kwargs)
         except Exception:
             return {"call_takes_mask": takes}
-    return {"call_takes_mask": takes, "supports_masking": bool(getattr(instance, "supports_masking", False))}
+        try:
+            written = sorted(instance.get_config())  # keys from_config consumes itself (tf.keras's key_shape)
+        except Exception:
+            written = []
+    return {"call_takes_mask": takes, "supports_masking": bool(getattr(instance, "supports_masking", False)),
+            "written": written}
 
 
 def _catalog(keras: Any, flavour: str) -> dict[str, Any]:
@@ -142,6 +147,7 @@ def _catalog(keras: Any, flavour: str) -> dict[str, Any]:
                 defaults[name] = {k: v for k, v in _defaults(cls).items() if k in keys}
                 found = _masking(keras, cls)
                 if found is not None:
+                    layers[name] = sorted(set(keys) | set(found.pop("written", [])))
                     masking[name] = found
     catalog: dict[str, Any] = {"layers": layers, "defaults": defaults, "masking": masking}
     for part in ("initializers", "regularizers", "constraints", "activations"):

@@ -16,8 +16,11 @@ from ._padding import same_padding
 
 __all__ = [
     "ChannelLayerNorm",
+    "DotAttention",
+    "EinsumDense",
     "GateActivationLSTM",
     "LayerScale",
+    "MultiHeadAttention",
     "Normalize",
     "PReLU",
     "RecurrentLoop",
@@ -286,3 +289,116 @@ class GateActivationLSTM(RecurrentLoop):
                      bidirectional=lstm.bidirectional, recurrent_activation=recurrent_activation)
         module.load_state_dict(lstm.state_dict())
         return module.to(next(lstm.parameters()).dtype)
+
+
+class MultiHeadAttention(nn.Module):
+    """Keras's MultiHeadAttention: the projections as ``nn.Linear`` (Keras's (in, heads, dim) kernels flattened),
+    the attention as Keras computes it.
+
+    Keras 3 takes one of two paths: without dropout and attention scores it calls
+    ``dot_product_attention`` (scale after the product, masked logits set to −0.7·3.38953e38,
+    so a fully masked row averages every value: ``masked_fill="dot_product"``); otherwise its
+    Softmax layer (query scaled first, masked logits −1e9 and masked weights zero:
+    ``masked_fill="softmax"``). tf.keras scales the query first and adds −1e9 to masked logits
+    (``masked_fill="additive"``). Without a mask the first is ``F.scaled_dot_product_attention``.
+    """
+
+    def __init__(self, query_dim: int, key_input_dim: int, value_input_dim: int, num_heads: int, key_dim: int,
+                 value_dim: int, output_dim: int, scale: float, bias: bool = True,
+                 masked_fill: str = "dot_product") -> None:
+        super().__init__()
+        self.num_heads, self.key_dim, self.value_dim = num_heads, key_dim, value_dim
+        self.scale, self.masked_fill = scale, masked_fill
+        self.query = nn.Linear(query_dim, num_heads * key_dim, bias=bias)
+        self.key = nn.Linear(key_input_dim, num_heads * key_dim, bias=bias)
+        self.value = nn.Linear(value_input_dim, num_heads * value_dim, bias=bias)
+        self.output = nn.Linear(num_heads * value_dim, output_dim, bias=bias)
+
+    def forward(self, query: torch.Tensor, value: torch.Tensor, key: torch.Tensor | None = None,
+                attention_mask: torch.Tensor | None = None, causal: bool = False,
+                return_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        """(batch, T, features) inputs; ``attention_mask`` (batch, T, S), True where a query may attend."""
+        key = value if key is None else key
+        q = self.query(query).unflatten(-1, (self.num_heads, self.key_dim)).transpose(1, 2)  # (B, H, T, K)
+        k = self.key(key).unflatten(-1, (self.num_heads, self.key_dim)).transpose(1, 2)
+        v = self.value(value).unflatten(-1, (self.num_heads, self.value_dim)).transpose(1, 2)
+        mask = attention_mask
+        if causal:
+            lower = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
+            mask = lower if mask is None else mask & lower
+        if mask is None and self.masked_fill == "dot_product" and not return_scores:
+            out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
+            return self.output(out.transpose(1, 2).flatten(2))
+        if self.masked_fill == "dot_product":
+            scores = (q @ k.transpose(-2, -1)) * self.scale
+        else:
+            scores = (q * self.scale) @ k.transpose(-2, -1)
+        keep = None if mask is None else (mask.unsqueeze(1) if mask.dim() == 3 else mask)
+        if keep is not None and self.masked_fill == "additive":
+            scores = scores + torch.where(keep, 0.0, -1e9)
+        elif keep is not None:
+            scores = torch.where(keep, scores, -1e9 if self.masked_fill == "softmax" else -0.7 * 3.38953e38)
+        weights = torch.softmax(scores, dim=-1)
+        if keep is not None and self.masked_fill == "softmax":
+            weights = torch.where(keep, weights, 0.0)
+        out = self.output((weights @ v).transpose(1, 2).flatten(2))
+        return (out, weights) if return_scores else out
+
+
+class DotAttention(nn.Module):
+    """Keras's ``Attention`` (Luong, ``score_mode`` "dot" or "concat") and ``AdditiveAttention`` (Bahdanau).
+
+    Masked value steps get −1e9 added to their scores; masked query steps give zero output,
+    as Keras computes them.
+    """
+
+    def __init__(self, score_mode: str = "dot", scale_shape: tuple[int, ...] | None = None,
+                 concat_weight: bool = False) -> None:
+        super().__init__()
+        self.score_mode = score_mode
+        self.scale = nn.Parameter(torch.ones(scale_shape)) if scale_shape is not None else None
+        self.concat_score_weight = nn.Parameter(torch.ones(())) if concat_weight else None
+
+    def forward(self, query: torch.Tensor, value: torch.Tensor, key: torch.Tensor | None = None,
+                query_mask: torch.Tensor | None = None, value_mask: torch.Tensor | None = None,
+                causal: bool = False, return_scores: bool = False) -> torch.Tensor | tuple[torch.Tensor, torch.Tensor]:
+        key = value if key is None else key
+        if self.score_mode == "dot":
+            scores = query @ key.transpose(-2, -1)
+            if self.scale is not None:
+                scores = scores * self.scale
+        else:
+            summed = query.unsqueeze(-2) + key.unsqueeze(-3)
+            if self.score_mode == "additive":
+                scale = self.scale if self.scale is not None else 1.0
+                scores = (scale * torch.tanh(summed)).sum(dim=-1)
+            else:
+                inside = self.scale * summed if self.scale is not None else summed
+                weight = self.concat_score_weight if self.concat_score_weight is not None else 1.0
+                scores = weight * torch.tanh(inside).sum(dim=-1)
+        keep = None if value_mask is None else value_mask.unsqueeze(-2)
+        if causal:
+            rows = torch.arange(scores.shape[-2], device=scores.device).unsqueeze(-1)
+            lower = rows >= torch.arange(scores.shape[-1], device=scores.device)
+            keep = lower.unsqueeze(0) if keep is None else keep & lower
+        if keep is not None:
+            scores = torch.where(keep, scores, scores - 1e9)
+        weights = torch.softmax(scores, dim=-1)
+        out = weights @ value
+        if query_mask is not None:
+            out = torch.where(query_mask.unsqueeze(-1), out, 0.0)
+        return (out, weights) if return_scores else out
+
+
+class EinsumDense(nn.Module):
+    """Keras's EinsumDense: ``torch.einsum(equation, x, kernel)`` plus a bias shaped as Keras shapes it."""
+
+    def __init__(self, equation: str, kernel_shape: tuple[int, ...], bias_shape: tuple[int, ...] | None = None) -> None:
+        super().__init__()
+        self.equation = equation
+        self.kernel = nn.Parameter(torch.zeros(kernel_shape))
+        self.bias = nn.Parameter(torch.zeros(bias_shape)) if bias_shape is not None else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        y = torch.einsum(self.equation, x, self.kernel)
+        return y + self.bias if self.bias is not None else y

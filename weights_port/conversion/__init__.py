@@ -15,6 +15,7 @@ from ._convert import Conversion, convert
 from ._emitter import Emitter, refuse
 from ._graph import Graph, Layer, Op, TensorRef, read_graph
 from ._ir import SELF, Expr, F, Global, ModelIR, ModuleSpec, Step, Value, call, compare, const, method, nn, torch
+from ._rules_attention import ATTENTION_RULES
 from ._rules_core import CORE_RULES
 from ._rules_recurrent import RECURRENT_RULES
 from ._settings import Settings
@@ -26,4 +27,4 @@ __all__ = [
     "call", "compare", "const", "convert", "method", "nn", "read_graph", "refuse", "torch",
 ]
 
-DEFAULT_CONVERT_RULES = ConvertRuleSet([*CORE_RULES, *RECURRENT_RULES])
+DEFAULT_CONVERT_RULES = ConvertRuleSet([*CORE_RULES, *RECURRENT_RULES, *ATTENTION_RULES])

@@ -28,7 +28,7 @@ from .._rules import RuleContext, RuleMismatch, RuleSet, TorchTarget
 from .._source import KerasLayer, KerasSource
 from ._emitter import Emitter
 from ._graph import Graph, Layer, Op, TensorRef, quoted, read_graph
-from ._ir import ModelIR, Port, Value
+from ._ir import Global, ModelIR, Port, Value
 from ._names import NameTable, module_name_for, snake_identifier
 from ._render import build_module, render_source
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
@@ -148,7 +148,8 @@ class _Converter:
         self.version, self.dtype = version, np.dtype(dtype)
         self.by_name = {layer.name: layer for layer in source.layers}
         self.used: set[str] = set()
-        self.em = Emitter(self.arrays, self.port, _keras_major(version), rules)
+        self.em = Emitter(self.arrays, self.port, _keras_major(version), rules, self.named_arrays)
+        self.em.float_type = Global(("torch", self.dtype.name))
 
     # ------------------------------------------------------------------ weights
 
@@ -165,6 +166,13 @@ class _Converter:
         arrays = [w.read() for w in found.weights]  # integer arrays (a Normalization's count) are the rule's to use
         return [checked_array(found, w.key, a) if a.dtype.kind not in "iub" else a
                 for w, a in zip(found.weights, arrays, strict=True)]
+
+    def named_arrays(self, layer: Layer) -> dict[str, np.ndarray]:
+        """The layer's arrays by their path in the file ("query_dense/vars/0", "query/kernel:0")."""
+        found = self.keras_layer(layer)
+        if found is None:
+            return {}
+        return dict(zip((w.key for w in found.weights), self.arrays(layer), strict=True))
 
     def port(self, layer: Layer, torch_type: str, keys: Sequence[str], hints: Mapping[str, Any] | None = None,
              attributes: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
@@ -200,7 +208,11 @@ class _Converter:
             values[tensor.id] = Value(self.em.fresh(layer.name), shape, layout, integer=integer)
             inputs.append(Port(layer.name, values[tensor.id]))
         layer_outputs: dict[str, list[Value]] = {}
-        implicit: dict[int, Value | None] = {}  # tf.keras files: the masks Keras computes, by tensor
+        implicit: dict[int, Value | None] = {}  # the masks Keras computes, by tensor
+        consumers: dict[int, list[Op]] = {}
+        for op in self.graph.ops:
+            for ref in op.inputs:
+                consumers.setdefault(ref.id, []).append(op)
         for op in self.graph.ops:
             emit = self.emitter(op.layer)
             operation = emit in (emit_keras_op, emit_tf_op, emit_tf_op_layer)
@@ -208,8 +220,12 @@ class _Converter:
             if not operation:
                 check_layer_config(op.layer, self.em.keras_major)
             refs = op.inputs if operation else op.data_inputs
-            masks = self.masks_for(op, rule, refs, values, implicit)
-            self.em.begin(op.layer, masks)
+            incoming = [implicit.get(t.id) for t in refs]
+            masks = self.masks_for(op, rule, values, incoming)
+            if op.layer.class_name == "MultiHeadAttention" and self.em.keras_major >= 3:
+                self.refuse_order_dependent_masks(op, refs, incoming, consumers)
+            self.em.begin(op.layer, masks, *_bound(op, values))
+            self.em.implicit_masks = {values[t.id].name: m for t, m in zip(refs, incoming, strict=True)}
             try:
                 outputs = emit(op, [values[t.id] for t in refs], self.em)
             except PortError:
@@ -223,10 +239,12 @@ class _Converter:
                                             f"the conversion gives {len(outputs)}")
             for ref, value in zip(op.outputs, outputs, strict=True):
                 values[ref.id] = value
-            if self.em.keras_major < 3:
-                incoming = [implicit.get(t.id) for t in refs]
-                for ref, mask in zip(op.outputs, self.output_masks(op, rule, incoming, outputs), strict=True):
-                    implicit[ref.id] = mask
+            given: list[Value | None] = [next(m for m in masks if m is not None)] if any(
+                m is not None for m in masks) else []
+            previous = given or incoming  # Keras's "previous mask": the one passed, else the inputs' own
+            produced = [None] * len(outputs) if operation else self.output_masks(op, rule, previous, outputs)
+            for ref, mask in zip(op.outputs, produced, strict=True):  # an operation node passes no mask on
+                implicit[ref.id] = mask
             layer_outputs.setdefault(op.layer.name, outputs)
         unused = [layer.name for layer in self.source.layers if layer.name not in self.used]
         if unused:
@@ -244,21 +262,43 @@ class _Converter:
         state = {k: np.asarray(v, dtype=self.dtype) for k, v in self.em.state.items()}
         return Conversion(class_name, ir, state, manifest)
 
-    def masks_for(self, op: Op, rule: ConvertRule | None, refs: list[TensorRef], values: Mapping[int, Value],
-                  implicit: Mapping[int, Value | None]) -> list[Value | None]:
-        """The masks Keras passes to this call: recorded (Keras 3's ``mask=``) or implied (tf.keras, where a
-        layer whose ``call`` takes a mask receives its inputs' masks). A rule that cannot apply them refuses."""
+    def masks_for(self, op: Op, rule: ConvertRule | None, values: Mapping[int, Value],
+                  incoming: list[Value | None]) -> list[Value | None]:
+        """The masks Keras passes to this call: recorded (``mask=``) or implied (a layer whose ``call`` takes a
+        mask receives the masks its inputs carry, in both Keras versions). A rule that cannot apply them refuses.
+
+        Masks Keras reads off the inputs themselves (MultiHeadAttention's query and value masks)
+        reach the rule as ``emitter.implicit_masks``; rules that cannot apply those refuse too.
+        """
         if op.mask_inputs:
-            masks: list[Value | None] = [values[t.id] for t in op.mask_inputs]
-        elif self.em.keras_major < 3 and _masking(op.layer, "call_takes_mask", self.em.keras_major) is not False:
-            masks = [implicit.get(t.id) for t in refs]
+            masks: list[Value | None] = [None if t is None else values[t.id] for t in op.mask_inputs]
+        elif _masking(op.layer, "call_takes_mask", self.em.keras_major) is not False:
+            masks = incoming
         else:
-            return []
+            masks = []
         if any(m is not None for m in masks) and (rule is None or not rule.masks):
             raise UnsupportedLayerError(f"{op.layer.describe()} is called with a mask, which Keras applies and "
                                         "this conversion does not apply yet; remove the masking or convert the layer "
                                         "by hand")
         return masks
+
+    def refuse_order_dependent_masks(self, op: Op, refs: list[TensorRef], incoming: list[Value | None],
+                                     consumers: Mapping[int, list[Op]]) -> None:
+        """Keras 3's MultiHeadAttention removes the masks from its input tensors, so another layer reading the
+        same tensor's mask sees it or not by Keras's execution order: refused rather than guessed."""
+        for ref, mask in zip(refs, incoming, strict=True):
+            if mask is None:
+                continue
+            for other in consumers.get(ref.id, []):
+                if other is op or is_operation(other.layer) or other.layer.class_name == "MultiHeadAttention":
+                    continue
+                uses = _masking(other.layer, "call_takes_mask", 3) is not False or \
+                    _masking(other.layer, "supports_masking", 3) is not False
+                if uses and not other.mask_inputs:
+                    raise UnsupportedLayerError(
+                        f"{op.layer.describe()} removes the mask of its input, which {other.layer.describe()} also "
+                        "reads; which of the two Keras runs first decides what the second sees, so it is not "
+                        "converted (give each its own masked tensor)")
 
     def output_masks(self, op: Op, rule: ConvertRule | None, masks: list[Value | None],
                      outputs: list[Value]) -> list[Value | None]:
@@ -313,6 +353,20 @@ class _Converter:
             "names": {"attributes": dict(self.em.attributes.origins), "locals": dict(self.em.locals.origins),
                       "class": {ir.class_name: class_hint}},
         }
+
+
+def _bound(op: Op, values: Mapping[int, Value]) -> tuple[list[Any], dict[str, Any]]:
+    """The call's arguments with each tensor as its Value (for rules that read arguments by name)."""
+    def swap(item: Any) -> Any:
+        if isinstance(item, TensorRef):
+            return values[item.id]
+        if isinstance(item, list):
+            return [swap(v) for v in item]
+        if isinstance(item, dict):
+            return {k: swap(v) for k, v in item.items()}
+        return item
+
+    return swap(op.args), {k: swap(v) for k, v in op.kwargs.items() if k != "mask"}
 
 
 def _masking(layer: Layer, key: str, keras_major: int) -> bool | None:

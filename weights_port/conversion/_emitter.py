@@ -28,8 +28,9 @@ class Emitter:
     """Collects modules, state entries, ``forward`` steps and helpers while the graph is walked."""
 
     def __init__(self, arrays: Callable[[Layer], list[np.ndarray]], port: Callable[..., dict[str, np.ndarray]],
-                 keras_major: int, rules: Any) -> None:
-        self._arrays, self._port = arrays, port
+                 keras_major: int, rules: Any,
+                 named_arrays: Callable[[Layer], dict[str, np.ndarray]] | None = None) -> None:
+        self._arrays, self._port, self._named = arrays, port, named_arrays
         self.keras_major = keras_major
         self.rules = rules
         """The conversion table in use (wrappers such as TimeDistributed look their inner layer up in it)."""
@@ -46,11 +47,21 @@ class Emitter:
         self._layer: str = ""
         self.masks: list[Value | None] = []
         """The masks Keras passes to the current call, one per data input (None where there is none)."""
+        self.call_args: list[Any] = []
+        self.call_kwargs: dict[str, Any] = {}
+        self.implicit_masks: dict[str, Value | None] = {}
+        """The masks the current call's inputs carry (by their local), for layers that read them off their
+        inputs (MultiHeadAttention's query, value and key masks)."""
+        self.float_type = Global(("torch", "float32"))
+        """The generated module's float type (``torch.float64`` for a float64 conversion)."""
 
-    def begin(self, layer: Layer, masks: list[Value | None] | None = None) -> None:
-        """Steps and modules from here on compute ``layer`` (for the manifest and the names of its parts)."""
+    def begin(self, layer: Layer, masks: list[Value | None] | None = None, args: list[Any] | None = None,
+              kwargs: dict[str, Any] | None = None) -> None:
+        """Steps and modules from here on compute ``layer`` (for the manifest and the names of its parts);
+        ``args``/``kwargs`` are the call's arguments with tensors as Values (rules that read them by name)."""
         self._layer = layer.name
         self.masks = list(masks or [])
+        self.call_args, self.call_kwargs = list(args or []), dict(kwargs or {})
 
     def mask(self, index: int = 0) -> Value | None:
         """The mask of data input ``index`` for the current call, if Keras passes one."""
@@ -86,6 +97,10 @@ class Emitter:
 
     def arrays(self, layer: Layer) -> list[np.ndarray]:
         return self._arrays(layer)
+
+    def named_arrays(self, layer: Layer) -> dict[str, np.ndarray]:
+        """The layer's arrays by their path in the file, for layers with several sub-layers (attention)."""
+        return self._named(layer) if self._named is not None else {}
 
     def port(self, layer: Layer, torch_type: str, keys: Iterable[str], **target: Any) -> dict[str, np.ndarray]:
         """The porter's own rule for (Keras class, PyTorch type): the same layout change a port makes."""

@@ -86,9 +86,14 @@ class Op:
                [t for k, v in self.kwargs.items() if k != "mask" for t in _walk([v]) if isinstance(t, TensorRef)]
 
     @property
-    def mask_inputs(self) -> list[TensorRef]:
-        """The masks Keras 3 passed to this call (``mask=``), one per data input where given."""
-        return [t for t in _walk([self.kwargs.get("mask")]) if isinstance(t, TensorRef)]
+    def mask_inputs(self) -> list[TensorRef | None]:
+        """The masks Keras 3 passed to this call (``mask=``), in the positions given ([query, value] for attention)."""
+        mask = self.kwargs.get("mask")
+        if isinstance(mask, TensorRef):
+            return [mask]
+        if isinstance(mask, list) and any(isinstance(m, TensorRef) for m in mask):
+            return [m if isinstance(m, TensorRef) else None for m in mask]
+        return []
 
 
 @dataclass
@@ -300,7 +305,7 @@ class _Builder:
         if _class_name(entry) in MODEL_CLASSES:
             return self.model(entry, f"{prefix}{_layer_name(entry)}/", tensors, depth + 1)[1]
         layer = self.layer(entry, prefix)
-        count = _output_count(layer)
+        count = _output_count(layer, kwargs)
         op = Op(layer, args, kwargs, [self.tensor() for _ in range(count)])
         self.ops.append(op)
         return op.outputs
@@ -429,9 +434,12 @@ def _substitute(value: Any, resolved: Mapping[tuple[Any, ...], TensorRef]) -> An
     return value
 
 
-def _output_count(layer: Layer) -> int:
-    """How many tensors a call returns (recurrent layers with ``return_state`` return several)."""
+def _output_count(layer: Layer, kwargs: Mapping[str, Any]) -> int:
+    """How many tensors a call returns (recurrent layers with ``return_state`` return several, attention with
+    ``return_attention_scores`` two)."""
     config = layer.config
+    if kwargs.get("return_attention_scores") is True:
+        return 2
     if layer.class_name == "Bidirectional":
         wrapped = config.get("layer")
         inner = wrapped.get("config") if isinstance(wrapped, Mapping) else None

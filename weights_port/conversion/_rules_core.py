@@ -893,18 +893,24 @@ def _masking_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: E
 
 
 def _merge_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
-    """Merges pass on the AND of their inputs' masks (Concatenate only along the last axis, as Keras does)."""
+    """A merge's mask as each Keras computes it: Keras 3 the OR of its inputs' masks (none if any input has
+    none: Concatenate's all-True mask is the same); tf.keras the AND of the masks there are. Concatenate only
+    along the last axis."""
     present = [m for m in masks if m is not None]
     if not present:
         return [None]
     if op.layer.class_name == "Concatenate" and Settings(op.layer).axis("axis", outputs[0].rank, -1) != \
             outputs[0].rank - 1:
         raise refuse(op.layer, "concatenates masked tensors along another axis than the last", "not converted yet")
-    if len(present) != len(masks):
-        raise refuse(op.layer, "merges masked and unmasked tensors", "not converted yet")
+    if em.keras_major >= 3:
+        if len(present) != len(masks):
+            return [None]
+        combine = torch.logical_or
+    else:
+        combine = torch.logical_and
     expr: Expr = present[0].ref
     for mask in present[1:]:
-        expr = torch.logical_and(expr, mask)
+        expr = combine(expr, mask)
     return [em.let(op.layer.name + "_mask", expr, present[0])]
 
 

@@ -213,8 +213,10 @@ _INTEGER_TYPES = ("int8", "int16", "int32", "int64", "uint8", "uint16", "uint32"
 def _cast(x: Value, dtype: Any, op: Op, em: Emitter) -> Value:
     """A cast to float32/64 keeps the module's float type; to an integer type it truncates toward zero as Keras does."""
     name = dtype.get("config", {}).get("name") if isinstance(dtype, Mapping) else dtype
-    if name in _FLOAT_TYPES or (name is None and x.integer is False):
-        return em.let(op.layer.name, x.ref.m("float"), x, integer=False) if x.integer else x
+    if name is None:
+        return x
+    if name in _FLOAT_TYPES:  # the module's own float type: float64 when converted so
+        return em.let(op.layer.name, x.ref.m("to", em.float_type), x, integer=False) if x.integer else x
     if name in _INTEGER_TYPES:
         return em.let(op.layer.name, x.ref.m("to", torch.int64), x, integer=True)
     if name == "bool":
@@ -269,6 +271,27 @@ def _where(condition: Any, a: Any, b: Any, op: Op, em: Emitter) -> Value:
     like = max((v for v in (a, b) if isinstance(v, Value)), key=lambda v: v.rank, default=condition)
     cond = condition.ref if condition.integer else compare("!=", condition, 0)
     return em.let(op.layer.name, torch.where(cond, _operand(a, op), _operand(b, op)), like.with_(integer=False))
+
+
+def _einsum(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
+    """``keras.ops.einsum`` / ``tf.einsum``: the equation is checked (letters, commas, one arrow), operands Keras-laid."""
+    from ._rules_attention import check_equation
+
+    strings = [v for v in a if isinstance(v, str)]
+    equation = check_equation(op.layer, k.get("subscripts", k.get("equation", strings[0] if strings else None)))
+    operands = [em.to_layout(v, "keras") for v in (*(v for v in a if isinstance(v, Value)),
+                                                    *(v for v in k.get("inputs", []) if isinstance(v, Value)))]
+    if not operands or len(operands) != len(equation.split("->")[0].split(",")):
+        raise refuse(op.layer, f"takes {len(operands)} tensors for the equation {equation!r}")
+    if "." in equation:
+        raise refuse(op.layer, f"uses an ellipsis in {equation!r}", "not converted yet")
+    letters: dict[str, int | None] = {}
+    for term, value in zip(equation.split("->")[0].split(","), operands, strict=True):
+        if len(term) != value.rank:
+            raise _bad(op, "equation", equation, f"one letter per axis of its operands ({[v.rank for v in operands]})")
+        letters.update(zip(term, value.shape, strict=True))
+    shape = tuple(letters.get(letter) for letter in equation.split("->")[1])
+    return em.let(op.layer.name, torch.einsum(equation, *operands), operands[0], shape=shape)
 
 
 def _arg(args: list[Any], kwargs: Mapping[str, Any], index: int, name: str, default: Any = None) -> Any:
@@ -352,6 +375,8 @@ def _table() -> dict[str, OpEmit]:
         table[kind] = _logical_emitter(kind)
     for kind in ("any", "all"):
         table[kind] = _any_all_emitter(kind)
+    table["einsum"] = _einsum
+    table["convert_to_tensor"] = lambda a, k, op, em: _cast(t(a, k, op), k.get("dtype"), op, em)
     table["where"] = lambda a, k, op, em: _where(_arg(a, k, 0, "condition"), _arg(a, k, 1, "x1"), _arg(a, k, 2, "x2"),
                                                  op, em)
     return table
@@ -360,7 +385,7 @@ def _table() -> dict[str, OpEmit]:
 KERAS_OPS = _table()
 """Keras 3 operation (snake-cased class name) → emitter."""
 
-_KERAS_OP_NAMES = {"NotEqual": "not_equal", "GreaterEqual": "greater_equal", "LessEqual": "less_equal",
+_KERAS_OP_NAMES = {"ConvertToTensor": "convert_to_tensor", "NotEqual": "not_equal", "GreaterEqual": "greater_equal", "LessEqual": "less_equal",
                    "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not",
                    "TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
@@ -401,7 +426,7 @@ TF_FUNCTIONS = {
     "math.reduce_min": "min", "reshape": "reshape", "transpose": "transpose", "compat.v1.transpose": "transpose",
     "expand_dims": "expand_dims", "compat.v1.expand_dims": "expand_dims", "squeeze": "squeeze",
     "compat.v1.squeeze": "squeeze", "concat": "concatenate", "nn.softmax": "softmax", "clip_by_value": "clip",
-    "identity": "identity", "cast": "cast",
+    "identity": "identity", "cast": "cast", "einsum": "einsum", "linalg.einsum": "einsum",
 }
 """tf.keras ``TFOpLambda`` function → operation of ``KERAS_OPS``."""
 

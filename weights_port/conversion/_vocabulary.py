@@ -55,9 +55,9 @@ TENSOR_METHODS = frozenset({
 
 RUNTIME_HELPERS = frozenset({
     # weights_port.torch_modules.__all__ (a test keeps the two equal); reserved in every generated file
-    "ChannelLayerNorm", "GateActivationLSTM", "LayerScale", "Normalize", "PReLU", "RecurrentLoop", "Rescale",
-    "SeparableConv", "SeparableConv1d", "SeparableConv2d", "TFSamePad2d", "activation_function", "avg_pool_same",
-    "keras2_hard_sigmoid", "pad_same", "same_padding",
+    "ChannelLayerNorm", "DotAttention", "EinsumDense", "GateActivationLSTM", "LayerScale", "MultiHeadAttention",
+    "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
+    "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
 })
 
 FUNCTIONAL_MODULES = {
