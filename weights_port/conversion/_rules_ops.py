@@ -385,7 +385,8 @@ def _table() -> dict[str, OpEmit]:
 KERAS_OPS = _table()
 """Keras 3 operation (snake-cased class name) → emitter."""
 
-_KERAS_OP_NAMES = {"ConvertToTensor": "convert_to_tensor", "NotEqual": "not_equal", "GreaterEqual": "greater_equal", "LessEqual": "less_equal",
+_KERAS_OP_NAMES = {"ConvertToTensor": "convert_to_tensor", "NotEqual": "not_equal", "GreaterEqual": "greater_equal",
+                   "LessEqual": "less_equal",
                    "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not",
                    "TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
