@@ -16,7 +16,8 @@ that step), with Keras's divergence measured in the same test.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,6 +31,21 @@ import zoo
 from equivalence_tests import random_inputs, randomise_keras_weights
 from zoo._api import architecture
 from zoo._spec import resolve_config
+
+@contextmanager
+def keras_in_float64() -> Iterator[Any]:
+    """floatx and the global dtype policy float64 (a policy set elsewhere would override floatx), restored after."""
+    import keras
+
+    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
+    keras.config.set_floatx("float64")
+    keras.config.set_dtype_policy("float64")
+    try:
+        yield keras
+    finally:
+        keras.config.set_floatx(floatx)
+        keras.config.set_dtype_policy(policy)
+
 
 AMPLIFICATION = 16.0
 """PyTorch's free-running divergence over Keras's own one-ulp divergence: measured at most 9.3 (module doc)."""
@@ -78,11 +94,7 @@ def _weights_apart(a: Any, b: Any) -> float:
     pytest.param("siamese", marks=pytest.mark.sweep),
 ])
 def test_float64_training_resumed_from_the_file_runs_free_as_keras(name: str, tmp_path: Path) -> None:
-    import keras
-
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
+    with keras_in_float64() as keras:
         build, optimizer, loss, kind = _cases(keras)[name]
         config = SMALL_CONFIGS.get(name, {}) if name != "mlp" else {"in_features": 12, "hidden": (9, 7)}
         rng = np.random.default_rng(0)
@@ -116,22 +128,14 @@ def test_float64_training_resumed_from_the_file_runs_free_as_keras(name: str, tm
             assert apart <= bound, f"step {step}: weights {apart:.2e} apart, bound {bound:.2e} (Keras's own {own:.2e})"
             assert abs(torch_loss - keras_loss) <= max(1e-10 * abs(keras_loss), AMPLIFICATION * own), (step, torch_loss,
                                                                                                        keras_loss)
-    finally:
-        keras.config.set_floatx(previous)
 
 
 def test_floatx_is_read_from_the_file(tmp_path: Path) -> None:
     """The simplest case of the report: SGD(0.05) in float64 is 0.05, not float32's 0.05000000074505806."""
-    import keras
-
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
+    with keras_in_float64() as keras:
         model = _mlp_with_regularizers(keras)
         model.compile(keras.optimizers.SGD(0.05), "categorical_crossentropy")
         model.save(tmp_path / "sgd.keras")
-    finally:
-        keras.config.set_floatx(previous)
     torch_model = zoo.get("mlp", backend="torch", weights=tmp_path / "sgd.keras", dtype="float64", in_features=12,
                           hidden=(9, 7))
     setup = zoo.training_setup(torch_model, tmp_path / "sgd.keras")
@@ -162,11 +166,7 @@ FAMILIES = [
 def test_every_optimizer_family_resumes_in_float64(family: str, settings: dict[str, Any], loss: str,
                                                    tmp_path: Path) -> None:
     """Each family, schedule, clipping and several losses on the regularised mlp: resumed, free-running."""
-    import keras
-
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
+    with keras_in_float64() as keras:
         rng = np.random.default_rng(5)
         model = _mlp_with_regularizers(keras)
         randomise_keras_weights(model, rng)
@@ -186,5 +186,3 @@ def test_every_optimizer_family_resumes_in_float64(family: str, settings: dict[s
                                             torch_model, model)
         apart = max(float(np.abs(np.asarray(variable.numpy()) - array).max()) for variable, array in pairs)
         assert apart <= 1e-10 + 1e-9 * max(float(np.abs(np.asarray(v.numpy())).max()) for v, _ in pairs)
-    finally:
-        keras.config.set_floatx(previous)

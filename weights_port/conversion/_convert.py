@@ -216,7 +216,7 @@ class _Converter:
         for op in self.graph.ops:
             emit = self.emitter(op.layer)
             operation = emit in (emit_keras_op, emit_tf_op, emit_tf_op_layer)
-            rule = None if operation else self.rules.get(op.layer.class_name)
+            rule = None if operation else self.rules.for_layer(op.layer)
             if not operation:
                 check_layer_config(op.layer, self.em.keras_major)
             refs = op.inputs if operation else op.data_inputs
@@ -322,7 +322,7 @@ class _Converter:
             return emit_tf_op
         if layer.class_name == "TensorFlowOpLayer":
             return emit_tf_op_layer
-        rule = self.rules.get(layer.class_name)
+        rule = self.rules.for_layer(layer)
         if rule is None:
             raise _unknown(layer)
         return rule.emit
@@ -331,7 +331,7 @@ class _Converter:
         """Per tensor, the layout its first decisive consumer prefers (for choosing input layouts)."""
         preferred: dict[int, str] = {}
         for op in reversed(self.graph.ops):
-            rule = None if is_operation(op.layer) else self.rules.get(op.layer.class_name)
+            rule = None if is_operation(op.layer) else self.rules.for_layer(op.layer)
             wanted = rule.layout if rule else "any"
             if wanted == "any":
                 wanted = next((preferred[o.id] for o in op.outputs if o.id in preferred), "keras")

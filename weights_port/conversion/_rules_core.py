@@ -845,7 +845,7 @@ def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         raise refuse(layer, f"wraps a layer over a tensor of rank {x.rank}", "TimeDistributed takes (batch, time, ...)")
     if inner.class_name == "Dense":
         return _dense(replace(op, layer=inner), [x], em)
-    rule = em.rules.get(inner.class_name)
+    rule = em.rules.for_layer(inner)
     if rule is None:
         raise refuse(layer, f"wraps a {inner.class_name}, which has no conversion rule")
     if em.mask() is not None and _inner_takes_mask(inner, em.keras_major):

@@ -51,29 +51,41 @@ class ConvertRule:
 
 
 class ConvertRuleSet:
-    """Keras class → ``ConvertRule``; a second rule for a class is an error."""
+    """Keras class → ``ConvertRule``, in two tiers: the built-in rules, and those added with ``extended``
+    (plugins, ``--rules``). A custom layer (a class Keras does not define, recorded with its registered
+    name) is looked up in the added rules first, a built-in layer in the built-in ones first: a plugin's
+    own ``Attention`` never shadows Keras's. A second rule for a class within one tier is an error.
+    """
 
-    def __init__(self, rules: Iterable[ConvertRule] = ()) -> None:
+    def __init__(self, rules: Iterable[ConvertRule] = (), added: Iterable[ConvertRule] = ()) -> None:
         self._rules: dict[str, ConvertRule] = {}
+        self._added: dict[str, ConvertRule] = {}
         for rule in rules:
             self.add(rule)
+        for rule in added:
+            self._add(self._added, rule)
 
     def add(self, rule: ConvertRule) -> None:
-        if rule.keras_class in self._rules:
+        self._add(self._rules, rule)
+
+    @staticmethod
+    def _add(table: dict[str, ConvertRule], rule: ConvertRule) -> None:
+        if rule.keras_class in table:
             raise UnsupportedLayerError(f"a conversion rule for Keras {rule.keras_class} already exists")
-        self._rules[rule.keras_class] = rule
+        table[rule.keras_class] = rule
 
     def extended(self, rules: Iterable[ConvertRule]) -> ConvertRuleSet:
-        merged = ConvertRuleSet(self._rules.values())
-        for rule in rules:
-            merged.add(rule)
-        return merged
+        return ConvertRuleSet(self._rules.values(), [*self._added.values(), *rules])
 
-    def get(self, keras_class: str) -> ConvertRule | None:
-        return self._rules.get(keras_class)
+    def get(self, keras_class: str, custom: bool = False) -> ConvertRule | None:
+        first, second = (self._added, self._rules) if custom else (self._rules, self._added)
+        return first.get(keras_class) or second.get(keras_class)
+
+    def for_layer(self, layer: Layer) -> ConvertRule | None:
+        return self.get(layer.class_name, layer.custom)
 
     def __iter__(self) -> Iterator[ConvertRule]:
-        return iter(self._rules.values())
+        return iter([*self._rules.values(), *self._added.values()])
 
 
 # --------------------------------------------------------------------------- activations
