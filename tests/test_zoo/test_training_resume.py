@@ -32,6 +32,7 @@ from equivalence_tests import random_inputs, randomise_keras_weights
 from zoo._api import architecture
 from zoo._spec import resolve_config
 
+
 @contextmanager
 def keras_in_float64() -> Iterator[Any]:
     """floatx and the global dtype policy float64 (a policy set elsewhere would override floatx), restored after."""
