@@ -16,6 +16,7 @@ from ._padding import same_padding
 
 __all__ = [
     "ChannelLayerNorm",
+    "Constant",
     "DotAttention",
     "EinsumDense",
     "GateActivationLSTM",
@@ -34,6 +35,10 @@ __all__ = [
     "keras2_hard_sigmoid",
     "pad_same",
     "same_padding",
+    "sparse_plus",
+    "sparse_sigmoid",
+    "sparsemax",
+    "squareplus",
 ]
 
 
@@ -402,3 +407,45 @@ class EinsumDense(nn.Module):
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         y = torch.einsum(self.equation, x, self.kernel)
         return y + self.bias if self.bias is not None else y
+
+
+class Constant(nn.Module):
+    """A tensor a Keras 3 config holds as a value (a positional embedding computed at save time, a class
+    token): a buffer, so it moves with the model and loads with its state."""
+
+    value: torch.Tensor
+
+    def __init__(self, shape: tuple[int, ...], dtype: torch.dtype = torch.float32) -> None:
+        super().__init__()
+        self.register_buffer("value", torch.zeros(shape, dtype=dtype))
+
+    def forward(self) -> torch.Tensor:
+        return self.value
+
+
+def sparse_plus(x: torch.Tensor) -> torch.Tensor:
+    """Keras's sparse_plus: 0 below −1, (x + 1)²/4 between, x above 1."""
+    return torch.where(x <= -1, torch.zeros_like(x), torch.where(x < 1, 0.25 * (x + 1) ** 2, x))
+
+
+def sparse_sigmoid(x: torch.Tensor) -> torch.Tensor:
+    """Keras's sparse_sigmoid: 0 below −1, (x + 1)/2 between, 1 above 1."""
+    return torch.where(x <= -1, torch.zeros_like(x), torch.where(x >= 1, torch.ones_like(x), 0.5 * (x + 1)))
+
+
+def squareplus(x: torch.Tensor, b: float = 4.0) -> torch.Tensor:
+    """Keras's squareplus: (x + √(x² + b)) / 2."""
+    return (x + torch.sqrt(torch.square(x) + b)) / 2
+
+
+def sparsemax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
+    """Keras's sparsemax (Martins & Astudillo 2016), in TensorFlow's arithmetic order."""
+    ordered = torch.sort(x, dim=dim, descending=True).values
+    cumulative = torch.cumsum(ordered, dim=dim)
+    shape = [1] * x.dim()
+    shape[dim] = -1
+    ranks = torch.arange(1, x.shape[dim] + 1, dtype=x.dtype, device=x.device).reshape(shape)
+    support = ordered - (cumulative - 1) / ranks > 0
+    k = support.to(x.dtype).sum(dim=dim, keepdim=True)
+    tau = (torch.where(support, cumulative, torch.zeros_like(cumulative)).sum(dim=dim, keepdim=True) - 1) / k
+    return torch.clamp(x - tau, min=0)

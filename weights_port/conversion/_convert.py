@@ -259,7 +259,8 @@ class _Converter:
                      self.dtype == np.float64, file_name, self.version, len({op.layer.name for op in self.graph.ops}),
                      self.graph.sequential)
         manifest = self.manifest(ir, layer_outputs, class_hint)
-        state = {k: np.asarray(v, dtype=self.dtype) for k, v in self.em.state.items()}
+        state = {k: np.asarray(v, dtype=self.dtype) if np.asarray(v).dtype.kind not in "iub" else np.asarray(v)
+                 for k, v in self.em.state.items()}
         return Conversion(class_name, ir, state, manifest)
 
     def masks_for(self, op: Op, rule: ConvertRule | None, values: Mapping[int, Value],

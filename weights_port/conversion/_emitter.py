@@ -106,6 +106,16 @@ class Emitter:
         """The porter's own rule for (Keras class, PyTorch type): the same layout change a port makes."""
         return self._port(layer, torch_type, tuple(keys), **target)
 
+    def constant(self, layer: Layer, array: np.ndarray) -> Value:
+        """A tensor the config holds as a value: a ``Constant`` module's buffer, read once where it is used."""
+        integer = array.dtype.kind in "iub"
+        dtype = Global(("torch", "int64" if array.dtype.kind in "iu" else "bool")) if integer else None
+        module = self.module(layer, self.runtime("Constant"), tuple(int(d) for d in array.shape),
+                             **({"dtype": dtype} if dtype is not None else {}), suffix=f"constant_{len(self.modules)}",
+                             state={"value": array.astype(np.int64) if array.dtype.kind in "iu" else array})
+        like = Value("constant", tuple(int(d) for d in array.shape), integer=integer)
+        return self.let(layer.name + "_constant", module(), like)
+
     def runtime(self, name: str) -> Global:
         """A helper of ``weights_port.torch_modules`` by name, copied into the generated file."""
         if name not in RUNTIME_HELPERS:

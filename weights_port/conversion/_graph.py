@@ -440,6 +440,13 @@ def _output_count(layer: Layer, kwargs: Mapping[str, Any]) -> int:
     config = layer.config
     if kwargs.get("return_attention_scores") is True:
         return 2
+    if layer.class_name == "Split" and layer.module.startswith("keras.src.ops"):  # keras.ops.split
+        sections = config.get("indices_or_sections")
+        if isinstance(sections, int) and not isinstance(sections, bool) and 0 < sections <= 4096:
+            return sections
+        if isinstance(sections, list) and len(sections) < 4096:
+            return len(sections) + 1
+        raise KerasFileError(f"{layer.describe()}: its indices_or_sections {quoted(sections)} is not a count or a list")
     if layer.class_name == "Bidirectional":
         wrapped = config.get("layer")
         inner = wrapped.get("config") if isinstance(wrapped, Mapping) else None

@@ -346,7 +346,7 @@ class ModuleSpec:
 
 
 def _constant_tree(value: Expr) -> bool:
-    if isinstance(value, Const):
+    if isinstance(value, Const | Global):  # a literal, or a vocabulary name (torch.int64)
         return True
     if isinstance(value, Seq):
         return all(_constant_tree(v) for v in value.items)

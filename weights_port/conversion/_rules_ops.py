@@ -14,6 +14,8 @@ import math
 from collections.abc import Callable, Mapping
 from typing import Any
 
+import numpy as np
+
 from .._errors import ConfigValueError
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op, TensorRef, quoted
@@ -37,13 +39,28 @@ _UNARY: dict[str, Callable[[Expr], Expr]] = {
 _REDUCE = {"mean": "mean", "sum": "sum", "max": "amax", "min": "amin", "prod": "prod"}
 
 
-def _bind(op: Op, inputs: list[Value]) -> tuple[list[Any], dict[str, Any]]:
-    """The call's args and kwargs with each TensorRef replaced by its Value."""
+MAX_CONSTANT = 2**24
+"""Largest constant tensor (elements) a config may hold."""
+
+
+def _bind(op: Op, inputs: list[Value], em: Emitter) -> tuple[list[Any], dict[str, Any]]:
+    """The call's args and kwargs with each TensorRef replaced by its Value, Keras 3's constant tensors by
+    ``Constant`` buffers, ``__slice__``/``__ellipsis__`` by slices and ``...``."""
     queue = iter(inputs)
 
     def swap(value: Any) -> Any:
         if isinstance(value, TensorRef):
             return next(queue)
+        if isinstance(value, dict) and value.get("class_name") == "__tensor__":
+            return em.constant(op.layer, _constant_array(op, value.get("config")))
+        if isinstance(value, dict) and value.get("class_name") == "__slice__":
+            bounds = value.get("config")
+            parts = [bounds.get(k) for k in ("start", "stop", "step")] if isinstance(bounds, Mapping) else [0, 0, 0]
+            if not all(p is None or (isinstance(p, int) and not isinstance(p, bool)) for p in parts) or parts[2] == 0:
+                raise _bad(op, "slice", value, "integer or null start, stop and step (step not 0)")
+            return slice(*parts)
+        if isinstance(value, dict) and value.get("class_name") == "__ellipsis__":
+            return Ellipsis
         if isinstance(value, list):
             return [swap(v) for v in value]
         if isinstance(value, dict):
@@ -51,6 +68,23 @@ def _bind(op: Op, inputs: list[Value]) -> tuple[list[Any], dict[str, Any]]:
         return value
 
     return swap(op.args), swap(op.kwargs)
+
+
+_CONSTANT_DTYPES = {"float16": np.float32, "bfloat16": np.float32, "float32": np.float32, "float64": np.float64,
+                    "int8": np.int64, "int16": np.int64, "int32": np.int64, "int64": np.int64, "uint8": np.int64,
+                    "bool": np.bool_}
+
+
+def _constant_array(op: Op, config: Any) -> np.ndarray:
+    if not isinstance(config, Mapping) or config.get("dtype") not in _CONSTANT_DTYPES:
+        raise _bad(op, "constant tensor", config, f"a value with one of the dtypes {sorted(_CONSTANT_DTYPES)}")
+    try:
+        array: np.ndarray = np.asarray(config.get("value"), dtype=_CONSTANT_DTYPES[config["dtype"]])
+    except (TypeError, ValueError, OverflowError):
+        raise _bad(op, "constant tensor", config.get("value"), "a rectangular array of numbers") from None
+    if array.size > MAX_CONSTANT or array.ndim > 8 or (array.dtype.kind == "f" and not np.all(np.isfinite(array))):
+        raise _bad(op, "constant tensor", config.get("value"), f"finite numbers, at most {MAX_CONSTANT} of them")
+    return array
 
 
 def _bad(op: Op, what: str, value: Any, allowed: str) -> ConfigValueError:
@@ -294,6 +328,97 @@ def _einsum(a: list[Any], k: Mapping[str, Any], op: Op, em: Emitter) -> Value:
     return em.let(op.layer.name, torch.einsum(equation, *operands), operands[0], shape=shape)
 
 
+def _get_item(x: Value, key: Any, op: Op, em: Emitter) -> Value:
+    """``x[key]``: integers, slices, one ``...`` and ``None`` (a new axis), as NumPy reads them."""
+    x = em.to_layout(x, "keras")
+    items = list(key) if isinstance(key, list | tuple) else [key]
+    ok = lambda i: i is None or i is Ellipsis or isinstance(i, slice) or (  # noqa: E731
+        isinstance(i, int) and not isinstance(i, bool))
+    if not items or not all(ok(i) for i in items) or sum(i is Ellipsis for i in items) > 1:
+        raise _bad(op, "index", key, "integers, slices, one ellipsis and None")
+    explicit = sum(1 for i in items if i is not None and i is not Ellipsis)
+    if explicit > x.rank:
+        raise _bad(op, "index", key, f"at most {x.rank} indices for a rank-{x.rank} tensor")
+    expanded: list[Any] = []
+    for item in items:
+        expanded += [slice(None)] * (x.rank - explicit) if item is Ellipsis else [item]
+    expanded += [slice(None)] * (x.rank - sum(1 for i in expanded if i is not None))
+    shape: list[int | None] = []
+    axis = 0
+    for item in expanded:
+        if item is None:
+            shape.append(1)
+            continue
+        size = x.shape[axis]
+        if isinstance(item, slice):
+            shape.append(None if size is None else len(range(*item.indices(size))))
+        elif size is not None and not -size <= item < size:
+            raise _bad(op, "index", item, f"an index inside an axis of size {size}")
+        if isinstance(item, int) and axis == 0:
+            raise refuse(op.layer, "indexes the batch axis", "not converted")
+        axis += 1
+    return em.let(op.layer.name, x.ref[tuple(items)], x, shape=tuple(shape))
+
+
+def _stack(values: Any, axis: Any, op: Op, em: Emitter) -> Value:
+    if not isinstance(values, list) or not values or not all(isinstance(v, Value) for v in values):
+        raise _bad(op, "operands", values, "a list of tensors")
+    values = [em.to_layout(v, "keras") for v in values]
+    position = _axis(axis, values[0].rank + 1, op)
+    shape = (*values[0].shape[:position], len(values), *values[0].shape[position:])
+    return em.let(op.layer.name, torch.stack([v.ref for v in values], dim=position), values[0], shape=shape)
+
+
+def _split(x: Value, sections: Any, axis: Any, op: Op, em: Emitter) -> list[Value]:
+    """``keras.ops.split``: equal sections (which must divide the axis) or split points."""
+    x = em.to_layout(x, "keras")
+    dim = _axis(axis, x.rank, op)
+    size = x.shape[dim]
+    if isinstance(sections, int) and not isinstance(sections, bool) and sections > 0:
+        if size is not None and size % sections:
+            raise _bad(op, "sections", sections, f"a number that divides the axis size {size}")
+        points = [size // sections * i for i in range(1, sections)] if size is not None else None
+        count = sections
+    elif isinstance(sections, list) and all(isinstance(i, int) and not isinstance(i, bool) for i in sections):
+        points, count = list(sections), len(sections) + 1
+    else:
+        raise _bad(op, "indices_or_sections", sections, "a positive integer or a list of split points")
+    if points is None or size is None:
+        raise refuse(op.layer, "splits an axis of unknown size", "give the Keras Input a fixed shape")
+    bounds: list[int] = [0, *points, size]
+    names = em.unpack(x.ref.m("tensor_split", points, dim=dim), [f"{op.layer.name}_{i}" for i in range(count)])
+    return [x.with_(name=name, shape=(*x.shape[:dim], b - a, *x.shape[dim + 1:]))
+            for name, a, b in zip(names, bounds[:-1], bounds[1:], strict=True)]
+
+
+def _cumulative(kind: str, x: Value, axis: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    if axis is None:
+        return em.let(op.layer.name, x.ref.m("flatten", 1).m(kind, dim=1), x, shape=(x.shape[0], None))
+    return em.let(op.layer.name, x.ref.m(kind, dim=_axis(axis, x.rank, op)), x)
+
+
+def _logsumexp(x: Value, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    if not isinstance(keepdims, bool):
+        raise _bad(op, "keepdims", keepdims, "true or false")
+    axes = list(range(x.rank)) if axis is None else _axes(axis, x.rank, op)
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else \
+        tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    dims = tuple(axes) if len(axes) > 1 else axes[0]
+    return em.let(op.layer.name, torch.logsumexp(x, dim=dims, keepdim=keepdims), x, shape=shape)
+
+
+def _arg_reduce(kind: str, x: Value, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    if axis is None or not isinstance(keepdims, bool):
+        raise _bad(op, "axis", axis, "an axis (and keepdims true or false)")
+    dim = _axis(axis, x.rank, op)
+    shape = tuple(1 if i == dim else d for i, d in enumerate(x.shape)) if keepdims else \
+        tuple(d for i, d in enumerate(x.shape) if i != dim)
+    return em.let(op.layer.name, x.ref.m(kind, dim=dim, keepdim=keepdims), x, shape=shape, integer=True)
+
+
 def _arg(args: list[Any], kwargs: Mapping[str, Any], index: int, name: str, default: Any = None) -> Any:
     if len(args) > index:
         return args[index]
@@ -376,6 +501,18 @@ def _table() -> dict[str, OpEmit]:
     for kind in ("any", "all"):
         table[kind] = _any_all_emitter(kind)
     table["einsum"] = _einsum
+    table["zeros_like"] = lambda a, k, op, em: em.let(op.layer.name, torch.zeros_like(t(a, k, op)), t(a, k, op))
+    table["ones_like"] = lambda a, k, op, em: em.let(op.layer.name, torch.ones_like(t(a, k, op)), t(a, k, op))
+    table["get_item"] = lambda a, k, op, em: _get_item(t(a, k, op), _arg(a, k, 1, "key"), op, em)
+    table["stack"] = lambda a, k, op, em: _stack(_arg(a, k, 0, "x"), _arg(a, k, 1, "axis", 0), op, em)
+    table["cumsum"] = lambda a, k, op, em: _cumulative("cumsum", t(a, k, op), _arg(a, k, 1, "axis"), op, em)
+    table["cumprod"] = lambda a, k, op, em: _cumulative("cumprod", t(a, k, op), _arg(a, k, 1, "axis"), op, em)
+    table["argmax"] = lambda a, k, op, em: _arg_reduce("argmax", t(a, k, op), _arg(a, k, 1, "axis"),
+                                                       _arg(a, k, 2, "keepdims", False), op, em)
+    table["argmin"] = lambda a, k, op, em: _arg_reduce("argmin", t(a, k, op), _arg(a, k, 1, "axis"),
+                                                       _arg(a, k, 2, "keepdims", False), op, em)
+    table["logsumexp"] = lambda a, k, op, em: _logsumexp(t(a, k, op), _arg(a, k, 1, "axis"),
+                                                         _arg(a, k, 2, "keepdims", False), op, em)
     table["convert_to_tensor"] = lambda a, k, op, em: _cast(t(a, k, op), k.get("dtype"), op, em)
     table["where"] = lambda a, k, op, em: _where(_arg(a, k, 0, "condition"), _arg(a, k, 1, "x1"), _arg(a, k, 2, "x2"),
                                                  op, em)
@@ -385,12 +522,17 @@ def _table() -> dict[str, OpEmit]:
 KERAS_OPS = _table()
 """Keras 3 operation (snake-cased class name) → emitter."""
 
-_KERAS_OP_NAMES = {"ConvertToTensor": "convert_to_tensor", "NotEqual": "not_equal", "GreaterEqual": "greater_equal",
+_KERAS_OP_NAMES = {"ZerosLike": "zeros_like", "OnesLike": "ones_like", "GetItem": "get_item", "LogSumExp": "logsumexp", "Logsumexp": "logsumexp",
+                   "ConvertToTensor": "convert_to_tensor", "NotEqual": "not_equal", "GreaterEqual": "greater_equal",
                    "LessEqual": "less_equal",
                    "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not",
                    "TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
                    "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min", "Absolute": "abs"}
+
+
+MULTI_OUTPUT = ("split",)
+"""Operations returning several tensors (their number is read from the config by the graph reader)."""
 
 
 def is_operation(layer: Layer) -> bool:
@@ -399,16 +541,22 @@ def is_operation(layer: Layer) -> bool:
     if layer.module.startswith("keras.src.ops"):
         return True
     return not layer.module and "trainable" not in layer.config and \
-        _KERAS_OP_NAMES.get(layer.class_name, layer.class_name.lower()) in KERAS_OPS
+        _KERAS_OP_NAMES.get(layer.class_name, layer.class_name.lower()) in (*KERAS_OPS, *MULTI_OUTPUT)
 
 
 def emit_keras_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     name = _KERAS_OP_NAMES.get(op.layer.class_name, op.layer.class_name.lower())
+    if name == "split":
+        args, kwargs = _bind(op, inputs, em)
+        config = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
+        merged = {**config, **kwargs}
+        return _split(_tensor(_arg(args, merged, 0, "x"), op), _arg(args, merged, 1, "indices_or_sections"),
+                      _arg(args, merged, 2, "axis", 0), op, em)
     if name not in KERAS_OPS:
         raise refuse(op.layer, f"is the keras.ops operation {quoted(op.layer.class_name, 40)} "
                      f"({quoted(op.layer.module, 40)}), which has no conversion",
                      f"converted operations: {', '.join(sorted(KERAS_OPS))}")
-    args, kwargs = _bind(op, inputs)
+    args, kwargs = _bind(op, inputs, em)
     config_kwargs = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
     if name == "cast":
         config_kwargs["dtype"] = op.layer.config.get("dtype")
@@ -441,7 +589,7 @@ def emit_tf_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if name is None:
         raise refuse(op.layer, f"calls the TensorFlow function {quoted(function, 60)}, which has no conversion",
                      f"converted: {', '.join(sorted('tf.' + f for f in TF_FUNCTIONS))}")
-    args, kwargs = _bind(op, inputs)
+    args, kwargs = _bind(op, inputs, em)
     kwargs = {k: v for k, v in kwargs.items() if k != "name"}
     renamed = dict(zip(("x1", "x2") if name in _BINARY else ("xs",) if name == "concatenate" else ("x",), args,
                        strict=False))

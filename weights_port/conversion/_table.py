@@ -118,6 +118,13 @@ ACTIVATIONS: dict[str, Activation] = {
     "glu": lambda x, axis, em: F.glu(x, dim=axis),
     "log_sigmoid": lambda x, axis, em: F.logsigmoid(x),
     "tanh_shrink": lambda x, axis, em: F.tanhshrink(x),
+    "hard_tanh": lambda x, axis, em: F.hardtanh(x),
+    "hard_shrink": lambda x, axis, em: F.hardshrink(x, 0.5),
+    "soft_shrink": lambda x, axis, em: F.softshrink(x, 0.5),
+    "sparse_plus": lambda x, axis, em: em.runtime("sparse_plus")(x),
+    "sparse_sigmoid": lambda x, axis, em: em.runtime("sparse_sigmoid")(x),
+    "squareplus": lambda x, axis, em: em.runtime("squareplus")(x),
+    "sparsemax": lambda x, axis, em: em.runtime("sparsemax")(x, axis),
     "linear": lambda x, axis, em: x,
 }
 """Keras activation name → the PyTorch expression of ``x`` (``axis``: the torch axis of Keras's last)."""
