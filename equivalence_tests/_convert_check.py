@@ -311,15 +311,14 @@ def _run_torch(module: Any, inputs: list[np.ndarray], manifest: Mapping[str, Any
 
 
 def kernel_allowances(config: Any) -> tuple[KernelAllowance, ...]:
-    """The inaccurate TensorFlow kernels a model config uses (a gelu activation, bilinear upsampling)."""
+    """The inaccurate TensorFlow kernels a model config uses (a gelu activation). TensorFlow's bilinear resize,
+    float32 arithmetic even in float64, is reproduced by the converter (``torch_modules.resize_bilinear``)."""
     found: set[str] = set()
 
     def visit(value: Any) -> None:
         if isinstance(value, dict):
             if value.get("activation") == "gelu" or value.get("class_name") == "Gelu":
                 found.add("gelu")
-            if value.get("interpolation") == "bilinear":
-                found.add("bilinear")
             for item in value.values():
                 visit(item)
         elif isinstance(value, list):

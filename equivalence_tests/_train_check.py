@@ -134,7 +134,7 @@ def train_both(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapp
 
     keras_model = _keras_side(name, config, dtype, optimizer, loss, regularizers or {})
     randomise_keras_weights(keras_model, rng, calibration=batch_pair()[0])
-    # a TensorFlow kernel that is not float64-accurate (gelu, bilinear resize) holds float64 to its allowance
+    # a TensorFlow kernel that is not float64-accurate (gelu) holds float64 to its allowance
     allowances = kernel_allowances(json.loads(keras_model.to_json()))
     float64_bound = max([TRAINING_TOLERANCES["float64"], *(a.rtol for a in allowances)])
     twin = _keras_side(name, config, "float64", optimizer, loss, regularizers or {}) if dtype == "float32" else None

@@ -95,9 +95,6 @@ FLOAT64_KERNEL_ALLOWANCES: dict[str, KernelAllowance] = {
     "gelu": KernelAllowance(
         "tf.nn.gelu(approximate=False) (Keras's 'gelu')", 1e-6,
         "5.0e-9 max abs from 0.5·x·(1 + erf(x/√2)) on N(0, 3) samples, while tf.math.erf itself is within 2.2e-16"),
-    "bilinear": KernelAllowance(
-        "ResizeBilinear (tf.image.resize, Keras's UpSampling2D(interpolation='bilinear'))", 1e-6,
-        "1.7e-7 max abs from exact bilinear interpolation on N(0, 1) samples (float32 interpolation weights)"),
 }
 
 

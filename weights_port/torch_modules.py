@@ -34,6 +34,7 @@ __all__ = [
     "avg_pool_same",
     "keras2_hard_sigmoid",
     "pad_same",
+    "resize_bilinear",
     "same_padding",
     "sparse_plus",
     "sparse_sigmoid",
@@ -449,3 +450,29 @@ def sparsemax(x: torch.Tensor, dim: int = -1) -> torch.Tensor:
     k = support.to(x.dtype).sum(dim=dim, keepdim=True)
     tau = (torch.where(support, cumulative, torch.zeros_like(cumulative)).sum(dim=dim, keepdim=True) - 1) / k
     return torch.clamp(x - tau, min=0)
+
+
+def _resize_axis(in_size: int, out_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """TensorFlow's half-pixel source coordinates of one axis, in float32 as its kernel computes them."""
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
+    source = (torch.arange(out_size, dtype=torch.float32, device=device) + 0.5) * scale - 0.5
+    floor = torch.floor(source)
+    lower = floor.clamp(min=0).long()
+    upper = torch.ceil(source).clamp(max=in_size - 1).long()
+    return lower, upper, source - floor
+
+
+def resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """TensorFlow's ``resize_bilinear`` (half-pixel centres, no antialiasing) of an (N, C, H, W) tensor.
+
+    ``tf.image.resize`` computes in float32 whatever the input dtype (a float64 model's resize
+    is float32 arithmetic); this follows its kernel's order — float32 coordinates, then
+    top + (bottom − top)·y_lerp of left-right lerps — so both dtypes match Keras.
+    """
+    top, bottom, y_lerp = _resize_axis(x.shape[-2], size[0], x.device)
+    left, right, x_lerp = _resize_axis(x.shape[-1], size[1], x.device)
+    image = x.to(torch.float32)
+    rows_top, rows_bottom = image[..., top, :], image[..., bottom, :]
+    top_values = rows_top[..., left] + (rows_top[..., right] - rows_top[..., left]) * x_lerp
+    bottom_values = rows_bottom[..., left] + (rows_bottom[..., right] - rows_bottom[..., left]) * x_lerp
+    return (top_values + (bottom_values - top_values) * y_lerp.unsqueeze(-1)).to(x.dtype)

@@ -37,3 +37,37 @@ def test_operation_nodes_and_constants(tmp_path: Path) -> None:
     check = check_conversion(tmp_path / "ops.keras", keras_model=model)
     assert check.passed, (check.results, check.reports)
     assert {r.dtype for r in check.results} == {"float32", "float64"}
+
+
+def test_preprocessing_and_normalization_layers(tmp_path: Path) -> None:
+    import keras
+    from keras import layers as L
+
+    from weights_port.conversion._rules_more import INFERENCE_IDENTITY
+
+    image = keras.Input((12, 10, 3))
+    x = L.RandomFlip()(image)
+    x = L.RandomRotation(0.1)(x)
+    x = L.RandomContrast(0.2)(x)
+    x = L.Identity()(x)
+    up = L.Resizing(17, 15)(x)                                         # bilinear, upsampling
+    down = L.Resizing(5, 7, interpolation="nearest")(x)                # half-pixel nearest
+    crop = L.CenterCrop(6, 8)(x)
+    unit = L.UnitNormalization()(L.Dense(4)(L.GlobalAveragePooling2D()(x)))
+    rms = L.RMSNormalization()(L.Dense(6)(L.Flatten()(crop)))
+    model = keras.Model(image, [up, down, crop, unit, rms])
+    randomise_keras_weights(model, np.random.default_rng(2))
+    model.save(tmp_path / "pre.keras")
+    check = check_conversion(tmp_path / "pre.keras", keras_model=model)
+    assert check.passed, (check.results, check.reports)
+    values = np.random.default_rng(3).uniform(0, 1, (2, 16, 16, 3)).astype("float32")
+    for name in INFERENCE_IDENTITY:  # the claim behind treating them as identity, checked on Keras itself
+        cls = getattr(keras.layers, name, None)
+        if cls is None:
+            continue
+        args = {"RandomRotation": (0.1,), "RandomZoom": (0.2,), "RandomTranslation": (0.1, 0.1),
+                "RandomContrast": (0.2,), "RandomBrightness": (0.2,), "RandomHue": (0.2, (0, 1)),
+                "RandomSaturation": (0.2,), "RandomSharpness": (0.2,), "RandomShear": (0.2,),
+                "RandomPosterization": ((0, 1),), "RandomColorDegeneration": (0.2,), "RandomColorJitter": ((0, 1),),
+                "RandomHeight": (0.2,), "RandomWidth": (0.2,)}.get(name, ())
+        assert np.array_equal(np.asarray(cls(*args)(values, training=False)), values), name

@@ -17,6 +17,7 @@ from ._graph import Graph, Layer, Op, TensorRef, read_graph
 from ._ir import SELF, Expr, F, Global, ModelIR, ModuleSpec, Step, Value, call, compare, const, method, nn, torch
 from ._rules_attention import ATTENTION_RULES
 from ._rules_core import CORE_RULES
+from ._rules_more import MORE_RULES
 from ._rules_recurrent import RECURRENT_RULES
 from ._settings import Settings
 from ._table import ConvertRule, ConvertRuleSet, apply_activation
@@ -27,4 +28,4 @@ __all__ = [
     "call", "compare", "const", "convert", "method", "nn", "read_graph", "refuse", "torch",
 ]
 
-DEFAULT_CONVERT_RULES = ConvertRuleSet([*CORE_RULES, *RECURRENT_RULES, *ATTENTION_RULES])
+DEFAULT_CONVERT_RULES = ConvertRuleSet([*CORE_RULES, *RECURRENT_RULES, *ATTENTION_RULES, *MORE_RULES])

@@ -640,8 +640,9 @@ def _upsampling(n: int) -> Emit:
         factors = tuple(float(v) for v in size)
         if mode == "nearest":
             expr = F.interpolate(x, scale_factor=factors, mode="nearest")
-        elif mode == "bilinear" and n == 2:
-            expr = F.interpolate(x, scale_factor=factors, mode="bilinear", align_corners=False)
+        elif mode == "bilinear" and n == 2 and None not in x.shape[1:3]:  # TensorFlow's kernel, bit for bit
+            expr = em.runtime("resize_bilinear")(x, tuple(int(d or 0) * f for d, f in zip(x.shape[1:3], size,
+                                                                                        strict=True)))
         else:
             raise refuse(op.layer, f"uses interpolation {mode!r}", "only nearest and bilinear are converted")
         return [em.let(op.layer.name, expr, x, shape=shape)]

@@ -522,7 +522,8 @@ def _table() -> dict[str, OpEmit]:
 KERAS_OPS = _table()
 """Keras 3 operation (snake-cased class name) → emitter."""
 
-_KERAS_OP_NAMES = {"ZerosLike": "zeros_like", "OnesLike": "ones_like", "GetItem": "get_item", "LogSumExp": "logsumexp", "Logsumexp": "logsumexp",
+_KERAS_OP_NAMES = {"ZerosLike": "zeros_like", "OnesLike": "ones_like", "GetItem": "get_item",
+                   "LogSumExp": "logsumexp", "Logsumexp": "logsumexp",
                    "ConvertToTensor": "convert_to_tensor", "NotEqual": "not_equal", "GreaterEqual": "greater_equal",
                    "LessEqual": "less_equal",
                    "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not",

@@ -49,7 +49,8 @@ TENSOR_METHODS = frozenset({
     "permute", "pow", "prod", "repeat", "repeat_interleave", "reshape", "softmax", "split", "sqrt", "square",
     "squeeze", "std", "sum", "tanh", "tile", "to", "transpose", "type_as", "unbind", "unflatten", "unsqueeze",
     "var", "view", "shape", "dtype", "sigmoid", "sort", "topk", "round", "eq", "int", "logical_not",
-    "select", "index_select", "size", "tensor_split", "cumprod", "argmax", "argmin", "masked_select", "mT", "T", "clone", "neg", "rsqrt", "reciprocal", "log", "ceil",
+    "select", "index_select", "size", "tensor_split", "masked_select", "mT", "T", "clone", "neg", "rsqrt",
+    "reciprocal", "log", "ceil",
     "floor", "sign", "sin", "cos", "trunc", "remainder", "fmod", "float_power", "nan_to_num", "tril", "triu",
 })
 
@@ -58,7 +59,7 @@ RUNTIME_HELPERS = frozenset({
     "ChannelLayerNorm", "Constant", "DotAttention", "EinsumDense", "GateActivationLSTM", "LayerScale", "MultiHeadAttention",
     "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
     "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
-    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus",
+    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear",
 })
 
 FUNCTIONAL_MODULES = {
