@@ -17,7 +17,8 @@ __all__ = ["add_check", "add_convert"]
 def add_convert(commands: Any) -> None:
     """``zoo convert FILE -o OUT_DIR [--check]``: any Keras model → PyTorch source, weights, manifest."""
     convert = commands.add_parser("convert", help="convert any saved Keras model to PyTorch source + weights")
-    convert.add_argument("model", type=Path, help="a .keras, a full-model .h5, or a model.to_json() file")
+    convert.add_argument("model", type=Path, help="a .keras, a full-model .h5, a tf.keras SavedModel folder, "
+                         "a TensorFlow.js model.json, or a model.to_json() file")
     convert.add_argument("--weights", type=Path, help="the weights file that goes with a model.to_json() file")
     convert.add_argument("-o", "--output", type=Path, required=True, metavar="OUT_DIR",
                          help="directory for <module>.py, <module>.safetensors and <module>.json")

@@ -67,7 +67,12 @@ def open_keras(source: str | os.PathLike[str] | Any, model_config: Mapping[str, 
     if not path.exists():
         raise KerasFileError(f"{path}: no such file; pass the path of a saved Keras model or weights file")
     if path.is_dir():
-        raise KerasFileError(f"{path}: is a directory, not a Keras file (.keras, .weights.h5 or .h5)")
+        from ._savedmodel import is_savedmodel, read_savedmodel
+
+        if is_savedmodel(path):
+            return read_savedmodel(path)
+        raise KerasFileError(f"{path}: is a directory, not a Keras file (.keras, .weights.h5, .h5, a SavedModel "
+                             "folder or a TensorFlow.js model.json)")
     if not path.is_file():
         raise KerasFileError(f"{path}: is not a regular file (a pipe, device or socket); "
                              "pass a saved Keras file (.keras, .weights.h5 or .h5)")
