@@ -110,6 +110,11 @@ def load_keras_model(model: str | Path, weights: str | Path | None = None) -> An
     """The Keras model of a file (``.keras``, full ``.h5``, or ``to_json()`` with its weights), loaded by the
     Keras that wrote it: tf-keras for a Keras 2 file (when installed), else Keras 3."""
     path = Path(model)
+    if weights is None and path.suffix.lower() == ".json":
+        from weights_port import KerasFileError
+
+        raise KerasFileError(f"{path}: --check compares with Keras, and no Keras reads a TensorFlow.js model; "
+                             "check the .h5 or .keras it was exported from, or convert without --check")
     K = _keras_for(path, weights)
     if weights is not None:
         keras_model = K.models.model_from_json(path.read_text())

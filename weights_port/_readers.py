@@ -42,6 +42,7 @@ from ._source import (
     split_first,
     strip_device_suffix,
 )
+from ._tfjs import is_tfjs_model_json, read_tfjs
 
 __all__ = ["open_keras", "parse_json_object"]
 
@@ -85,6 +86,10 @@ def open_keras(source: str | os.PathLike[str] | Any, model_config: Mapping[str, 
     if magic == _HDF5_MAGIC:
         h5 = _open_h5(path, path)
         return _from_h5(h5, path, config=model_config, keras_version=None)
+    if is_tfjs_model_json(path, magic):
+        tfjs = read_tfjs(path)
+        return _from_h5(tfjs.h5, path, tfjs.model_config, tfjs.keras_version,
+                        kind_override=f"TensorFlow.js layers model, {tfjs.layout} names")
     raise KerasFileError(
         f"{path}: not a Keras file (starts with {magic[:8]!r}); expected a .keras zip "
         "or an HDF5 file (.h5 / .weights.h5) written by Keras"
@@ -118,7 +123,8 @@ def _open_h5(target: Any, label: Path) -> h5py.File:
     return h5
 
 
-def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras_version: str | None) -> KerasSource:
+def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras_version: str | None,
+             kind_override: str | None = None) -> KerasSource:
     model_config = config
     try:
         if "model_weights" in h5:
@@ -156,7 +162,7 @@ def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras
     except Exception as exc:
         h5.close()
         raise KerasFileError(f"{label}: damaged optimizer state ({_short(exc)})") from None
-    return KerasSource(f"{label} [{kind}]", layers, ordered, version, [h5], model_config=model_config,
+    return KerasSource(f"{label} [{kind_override or kind}]", layers, ordered, version, [h5], model_config=model_config,
                        training_config=training_config if isinstance(training_config, Mapping) else None,
                        optimizer_variables=optimizer_variables)
 
@@ -268,7 +274,7 @@ def _keras3_container(group: h5py.Group, prefix: str, config: Mapping[str, Any] 
         if path_name not in children:
             continue  # a layer without variables (InputLayer, Activation) has no group
         child = children[path_name]
-        real_name = _keras3_layer_name(child) or (child_config or {}).get("name") or path_name
+        real_name = _keras3_layer_name(child) or _entry_name(child_config) or path_name
         if "layers" in child:
             yield from _keras3_container(child, f"{prefix}{real_name}/", child_config)
             continue
@@ -294,6 +300,15 @@ def _keras3_paths_from_config(config: Mapping[str, Any]) -> dict[str, Mapping[st
         used[base] = 0 if count is None else count + 1
         paths[base if count is None else f"{base}_{count + 1}"] = entry
     return paths
+
+
+def _entry_name(entry: Mapping[str, Any] | None) -> str | None:
+    """A layer entry's name: beside class_name in a functional config, inside "config" in a Sequential one."""
+    if not entry:
+        return None
+    inner = entry.get("config")
+    name = entry.get("name") or (inner.get("name") if isinstance(inner, Mapping) else None)
+    return name if isinstance(name, str) and name else None
 
 
 def _class_name(entry: Mapping[str, Any]) -> str | None:
