@@ -30,6 +30,7 @@ __all__ = [
     "SeparableConv1d",
     "SeparableConv2d",
     "TFSamePad2d",
+    "VarianceScaledNorm",
     "activation_function",
     "avg_pool_same",
     "keras2_hard_sigmoid",
@@ -136,18 +137,39 @@ class ChannelLayerNorm(nn.Module):
 
 
 class Normalize(nn.Module):
-    """Keras's Normalization at inference: (x − mean) / std, with the statistics as buffers."""
+    """Keras's Normalization at inference: (x − mean) / std, or x · std + mean when ``invert``; the statistics
+    are buffers."""
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, shape: tuple[int, ...]) -> None:
+    def __init__(self, shape: tuple[int, ...], invert: bool = False) -> None:
         super().__init__()
+        self.invert = invert
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("std", torch.ones(shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.invert:
+            return x * self.std + self.mean
         return (x - self.mean) / self.std
+
+
+class VarianceScaledNorm(nn.Module):
+    """Keras's LayerNormalization(rms_scaling=True): x · rsqrt(var(x) + eps) · weight over ``dims``.
+
+    Keras divides by the centred variance, not the mean square, and neither centres x nor
+    adds a bias; this computes exactly that.
+    """
+
+    def __init__(self, shape: tuple[int, ...], dims: tuple[int, ...], eps: float, affine: bool = True) -> None:
+        super().__init__()
+        self.dims, self.eps = dims, eps
+        self.weight = nn.Parameter(torch.ones(shape)) if affine else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        x = x * torch.rsqrt(x.var(dim=self.dims, unbiased=False, keepdim=True) + self.eps)
+        return x if self.weight is None else x * self.weight
 
 
 class Rescale(nn.Module):

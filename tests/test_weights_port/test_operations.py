@@ -7,6 +7,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from equivalence_tests import check_conversion, randomise_keras_weights
 
@@ -71,3 +72,31 @@ def test_preprocessing_and_normalization_layers(tmp_path: Path) -> None:
                 "RandomPosterization": ((0, 1),), "RandomColorDegeneration": (0.2,), "RandomColorJitter": ((0, 1),),
                 "RandomHeight": (0.2,), "RandomWidth": (0.2,)}.get(name, ())
         assert np.array_equal(np.asarray(cls(*args)(values, training=False)), values), name
+
+
+@pytest.mark.filterwarnings("ignore:You passed `rms_scaling=True`")
+def test_normalization_layers_on_any_axis(tmp_path: Path) -> None:
+    """BatchNormalization / GroupNormalization / LayerNormalization / Normalization on axes other than the last,
+    LayerNormalization without centre or scale and with rms_scaling, Normalization with invert: the reference is
+    Keras reloading the saved file (Normalization's statistics are only current after a reload)."""
+    import keras
+    from keras import layers as L
+
+    x = keras.Input((4, 6, 8))
+    outputs = [
+        L.BatchNormalization(axis=1)(x),
+        L.BatchNormalization(axis=2, center=False)(x),
+        L.GroupNormalization(groups=2, axis=1)(x),
+        L.LayerNormalization(axis=[1, 3], center=False, scale=False)(x),
+        L.LayerNormalization(axis=2, scale=False)(x),
+        L.LayerNormalization(rms_scaling=True)(x),
+        L.Normalization(axis=None, mean=0.3, variance=2.0)(x),
+        L.Normalization(axis=(1, 2), mean=np.linspace(-1, 1, 24).reshape(4, 6),
+                        variance=np.linspace(0.5, 2, 24).reshape(4, 6))(x),
+        L.Normalization(axis=-1, mean=np.linspace(-1, 1, 8), variance=np.linspace(0.5, 2, 8), invert=True)(x),
+    ]
+    model = keras.Model(x, outputs)
+    randomise_keras_weights(model, np.random.default_rng(4))
+    model.save(tmp_path / "norms.keras")
+    check = check_conversion(tmp_path / "norms.keras")
+    assert check.passed, (check.results, check.reports)

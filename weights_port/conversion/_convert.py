@@ -334,6 +334,12 @@ class _Converter:
         for op in reversed(self.graph.ops):
             rule = None if is_operation(op.layer) else self.rules.for_layer(op.layer)
             wanted = rule.layout if rule else "any"
+            if wanted == "cf" and isinstance(op.layer.config, Mapping) and \
+                    op.layer.config.get("data_format") == "channels_first":
+                wanted = "keras"  # PyTorch's own layout already
+            if wanted == "cf" and isinstance(op.layer.config, Mapping) and \
+                    op.layer.config.get("axis", -1) not in (-1, [-1], (-1,)):
+                wanted = "keras"  # a normalisation over a named axis: channels-first data when that axis is 1
             if wanted == "any":
                 wanted = next((preferred[o.id] for o in op.outputs if o.id in preferred), "keras")
             for tensor in op.inputs:

@@ -493,5 +493,5 @@ def build_module(ir: ModelIR, state: Mapping[str, np.ndarray]) -> Any:
     module.__dict__.update(namespace)
     exec(compile(tree, f"<converted {ir.class_name}>", "exec"), module.__dict__)
     net = module.__dict__[ir.class_name]()
-    net.load_state_dict({k: torch.from_numpy(np.ascontiguousarray(v)) for k, v in state.items()}, strict=True)
+    net.load_state_dict({k: torch.from_numpy(np.array(v, order="C")) for k, v in state.items()}, strict=True)
     return net.eval()

@@ -36,8 +36,38 @@ def _arrays(em: Emitter, layer: Layer, counts: Sequence[int], what: str) -> list
 
 
 def _channels_last(s: Settings) -> None:
-    if s.choice("data_format", _DATA_FORMATS, "channels_last", nullable=True) != "channels_last":
-        raise refuse(s.layer, "uses data_format='channels_first'", "only channels_last Keras models are converted")
+    """The rules below are written for channels_last; ``_either_format`` serves channels_first with them."""
+    s.choice("data_format", _DATA_FORMATS, "channels_last", nullable=True)
+
+
+def _either_format(emit: Emit) -> Emit:
+    """A channels_last rule that also converts the layer's ``data_format='channels_first'``.
+
+    A channels_first Keras tensor (N, C, *S) held as is by PyTorch is exactly what the
+    rules call a channels-last tensor (N, *S, C) held channels-first: the rule runs on that
+    view, and its output is viewed back. No transpose is emitted.
+    """
+
+    def emit_either(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+        s = Settings(op.layer)
+        if s.choice("data_format", _DATA_FORMATS, "channels_last", nullable=True) != "channels_first" \
+                or inputs[0].rank < 3:
+            return emit(op, inputs, em)
+        if em.mask() is not None:
+            raise refuse(op.layer, "receives a mask with data_format='channels_first'", "not converted")
+        held = em.to_layout(inputs[0], "keras")
+        viewed = held.with_(shape=(held.shape[0], *held.shape[2:], held.shape[1]), layout="cf")
+        outputs = emit(op, [viewed, *inputs[1:]], em)
+        return [_channels_first_view(em, out) for out in outputs]
+
+    return emit_either
+
+
+def _channels_first_view(em: Emitter, value: Value) -> Value:
+    if value.rank < 3:
+        return value
+    held = em.to_layout(value, "cf")
+    return held.with_(shape=(held.shape[0], held.shape[-1], *held.shape[1:-1]), layout="keras")
 
 
 def _use_bias(s: Settings, has_bias: bool) -> bool:
@@ -285,8 +315,8 @@ def _batch_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     axis = axes[0]
     if axis == x.rank - 1 and x.rank >= 3:
         x = em.to_layout(x, "cf")
-    if x.torch_axis(axis) != 1:
-        raise refuse(layer, f"normalises axis {axis}, which PyTorch's BatchNorm cannot (it uses axis 1)")
+    elif x.torch_axis(axis) != 1:
+        x = em.to_layout(x, "keras")
     arrays = _arrays(em, layer, (2, 3, 4), "moving statistics and maybe gamma and beta")
     width = int(arrays[-1].shape[0])
     if any(a.shape != (width,) for a in arrays):
@@ -301,62 +331,93 @@ def _batch_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     affine = len(arrays) > 2
     keys = (["weight", "bias"] if affine else []) + ["running_mean", "running_var"]
     state = em.port(layer, "BatchNorm2d", keys, attributes={"affine": affine})
-    dims = max(x.rank - 2, 1)
     epsilon = s.number("epsilon", 1e-3, minimum=0.0)
     momentum = s.number("momentum", 0.99, minimum=0.0, maximum=1.0)
     kwargs: dict[str, Any] = {"eps": epsilon, "momentum": round(1.0 - momentum, 12)}  # momentum: training only
     if not affine:
         kwargs["affine"] = False
-    module = em.module(layer, getattr(nn, f"BatchNorm{dims}d"), width, **kwargs, state=state)
-    return [em.let(layer.name, module(x), x)]
+    channel_axis = x.torch_axis(axis)
+    rank = x.rank if channel_axis == 1 else min(x.rank, 5)
+    module = em.module(layer, getattr(nn, f"BatchNorm{max(rank - 2, 1)}d"), width, **kwargs, state=state)
+    if channel_axis == 1:
+        return [em.let(layer.name, module(x), x)]
+    # PyTorch's BatchNorm normalises axis 1: the layer's axis is moved there and back
+    moved = module(x.ref.m("movedim", channel_axis, 1)).m("movedim", 1, channel_axis)
+    return [em.let(layer.name, moved, x)]
 
 
 def _layer_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     layer, x, s = op.layer, inputs[0], Settings(op.layer)
     axes = s.axes("axis", x.rank, -1)
-    if s.flag("rms_scaling", False):
-        raise refuse(layer, "uses rms_scaling", "not converted yet")
+    rms = s.flag("rms_scaling", False)
     scale, center = s.flag("scale", True), s.flag("center", True)
     eps = s.number("epsilon", 1e-3, minimum=0.0)
+    if rms:  # Keras builds gamma (whatever 'scale' says) and no beta
+        gamma = _arrays(em, layer, (1,), "gamma alone when rms_scaling is set")[0]
+        return [_rms_scaled(em, layer, x, axes, eps, gamma)]
     keys = (["weight"] if scale else []) + (["bias"] if center else [])
     arrays = _arrays(em, layer, (len(keys),), f"{len(keys)} arrays (scale={scale}, center={center})")
     if axes == [x.rank - 1] and x.channels_first:
         width = int(arrays[0].shape[0]) if arrays else int(x.shape[-1] or 0)
-        state = em.port(layer, "LayerNorm", keys)
+        state = em.port(layer, "LayerNorm", keys) if keys else {}
         module = em.module(layer, em.runtime("ChannelLayerNorm"), width, eps=eps, affine=scale, bias=center,
                            state=state)
         return [em.let(layer.name, module(x), x)]
     x = em.to_layout(x, "keras")
-    if axes != list(range(axes[0], x.rank)):
-        raise refuse(layer, f"normalises axes {axes}", "only trailing axes are converted")
-    shape = tuple(x.shape[a] for a in axes)
-    if any(d is None for d in shape):
-        raise refuse(layer, f"normalises axes of unknown size {shape}", "give the Keras Input a fixed shape")
-    known = tuple(int(d) for d in shape if d is not None)
+    known = _known_sizes(layer, x, axes)
     if any(a.size != math.prod(known) for a in arrays):
         raise ConfigValueError(f"{layer.describe()}: its arrays have shapes {[a.shape for a in arrays]}, its axes "
                                f"{known}")
-    state = {k: v.reshape(known) for k, v in em.port(layer, "LayerNorm", keys).items()}
+    state = {k: v.reshape(known) for k, v in em.port(layer, "LayerNorm", keys).items()} if keys else {}
     kwargs: dict[str, Any] = {"eps": eps}
     if not (scale or center):
         kwargs["elementwise_affine"] = False
     elif not center:
         kwargs["bias"] = False
+    if not scale and center:  # nn.LayerNorm has no bias without a weight: a unit weight, as Keras computes
+        state["weight"] = np.ones(known, arrays[0].dtype)
     module = em.module(layer, nn.LayerNorm, known, **kwargs, state=state)
-    return [em.let(layer.name, module(x), x)]
+    trailing = list(range(x.rank - len(axes), x.rank))
+    if axes == trailing:
+        return [em.let(layer.name, module(x), x)]
+    # nn.LayerNorm normalises trailing axes: the layer's axes are moved there (in order, as Keras lays out γ) and back
+    moved = module(x.ref.m("movedim", tuple(axes), tuple(trailing))).m("movedim", tuple(trailing), tuple(axes))
+    return [em.let(layer.name, moved, x)]
+
+
+def _known_sizes(layer: Layer, x: Value, axes: Sequence[int]) -> tuple[int, ...]:
+    shape = tuple(x.shape[a] for a in axes)
+    if any(d is None for d in shape):
+        raise refuse(layer, f"normalises axes of unknown size {shape}", "give the Keras Input a fixed shape")
+    return tuple(int(d) for d in shape if d is not None)
+
+
+def _rms_scaled(em: Emitter, layer: Layer, x: Value, axes: Sequence[int], eps: float, gamma: np.ndarray) -> Value:
+    """Keras's ``rms_scaling``, which divides by the centred variance and ignores β (see VarianceScaledNorm)."""
+    x = em.to_layout(x, "keras")
+    known = _known_sizes(layer, x, axes)
+    shape = tuple(int(x.shape[a] or 1) if a in axes else 1 for a in range(1, x.rank))
+    if gamma.size != math.prod(known):
+        raise ConfigValueError(f"{layer.describe()}: its gamma has shape {gamma.shape}, its axes {known}")
+    module = em.module(layer, em.runtime("VarianceScaledNorm"), shape, tuple(axes), eps=eps,
+                       state={"weight": np.asarray(gamma).reshape(shape)})
+    return em.let(layer.name, module(x), x)
 
 
 def _group_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
-    layer, s = op.layer, Settings(op.layer)
-    x = em.to_layout(inputs[0], "cf") if inputs[0].rank >= 3 else inputs[0]
-    if s.axis("axis", x.rank, -1) != x.rank - 1:
-        raise refuse(layer, "normalises another axis than the last", "not converted")
+    layer, s, x = op.layer, Settings(op.layer), inputs[0]
+    axis = s.axis("axis", x.rank, -1)
+    if axis == x.rank - 1 and x.rank >= 3:
+        x = em.to_layout(x, "cf")
+    elif x.torch_axis(axis) != 1:
+        x = em.to_layout(x, "keras")
     scale, center = s.flag("scale", True), s.flag("center", True)
     names = (["weight"] if scale else []) + (["bias"] if center else [])
     arrays = _arrays(em, layer, (len(names),), f"{len(names)} arrays (scale={scale}, center={center})")
-    if x.shape[-1] is None:
+    known = x.shape[axis]
+    if known is None:
         raise refuse(layer, "normalises channels of unknown number")
-    channels = int(x.shape[-1])
+    channels = int(known)
     groups = s.integer("groups", 32, minimum=1)
     if groups > channels or channels % groups:
         raise ConfigValueError(f"{layer.describe()}: config 'groups' is {groups}, which does not divide its "
@@ -373,13 +434,17 @@ def _group_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     eps = s.number("epsilon", 1e-3, minimum=0.0)
     flags: dict[str, Any] = {} if affine else {"affine": False}
     module = em.module(layer, nn.GroupNorm, groups, channels, eps=eps, **flags, state=state)
-    return [em.let(layer.name, module(x), x)]
+    channel_axis = x.torch_axis(axis)
+    if channel_axis == 1:
+        return [em.let(layer.name, module(x), x)]
+    return [em.let(layer.name, module(x.ref.m("movedim", channel_axis, 1)).m("movedim", 1, channel_axis), x)]
 
 
 def _normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     layer, x, s = op.layer, inputs[0], Settings(op.layer)
-    if s.flag("invert", False):
-        raise refuse(layer, "is an inverted Normalization", "not converted yet")
+    invert = s.flag("invert", False)
+    raw_axis = s.raw("axis", -1)
+    kept = [] if raw_axis is None or raw_axis == [] else s.axes("axis", x.rank, -1)
     arrays = em.arrays(layer)
     if arrays:
         if len(arrays) < 2:
@@ -388,17 +453,33 @@ def _normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     elif em.keras_major < 3:  # tf.keras builds config constants from NumPy float64: held exactly
         mean, variance = (np.asarray(s.numbers(key), np.float64) for key in ("mean", "variance"))
     else:  # Keras 3 makes float32 tensors of them first (see as_keras_holds)
-        mean, variance = (_constant(s, key, None) for key in ("mean", "variance"))
+        mean, variance = (_constant(s, key, None, any_rank=True) for key in ("mean", "variance"))
     if not (np.all(np.isfinite(mean)) and np.all(np.isfinite(variance)) and np.all(variance >= 0)):
         raise ConfigValueError(f"{layer.describe()}: its mean and variance must be finite, the variance ≥ 0")
-    channels = int(np.size(mean))
-    if np.size(variance) != channels or channels not in (1, x.shape[-1]):
-        raise refuse(layer, f"normalises with {channels} means over shape {x.shape}", "only the last axis is converted")
-    shape = [1] * x.rank
-    shape[x.torch_axis(-1)] = channels
+    if kept != [x.rank - 1]:
+        x = em.to_layout(x, "keras")
+    sizes = [x.shape[a] for a in kept]
+    if None in sizes:
+        raise refuse(layer, f"normalises axes {kept} of unknown size {sizes}", "give the Keras Input a fixed shape")
+    count = math.prod(int(d or 1) for d in sizes)
+    if mean.size not in (1, count) or variance.size not in (1, count):
+        raise ConfigValueError(f"{layer.describe()}: {mean.size} means and {variance.size} variances for axes "
+                               f"{kept} of sizes {sizes}")
+    keras_shape = [int(x.shape[a] or 1) if a in kept else 1 for a in range(x.rank)]
+    torch_shape = [1] * x.rank
+    for a in range(x.rank):
+        torch_shape[x.torch_axis(a)] = keras_shape[a]
+    permutation = list(x.permutation)
+
+    def laid_out(values: np.ndarray) -> np.ndarray:
+        full = np.broadcast_to(values.reshape(keras_shape) if values.size == count else values.reshape(()),
+                               keras_shape)
+        return np.ascontiguousarray(full.transpose(permutation).reshape(torch_shape))
+
     std = np.maximum(np.sqrt(variance), 1e-7)
-    module = em.module(layer, em.runtime("Normalize"), tuple(shape),
-                       state={"mean": mean.reshape(shape), "std": std.reshape(shape)})
+    flags: dict[str, Any] = {"invert": True} if invert else {}
+    module = em.module(layer, em.runtime("Normalize"), tuple(torch_shape), **flags,
+                       state={"mean": laid_out(mean), "std": laid_out(std)})
     return [em.let(layer.name, module(x), x)]
 
 
@@ -415,9 +496,9 @@ def as_keras_holds(value: float) -> float:
     return float(np.float32(value))
 
 
-def _constant(s: Settings, key: str, default: Any) -> np.ndarray:
+def _constant(s: Settings, key: str, default: Any, any_rank: bool = False) -> np.ndarray:
     array = np.asarray(s.numbers(key, default), dtype=np.float64)
-    if array.ndim > 1:
+    if array.ndim > 1 and not any_rank:
         raise refuse(s.layer, f"has a constant '{key}' of shape {array.shape}",
                      "only scalars and per-channel vectors are converted")
     if np.any(np.abs(array) > np.finfo(np.float32).max):
@@ -954,23 +1035,23 @@ def _rules() -> list[ConvertRule]:
         rules.append(ConvertRule(kind, _merge(kind.lower()), "any", compute_mask=_merge_mask))
     for n in (1, 2, 3):
         rules += [
-            ConvertRule(f"Conv{n}D", _conv(n), "cf", f"Conv{n}d"),
-            ConvertRule(f"Conv{n}DTranspose", _conv_transpose(n), "cf", f"ConvTranspose{n}d"),
-            ConvertRule(f"ZeroPadding{n}D", _zero_padding(n), "cf"),
-            ConvertRule(f"Cropping{n}D", _cropping(n), "cf"),
-            ConvertRule(f"UpSampling{n}D", _upsampling(n), "cf"),
-            ConvertRule(f"MaxPooling{n}D", _pool(n, "max"), "cf"),
-            ConvertRule(f"AveragePooling{n}D", _pool(n, "avg"), "cf"),
-            ConvertRule(f"GlobalAveragePooling{n}D", _global_pool(n, "avg"), "any", masks=n == 1),
-            ConvertRule(f"GlobalMaxPooling{n}D", _global_pool(n, "max"), "any"),
-            ConvertRule(f"MaxPool{n}D", _pool(n, "max"), "cf"),
-            ConvertRule(f"AvgPool{n}D", _pool(n, "avg"), "cf"),
-            ConvertRule(f"GlobalAvgPool{n}D", _global_pool(n, "avg"), "any", masks=n == 1),
-            ConvertRule(f"GlobalMaxPool{n}D", _global_pool(n, "max"), "any"),
+            ConvertRule(f"Conv{n}D", _either_format(_conv(n)), "cf", f"Conv{n}d"),
+            ConvertRule(f"Conv{n}DTranspose", _either_format(_conv_transpose(n)), "cf", f"ConvTranspose{n}d"),
+            ConvertRule(f"ZeroPadding{n}D", _either_format(_zero_padding(n)), "cf"),
+            ConvertRule(f"Cropping{n}D", _either_format(_cropping(n)), "cf"),
+            ConvertRule(f"UpSampling{n}D", _either_format(_upsampling(n)), "cf"),
+            ConvertRule(f"MaxPooling{n}D", _either_format(_pool(n, "max")), "cf"),
+            ConvertRule(f"AveragePooling{n}D", _either_format(_pool(n, "avg")), "cf"),
+            ConvertRule(f"GlobalAveragePooling{n}D", _either_format(_global_pool(n, "avg")), "any", masks=n == 1),
+            ConvertRule(f"GlobalMaxPooling{n}D", _either_format(_global_pool(n, "max")), "any"),
+            ConvertRule(f"MaxPool{n}D", _either_format(_pool(n, "max")), "cf"),
+            ConvertRule(f"AvgPool{n}D", _either_format(_pool(n, "avg")), "cf"),
+            ConvertRule(f"GlobalAvgPool{n}D", _either_format(_global_pool(n, "avg")), "any", masks=n == 1),
+            ConvertRule(f"GlobalMaxPool{n}D", _either_format(_global_pool(n, "max")), "any"),
         ]
     for n in (1, 2):
-        rules += [ConvertRule(f"DepthwiseConv{n}D", _conv(n, depthwise=True), "cf", f"Conv{n}d"),
-                  ConvertRule(f"SeparableConv{n}D", _separable(n), "cf", f"SeparableConv{n}d")]
+        rules += [ConvertRule(f"DepthwiseConv{n}D", _either_format(_conv(n, depthwise=True)), "cf", f"Conv{n}d"),
+                  ConvertRule(f"SeparableConv{n}D", _either_format(_separable(n)), "cf", f"SeparableConv{n}d")]
     return rules
 
 

@@ -59,7 +59,7 @@ RUNTIME_HELPERS = frozenset({
     "ChannelLayerNorm", "Constant", "DotAttention", "EinsumDense", "GateActivationLSTM", "LayerScale", "MultiHeadAttention",
     "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
     "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
-    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear",
+    "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear", "VarianceScaledNorm",
 })
 
 FUNCTIONAL_MODULES = {
