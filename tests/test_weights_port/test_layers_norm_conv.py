@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -141,3 +143,28 @@ def test_zero_padding_relu6_add_and_global_average_pooling() -> None:
     with torch.no_grad():
         actual = torch_model(torch.from_numpy(np.moveaxis(x, -1, 1).copy())).numpy()
     np.testing.assert_allclose(actual, keras_model(x).numpy(), atol=1e-12)
+
+
+def test_conv_transpose_output_padding_converts(tmp_path: Path) -> None:
+    """``output_padding`` with odd and even kernels, 'same' and 'valid', asymmetric per axis, 1-D and 2-D:
+    TensorFlow's conv_transpose crops the full output from max(full − wanted, 0) // 2 and gives bias alone
+    past it. The one case Keras cannot run itself ('same', even kernel, no output padding) is refused."""
+    from equivalence_tests import check_conversion
+    from weights_port import ConfigValueError, convert
+
+    image, signal = keras.Input((7, 6, 3)), keras.Input((9, 2))
+    cases = [(3, 2, 1, "same"), (3, 2, 0, "same"), (4, 2, 1, "same"), (3, 3, 2, "valid"), (2, 2, 1, "valid"),
+             (1, 2, 1, "same"), (5, 3, (2, 1), "same")]
+    outputs = [L.Conv2DTranspose(2, k, strides=st, output_padding=p, padding=pad)(image) for k, st, p, pad in cases]
+    outputs += [L.Conv1DTranspose(3, 3, strides=2, output_padding=1, padding="same")(signal),
+                L.Conv1DTranspose(3, 2, strides=3, output_padding=2, padding="valid")(signal)]
+    model = keras.Model([image, signal], outputs)
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(tmp_path / "transpose.keras")
+    check = check_conversion(tmp_path / "transpose.keras")
+    assert check.passed, check.results
+    bad = keras.Sequential([keras.Input((5, 5, 2)), L.Conv2DTranspose(2, 4, strides=2, output_padding=0,
+                                                                      padding="same")])
+    bad.save(tmp_path / "even.keras")
+    with pytest.raises(ConfigValueError, match="Keras itself fails"):
+        convert(tmp_path / "even.keras")

@@ -7,7 +7,7 @@ the weights also record (units, filters, kernel size, groups) must agree with th
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 
@@ -281,15 +281,21 @@ def _conv_transpose(n: int) -> Emit:
         kernel, strides, dilation = _window(s, n, arrays[0].shape[:n])
         s.matches("kernel_size", kernel, tuple(int(d) for d in arrays[0].shape[:n]), "a kernel of size")
         padding = s.choice("padding", ("valid", "same"), "valid")
-        if s.has("output_padding"):
-            raise refuse(layer, "sets output_padding", "not converted yet")
+        extra = s.ints("output_padding", n, None, minimum=0, nullable=True) \
+            if s.raw("output_padding", None, True) is not None else None
+        if extra is not None and any(p >= st for p, st in zip(extra, strides, strict=True)):
+            raise ConfigValueError(f"{layer.describe()}: config 'output_padding' is {shown(s.raw('output_padding'))}; "
+                                   f"Keras requires each below the stride {shown(s.raw('strides', 1))}")
         out_channels, in_channels = int(arrays[0].shape[-2]), int(arrays[0].shape[-1])
         s.matches("filters", s.integer("filters", out_channels, minimum=1), out_channels, "filters:")
         use_bias = _use_bias(s, len(arrays) == 2)
         _input_width(layer, x, in_channels, "channels")
         state = em.port(layer, f"ConvTranspose{n}d", ("weight", "bias") if use_bias else ("weight",))
-        module = em.module(layer, getattr(nn, f"ConvTranspose{n}d"), in_channels, out_channels,
-                           **_window_kwargs(kernel, strides, (0,) * n, dilation, 1, use_bias), state=state)
+        kwargs = _window_kwargs(kernel, strides, (0,) * n, dilation, 1, use_bias)
+        if extra is not None:
+            return [_output_padded(em, layer, x, (kernel, strides, dilation, extra), padding,
+                                   (in_channels, out_channels), kwargs, state)]
+        module = em.module(layer, getattr(nn, f"ConvTranspose{n}d"), in_channels, out_channels, **kwargs, state=state)
         full = [None if d is None else (d - 1) * st + (k - 1) * dl + 1
                 for d, k, st, dl in zip(x.shape[1:-1], kernel, strides, dilation, strict=True)]
         out = em.let(layer.name, module(x), x, shape=(x.shape[0], *full, out_channels))
@@ -302,6 +308,36 @@ def _conv_transpose(n: int) -> Emit:
         return [apply_activation(em, layer, out, s.raw("activation"))]
 
     return emit
+
+
+def _output_padded(em: Emitter, layer: Layer, x: Value, window: tuple[Sequence[int], ...], padding: str,
+                   channels: tuple[int, int], kwargs: dict[str, Any], state: Mapping[str, np.ndarray]) -> Value:
+    """A transposed convolution with ``output_padding``, as TensorFlow's ``conv_transpose`` places it.
+
+    Keras asks for ``wanted = (d-1)·s + k_eff - 2·pad + p`` outputs (pad = k_eff // 2 for 'same',
+    0 for 'valid'); TensorFlow takes them from the full ``(d-1)·s + k_eff`` output starting at
+    ``max(full - wanted, 0) // 2``, the odd one cropped at the end, and gives bias alone where
+    ``wanted`` runs past the full output. PyTorch's ``padding`` crops both ends, its
+    ``output_padding`` extends the end the same way.
+    """
+    kernel, strides, dilation, extra = window
+    effective = [(k - 1) * dl + 1 for k, dl in zip(kernel, dilation, strict=True)]
+    excess = [2 * (k // 2) - p if padding == "same" else -p for k, p in zip(effective, extra, strict=True)]
+    if padding == "same" and any(e == 2 * (k // 2) and k % 2 == 0 for e, k in zip(excess, effective, strict=True)):
+        raise ConfigValueError(f"{layer.describe()}: 'same' padding with an even kernel {tuple(kernel)} and "
+                               f"output_padding 0 asks for fewer outputs than TensorFlow's conv_transpose can give; "
+                               "Keras itself fails to run it")
+    crop, extend = tuple(max(e, 0) // 2 for e in excess), tuple(max(-e, 0) for e in excess)
+    kwargs = {**kwargs, **({"padding": _collapsed(crop)} if any(crop) else {}),
+              **({"output_padding": _collapsed(extend)} if any(extend) else {})}
+    module = em.module(layer, getattr(nn, f"ConvTranspose{len(kernel)}d"), *channels, **kwargs, state=state)
+    sizes = [None if d is None else (d - 1) * st + k - e
+             for d, k, st, e in zip(x.shape[1:-1], effective, strides, excess, strict=True)]
+    out = em.let(layer.name, module(x), x, shape=(x.shape[0], *sizes, channels[1]))
+    if any(e > 0 and e % 2 for e in excess):
+        index = (slice(None), slice(None), *(slice(None, -1) if e > 0 and e % 2 else slice(None) for e in excess))
+        out = em.let(layer.name, out.ref[index], out)
+    return apply_activation(em, layer, out, Settings(layer).raw("activation"))
 
 
 # --------------------------------------------------------------------------- normalization
