@@ -329,17 +329,22 @@ class MultiHeadAttention(nn.Module):
     Softmax layer (query scaled first, masked logits −1e9 and masked weights zero:
     ``masked_fill="softmax"``). tf.keras scales the query first and adds −1e9 to masked logits
     (``masked_fill="additive"``). Without a mask the first is ``F.scaled_dot_product_attention``.
+    GroupedQueryAttention has ``kv_heads`` key and value heads, each serving
+    ``num_heads // kv_heads`` query heads; ``gate`` multiplies the attended values by a
+    sigmoid projection of the query before the output projection.
     """
 
     def __init__(self, query_dim: int, key_input_dim: int, value_input_dim: int, num_heads: int, key_dim: int,
                  value_dim: int, output_dim: int, scale: float, bias: bool = True,
-                 masked_fill: str = "dot_product") -> None:
+                 masked_fill: str = "dot_product", kv_heads: int | None = None, gate: bool = False) -> None:
         super().__init__()
         self.num_heads, self.key_dim, self.value_dim = num_heads, key_dim, value_dim
+        self.kv_heads = kv_heads or num_heads
         self.scale, self.masked_fill = scale, masked_fill
         self.query = nn.Linear(query_dim, num_heads * key_dim, bias=bias)
-        self.key = nn.Linear(key_input_dim, num_heads * key_dim, bias=bias)
-        self.value = nn.Linear(value_input_dim, num_heads * value_dim, bias=bias)
+        self.key = nn.Linear(key_input_dim, self.kv_heads * key_dim, bias=bias)
+        self.value = nn.Linear(value_input_dim, self.kv_heads * value_dim, bias=bias)
+        self.gate = nn.Linear(query_dim, num_heads * value_dim, bias=bias) if gate else None
         self.output = nn.Linear(num_heads * value_dim, output_dim, bias=bias)
 
     def forward(self, query: torch.Tensor, value: torch.Tensor, key: torch.Tensor | None = None,
@@ -348,15 +353,18 @@ class MultiHeadAttention(nn.Module):
         """(batch, T, features) inputs; ``attention_mask`` (batch, T, S), True where a query may attend."""
         key = value if key is None else key
         q = self.query(query).unflatten(-1, (self.num_heads, self.key_dim)).transpose(1, 2)  # (B, H, T, K)
-        k = self.key(key).unflatten(-1, (self.num_heads, self.key_dim)).transpose(1, 2)
-        v = self.value(value).unflatten(-1, (self.num_heads, self.value_dim)).transpose(1, 2)
+        k = self.key(key).unflatten(-1, (self.kv_heads, self.key_dim)).transpose(1, 2)
+        v = self.value(value).unflatten(-1, (self.kv_heads, self.value_dim)).transpose(1, 2)
+        if self.kv_heads != self.num_heads:
+            k = k.repeat_interleave(self.num_heads // self.kv_heads, dim=1)
+            v = v.repeat_interleave(self.num_heads // self.kv_heads, dim=1)
         mask = attention_mask
         if causal:
             lower = torch.ones(q.shape[-2], k.shape[-2], dtype=torch.bool, device=q.device).tril()
             mask = lower if mask is None else mask & lower
         if mask is None and self.masked_fill == "dot_product" and not return_scores:
             out = F.scaled_dot_product_attention(q, k, v, scale=self.scale)
-            return self.output(out.transpose(1, 2).flatten(2))
+            return self.output(self._gated(out.transpose(1, 2).flatten(2), query))
         if self.masked_fill == "dot_product":
             scores = (q @ k.transpose(-2, -1)) * self.scale
         else:
@@ -369,8 +377,11 @@ class MultiHeadAttention(nn.Module):
         weights = torch.softmax(scores, dim=-1)
         if keep is not None and self.masked_fill == "softmax":
             weights = torch.where(keep, weights, 0.0)
-        out = self.output((weights @ v).transpose(1, 2).flatten(2))
+        out = self.output(self._gated((weights @ v).transpose(1, 2).flatten(2), query))
         return (out, weights) if return_scores else out
+
+    def _gated(self, attended: torch.Tensor, query: torch.Tensor) -> torch.Tensor:
+        return attended if self.gate is None else attended * torch.sigmoid(self.gate(query))
 
 
 class DotAttention(nn.Module):

@@ -1,5 +1,6 @@
 """Attention layers converted and proven against Keras (conversion._rules_attention): MultiHeadAttention (self and
-cross, value_dim, output_shape, masks, causal, scores), Attention and AdditiveAttention (scale, score modes, masks),
+cross, value_dim, output_shape, masks, causal, scores, gate, attention_axes), GroupQueryAttention, Attention and
+AdditiveAttention (scale, score modes, masks),
 EinsumDense and einsum nodes, in Keras 3 and tf.keras files, float32 and float64."""
 
 from __future__ import annotations
@@ -33,7 +34,14 @@ def test_multi_head_attention_in_every_form(tmp_path: Path) -> None:
     keyed = L.MultiHeadAttention(1, 4, use_bias=False)(query, context, key=context * 0.5)
     dense = L.EinsumDense("abc,cd->abd", output_shape=(None, 3), bias_axes="d", activation="relu")(query)
     mixed = keras.ops.einsum("btd,bsd->bts", query, query * 0.5)
-    model = keras.Model([query, context], [self_attention, causal, cross, scores, keyed, dense, mixed])
+    gated = L.MultiHeadAttention(2, 3, use_gate=True)(query, context)
+    memory = L.Dense(8)(context)
+    grouped = L.GroupQueryAttention(3, 6, 2)(query, memory)                                   # 6 query, 2 kv heads
+    grouped_causal = L.GroupQueryAttention(2, 4, 4, use_gate=True)(query, query, use_causal_mask=True)
+    grouped_scored, grouped_scores = L.GroupQueryAttention(2, 4, 1, use_bias=False)(query, memory, key=memory * 2.0,
+                                                                                   return_attention_scores=True)
+    model = keras.Model([query, context], [self_attention, causal, cross, scores, keyed, dense, mixed, gated, grouped,
+                                           grouped_causal, grouped_scored, grouped_scores])
     _proven(model, tmp_path / "mha.keras")
 
 
@@ -66,6 +74,18 @@ def test_masked_attention_layers(tmp_path: Path) -> None:
             actual = weights_port.convert(tmp_path / "masked.keras", dtype=dtype).build()(torch.from_numpy(TOKENS))
         for got, want in zip(actual, expected, strict=True):
             assert compare_arrays(got.numpy(), want, dtype).passed, dtype
+
+
+def test_attention_over_several_axes(tmp_path: Path) -> None:
+    """``attention_axes`` on (batch, H, W, C) images: jointly over H and W, along W alone with H batched, along H."""
+    import keras
+    from keras import layers as L
+
+    image, context = keras.Input((3, 4, 6)), keras.Input((3, 5, 6))
+    joint = L.MultiHeadAttention(2, 3)(image, image)                                    # default: axes (1, 2)
+    rows = L.MultiHeadAttention(2, 3, attention_axes=(2,))(image, context)
+    columns = L.MultiHeadAttention(1, 4, value_dim=2, attention_axes=1)(image, image, key=image * 0.5)
+    _proven(keras.Model([image, context], [joint, rows, columns]), tmp_path / "axes.keras")
 
 
 @pytest.mark.parametrize("flavour", ["keras", "tf_keras"])

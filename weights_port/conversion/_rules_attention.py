@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -37,9 +37,10 @@ def check_equation(layer: Layer, equation: Any) -> str:
 
 def _sub_layer(named: Mapping[str, np.ndarray], part: str, layer: Layer) -> tuple[np.ndarray, np.ndarray | None]:
     """(kernel, bias) of one of MultiHeadAttention's projections, by its path in Keras 3 or tf.keras files."""
-    spellings = {"query": ("query",), "key": ("key",), "value": ("value",), "output": ("output", "attention_output")}
+    spellings = {"query": ("query",), "key": ("key",), "value": ("value",), "output": ("output", "attention_output"),
+                 "gate": ("gate",)}
     found = {key: array for key, array in named.items()
-             if key.split("/")[0].removesuffix("_dense") in spellings[part]}
+             if key.split("/")[0].lstrip("_").removesuffix("_dense") in spellings[part]}
     kernel = next((a for k, a in found.items() if k.endswith(("vars/0", "kernel", "kernel:0"))), None)
     bias = next((a for k, a in found.items() if k.endswith(("vars/1", "bias", "bias:0"))), None)
     if kernel is None:
@@ -48,20 +49,29 @@ def _sub_layer(named: Mapping[str, np.ndarray], part: str, layer: Layer) -> tupl
 
 
 def _multi_head_attention(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    s = Settings(op.layer)
+    if op.layer.class_name in ("GroupQueryAttention", "GroupedQueryAttention"):
+        heads = s.integer("num_query_heads", None, minimum=1)
+        kv_heads = s.integer("num_key_value_heads", None, minimum=1)
+        if heads % kv_heads:
+            raise s.error("num_key_value_heads", kv_heads, f"a divisor of num_query_heads {heads}")
+        key_dim = value_dim = s.integer("head_dim", None, minimum=1)
+    else:
+        heads = kv_heads = s.integer("num_heads", None, minimum=1)
+        key_dim = s.integer("key_dim", None, minimum=1)
+        value_dim = s.integer("value_dim", key_dim, minimum=1)
+    return _attend(op, em, heads, kv_heads, key_dim, value_dim)
+
+
+def _attend(op: Op, em: Emitter, heads: int, kv_heads: int, key_dim: int, value_dim: int) -> list[Value]:
+    """MultiHeadAttention and GroupedQueryAttention (whose key and value heads are each repeated
+    ``heads // kv_heads`` times, as ``ops.repeat`` on the head axis does)."""
     layer, s = op.layer, Settings(op.layer)
-    heads = s.integer("num_heads", None, minimum=1)
-    key_dim = s.integer("key_dim", None, minimum=1)
-    value_dim = s.integer("value_dim", key_dim, minimum=1)
     use_bias = s.flag("use_bias", True)
     dropout = s.number("dropout", 0.0, minimum=0.0, maximum=1.0)
-    for flag in ("use_gate",):
-        if s.flag(flag, False):
-            raise refuse(layer, f"sets {flag}=True", "not converted yet")
+    gated = s.flag("use_gate", False)
     if s.has("sliding_window"):
         raise refuse(layer, "uses a sliding window", "not converted yet")
-    axes = s.raw("attention_axes")
-    if axes is not None and axes not in ([1], [-2], 1, -2):
-        raise refuse(layer, f"attends over axes {axes}", "only the sequence axis of (batch, T, features) is converted")
     if s.has("output_shape") and not isinstance(s.raw("output_shape"), int) and \
             list(s.raw("output_shape") or []) != list(s.raw("output_shape") or [])[:1]:
         raise refuse(layer, f"sets output_shape {s.raw('output_shape')}", "only one output width is converted")
@@ -70,14 +80,18 @@ def _multi_head_attention(op: Op, inputs: list[Value], em: Emitter) -> list[Valu
         raise refuse(layer, "is called without a query and a value tensor")
     query, value = em.to_layout(query_value, "keras"), em.to_layout(value_value, "keras")
     key = em.to_layout(key_value, "keras") if key_value is not None else None
-    if any(v.rank != 3 for v in (query, value, *( [key] if key else []))):
-        raise refuse(layer, "attends over tensors that are not (batch, T, features)", "not converted yet")
+    if any(v.rank != query.rank for v in (value, *([key] if key else []))) or query.rank < 3:
+        raise refuse(layer, "attends over tensors of different ranks", "Keras requires the same rank")
+    attended = _attention_axes(s, query.rank)
     named = em.named_arrays(layer)
-    kernels = {part: _sub_layer(named, part, layer) for part in ("query", "key", "value", "output")}
+    parts = ("query", "key", "value", "output", *(("gate",) if gated else ()))
+    kernels = {part: _sub_layer(named, part, layer) for part in parts}
     q_kernel, k_kernel, v_kernel, o_kernel = (kernels[p][0] for p in ("query", "key", "value", "output"))
     output_dim = int(o_kernel.shape[-1])
-    expected = {"query": (query.shape[-1], heads, key_dim), "key": ((key or value).shape[-1], heads, key_dim),
-                "value": (value.shape[-1], heads, value_dim), "output": (heads, value_dim, output_dim)}
+    expected = {"query": (query.shape[-1], heads, key_dim), "key": ((key or value).shape[-1], kv_heads, key_dim),
+                "value": (value.shape[-1], kv_heads, value_dim), "output": (heads, value_dim, output_dim),
+                "gate": (query.shape[-1], heads, value_dim)}
+    expected = {part: expected[part] for part in parts}
     for part, shape in expected.items():
         kernel, bias = kernels[part]
         if any(d is not None and d != k for d, k in zip(shape, kernel.shape, strict=False)) or kernel.ndim != 3:
@@ -87,7 +101,7 @@ def _multi_head_attention(op: Op, inputs: list[Value], em: Emitter) -> list[Valu
             raise ConfigValueError(f"{layer.describe()}: config 'use_bias' is {use_bias} but its {part} projection "
                                    f"{'has no' if use_bias else 'has a'} bias")
     state: dict[str, np.ndarray] = {}
-    for part in ("query", "key", "value"):
+    for part in ("query", "key", "value", *(("gate",) if gated else ())):
         kernel, bias = kernels[part]
         state[f"{part}.weight"] = kernel.reshape(kernel.shape[0], -1).T
         if bias is not None:
@@ -104,14 +118,27 @@ def _multi_head_attention(op: Op, inputs: list[Value], em: Emitter) -> list[Valu
     if em.keras_major < 3:
         fill = "additive"  # tf.multiply(query, python_float): the scale in the tensor's own dtype
     else:
-        fill = "softmax" if dropout > 0.0 or scores else "dot_product"
+        fill = "softmax" if dropout > 0.0 or scores or query.rank > 3 else "dot_product"
         scale = float(np.float32(scale))  # Keras 3's ops.cast of a Python float goes through float32
     settings: dict[str, Any] = {} if use_bias else {"bias": False}
+    if kv_heads != heads:
+        settings["kv_heads"] = kv_heads
+    if gated:
+        settings["gate"] = True
     module = em.module(layer, em.runtime("MultiHeadAttention"), int(q_kernel.shape[0]), int(k_kernel.shape[0]),
                        int(v_kernel.shape[0]), heads, key_dim, value_dim, output_dim, scale, **settings,
                        masked_fill=fill, state=state)
     mask = _attention_mask(op, em)
     kwargs: dict[str, Any] = {}
+    if query.rank > 3:
+        if mask is not None or causal or scores:
+            raise refuse(layer, "attends over more than one axis with a mask, a causal mask or returned scores",
+                         "not converted")
+        flat = [_as_sequences(em, layer, v, attended) for v in (query, value, *([key] if key else []))]
+        if key is not None:
+            kwargs["key"] = flat[2]
+        out = em.let(layer.name, module(flat[0], flat[1], **kwargs), flat[0], shape=(None, flat[0].shape[1], output_dim))
+        return [_from_sequences(em, out, query, attended, output_dim)]
     if key is not None:
         kwargs["key"] = key
     if mask is not None:
@@ -123,6 +150,51 @@ def _multi_head_attention(op: Op, inputs: list[Value], em: Emitter) -> list[Valu
         names = em.unpack(module(query, value, **kwargs, return_scores=True), [layer.name, layer.name + "_scores"])
         return [Value(names[0], out_shape), Value(names[1], (query.shape[0], heads, query.shape[1], value.shape[1]))]
     return [em.let(layer.name, module(query, value, **kwargs), query, shape=out_shape)]
+
+
+def _attention_axes(s: Settings, rank: int) -> list[int]:
+    """The axes attended over (Keras's default: every axis but the batch and the features)."""
+    if s.raw("attention_axes") is None:
+        return list(range(1, rank - 1))
+    axes = s.axes("attention_axes", rank)
+    if rank - 1 in axes:
+        raise s.error("attention_axes", s.raw("attention_axes"), f"axes between 1 and {rank - 2} (not the features)")
+    return axes
+
+
+def _sequence_order(rank: int, attended: Sequence[int]) -> list[int]:
+    """(batch, the axes not attended over, the attended axes, features)."""
+    return [0, *(a for a in range(1, rank - 1) if a not in attended), *attended, rank - 1]
+
+
+def _as_sequences(em: Emitter, layer: Layer, x: Value, attended: Sequence[int]) -> Value:
+    """A rank > 3 tensor as (batch·other axes, attended positions, features): Keras's attention over
+    ``attention_axes`` is attention over those positions jointly, the other axes batched."""
+    order = _sequence_order(x.rank, attended)
+    if any(x.shape[a] is None for a in order[1:]):
+        raise refuse(layer, f"attends over a tensor of unknown size {x.shape}", "give the Keras Input a fixed shape")
+    others = len(order) - len(attended) - 2
+    expr = x.ref if order == list(range(x.rank)) else x.ref.m("permute", *order)
+    if others:
+        expr = expr.m("flatten", 0, others)
+    if len(attended) > 1:
+        expr = expr.m("flatten", 1, len(attended))
+    length = math.prod(int(x.shape[a] or 0) for a in attended)
+    return em.let(layer.name + "_sequences", expr, x, shape=(None, length, x.shape[-1]))
+
+
+def _from_sequences(em: Emitter, out: Value, query: Value, attended: Sequence[int], width: int) -> Value:
+    """The attention output laid back into the query's axes."""
+    order = _sequence_order(query.rank, attended)
+    others = [int(query.shape[a] or 0) for a in order[1:len(order) - len(attended) - 1]]
+    expr: Expr = out.ref
+    if len(attended) > 1:
+        expr = expr.m("unflatten", 1, tuple(int(query.shape[a] or 0) for a in attended))
+    if others:
+        expr = expr.m("unflatten", 0, (-1, *others))
+    if order != list(range(query.rank)):
+        expr = expr.m("permute", *(order.index(a) for a in range(query.rank)))
+    return em.let(out.name, expr, out, rebind=True, shape=(*query.shape[:-1], width))
 
 
 def _attention_inputs(em: Emitter) -> tuple[Value | None, Value | None, Value | None]:
@@ -233,6 +305,9 @@ def _einsum_dense(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 ATTENTION_RULES = [
     ConvertRule("MultiHeadAttention", _multi_head_attention, "keras", masks=True,
                 doc="the runtime's MultiHeadAttention: nn.Linear projections, Keras's masking rules"),
+    *(ConvertRule(name, _multi_head_attention, "keras", masks=True,
+                  doc="the runtime's MultiHeadAttention with key/value heads repeated")
+      for name in ("GroupQueryAttention", "GroupedQueryAttention")),
     ConvertRule("Attention", _dot_attention("dot"), "keras", masks=True),
     ConvertRule("AdditiveAttention", _dot_attention("additive"), "keras", masks=True),
     ConvertRule("EinsumDense", _einsum_dense, "keras"),
