@@ -100,3 +100,30 @@ def test_normalization_layers_on_any_axis(tmp_path: Path) -> None:
     model.save(tmp_path / "norms.keras")
     check = check_conversion(tmp_path / "norms.keras")
     assert check.passed, (check.results, check.reports)
+
+
+def test_spectral_and_synchronized_normalization(tmp_path: Path) -> None:
+    """SpectralNormalization computes with the kernel it holds at inference (after a training step has written
+    the normalised one back); tf.keras's SyncBatchNormalization is BatchNormalization at inference."""
+    import keras
+    import tf_keras
+    from keras import layers as L
+
+    vector, image = keras.Input((5,)), keras.Input((6, 6, 2))
+    model = keras.Model([vector, image], [L.SpectralNormalization(L.Dense(3))(vector),
+                                          L.SpectralNormalization(L.Conv2D(3, 3, padding="same"))(image),
+                                          L.BatchNormalization(synchronized=True)(image)])
+    randomise_keras_weights(model, np.random.default_rng(5))
+    model.compile("sgd", "mse")
+    rng = np.random.default_rng(6)
+    model.train_on_batch([rng.normal(size=(4, 5)), rng.normal(size=(4, 6, 6, 2))],
+                         [rng.normal(size=(4, 3)), rng.normal(size=(4, 6, 6, 3)), rng.normal(size=(4, 6, 6, 2))])
+    model.save(tmp_path / "spectral.keras")
+    check = check_conversion(tmp_path / "spectral.keras")
+    assert check.passed, (check.results, check.reports)
+    legacy = tf_keras.Sequential([tf_keras.Input((4, 4, 3)),
+                                  tf_keras.layers.experimental.SyncBatchNormalization(epsilon=0.01)])
+    randomise_keras_weights(legacy, np.random.default_rng(7))
+    legacy.save(tmp_path / "sync.h5")
+    check = check_conversion(tmp_path / "sync.h5", keras_model=legacy)
+    assert check.passed, (check.results, check.reports)

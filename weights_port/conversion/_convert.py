@@ -159,27 +159,38 @@ class _Converter:
             self.used.add(found.name)
         return found
 
+    def weights(self, layer: Layer) -> list[Any]:
+        """The file's weights of ``layer``; for the layer a SpectralNormalization wraps, its own (the kernel
+        it computes with at inference), not the wrapper's power-iteration state."""
+        found = self.keras_layer(layer)
+        if found is None:
+            return []
+        if found.class_name == "SpectralNormalization" and layer.class_name != found.class_name:
+            return [w for w in found.weights if w.key.startswith("layer/")]
+        return list(found.weights)
+
     def arrays(self, layer: Layer) -> list[np.ndarray]:
         found = self.keras_layer(layer)
         if found is None:
             return []
-        arrays = [w.read() for w in found.weights]  # integer arrays (a Normalization's count) are the rule's to use
+        weights = self.weights(layer)
+        arrays = [w.read() for w in weights]  # integer arrays (a Normalization's count) are the rule's to use
         return [checked_array(found, w.key, a) if a.dtype.kind not in "iub" else a
-                for w, a in zip(found.weights, arrays, strict=True)]
+                for w, a in zip(weights, arrays, strict=True)]
 
     def named_arrays(self, layer: Layer) -> dict[str, np.ndarray]:
         """The layer's arrays by their path in the file ("query_dense/vars/0", "query/kernel:0")."""
         found = self.keras_layer(layer)
         if found is None:
             return {}
-        return dict(zip((w.key for w in found.weights), self.arrays(layer), strict=True))
+        return dict(zip((w.key for w in self.weights(layer)), self.arrays(layer), strict=True))
 
     def port(self, layer: Layer, torch_type: str, keys: Sequence[str], hints: Mapping[str, Any] | None = None,
              attributes: Mapping[str, Any] | None = None) -> dict[str, np.ndarray]:
         found = self.keras_layer(layer)
         if found is None:
             raise KerasFileError(f"{layer.describe()} has no weights in the file")
-        keras_layer = KerasLayer(found.name, layer.class_name, layer.config, found.weights)
+        keras_layer = KerasLayer(found.name, layer.class_name, layer.config, tuple(self.weights(layer)))
         rule = next((r for r in self.port_rules.for_torch_type(torch_type) if r.keras_class == layer.class_name), None)
         if rule is None:
             raise UnsupportedLayerError(f"{layer.describe()}: no weights rule pairs it with PyTorch {torch_type}")

@@ -7,10 +7,12 @@ tf_keras 2.21), in Keras's arithmetic order where rounding would otherwise diffe
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ._emitter import Emitter, refuse
-from ._graph import Op
+from ._graph import Layer, Op
 from ._ir import F, Value, nn, torch
-from ._settings import Settings
+from ._settings import Settings, check_layer_config
 from ._table import ConvertRule
 
 __all__ = ["INFERENCE_IDENTITY", "MORE_RULES"]
@@ -23,6 +25,31 @@ INFERENCE_IDENTITY = (
     "RandomHeight", "RandomWidth",
 )
 """Layers that return their input unchanged at inference (checked against Keras in the tests)."""
+
+
+def _wrapped_at_inference(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """SpectralNormalization: at inference Keras calls the wrapped layer with the kernel it holds (the
+    normalised kernel written back at the last training step); the power-iteration vector is unused."""
+    layer = op.layer
+    wrapped = layer.config.get("layer")
+    if not isinstance(wrapped, dict) or not isinstance(wrapped.get("class_name"), str) or \
+            not isinstance(wrapped.get("config", {}), dict):
+        raise Settings(layer).error("layer", wrapped, "a layer config")
+    inner = Layer(layer.name, wrapped["class_name"].rsplit(">", 1)[-1], wrapped.get("config") or {}, layer.module)
+    check_layer_config(inner, em.keras_major)
+    rule = em.rules.for_layer(inner)
+    if rule is None:
+        raise refuse(layer, f"wraps a {inner.class_name}, which has no conversion rule")
+    return rule.emit(replace(op, layer=inner), inputs, em)
+
+
+def _as_batch_norm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """tf.keras's SyncBatchNormalization: BatchNormalization at inference (the sync is of training statistics)."""
+    inner = Layer(op.layer.name, "BatchNormalization", op.layer.config, op.layer.module)
+    rule = em.rules.for_layer(inner)
+    if rule is None:
+        raise refuse(op.layer, "needs the BatchNormalization rule")
+    return rule.emit(replace(op, layer=inner), inputs, em)
 
 
 def _identity(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
@@ -95,6 +122,8 @@ def _center_crop(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 MORE_RULES = [
     *(ConvertRule(name, _identity, "any", doc="identity at inference") for name in INFERENCE_IDENTITY),
     ConvertRule("UnitNormalization", _unit_normalization, "any"),
+    ConvertRule("SpectralNormalization", _wrapped_at_inference, "any"),
+    ConvertRule("SyncBatchNormalization", _as_batch_norm, "cf"),
     ConvertRule("RMSNormalization", _rms_normalization, "keras"),
     ConvertRule("Resizing", _resizing, "cf"),
     ConvertRule("CenterCrop", _center_crop, "cf"),
