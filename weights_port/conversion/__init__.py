@@ -18,6 +18,7 @@ from ._ir import SELF, Expr, F, Global, ModelIR, ModuleSpec, Step, Value, call, 
 from ._rules_attention import ATTENTION_RULES
 from ._rules_core import CORE_RULES
 from ._rules_more import MORE_RULES
+from ._rules_preprocessing import PREPROCESSING_RULES
 from ._rules_recurrent import RECURRENT_RULES
 from ._settings import Settings
 from ._table import ConvertRule, ConvertRuleSet, apply_activation
@@ -28,4 +29,5 @@ __all__ = [
     "call", "compare", "const", "convert", "method", "nn", "read_graph", "refuse", "torch",
 ]
 
-DEFAULT_CONVERT_RULES = ConvertRuleSet([*CORE_RULES, *RECURRENT_RULES, *ATTENTION_RULES, *MORE_RULES])
+DEFAULT_CONVERT_RULES = ConvertRuleSet([*CORE_RULES, *RECURRENT_RULES, *ATTENTION_RULES, *MORE_RULES,
+                                          *PREPROCESSING_RULES])

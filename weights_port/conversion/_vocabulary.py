@@ -19,7 +19,7 @@ TORCH_FUNCTIONS = frozenset({
     "square", "stack", "tan", "tanh", "tensor", "tile", "topk", "tril", "triu", "trunc", "where", "zeros",
     "zeros_like", "arange", "full", "linalg", "sort", "argsort", "cummax", "cummin", "floor_divide", "fmod",
     "logical_xor", "nan_to_num", "pow", "prod", "sum", "mean", "repeat_interleave", "take_along_dim",
-    "bitwise_and", "bitwise_or", "bitwise_xor", "signbit", "lerp", "Tensor",
+    "bitwise_and", "bitwise_or", "bitwise_xor", "signbit", "lerp", "Tensor", "bucketize", "searchsorted",
 })
 
 F_FUNCTIONS = frozenset({
