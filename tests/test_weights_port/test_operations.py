@@ -127,3 +127,40 @@ def test_spectral_and_synchronized_normalization(tmp_path: Path) -> None:
     legacy.save(tmp_path / "sync.h5")
     check = check_conversion(tmp_path / "sync.h5", keras_model=legacy)
     assert check.passed, (check.results, check.reports)
+
+
+def test_indexing_and_repeating_operations(tmp_path: Path) -> None:
+    """take (tensor and constant indices, negative ones wrapping), one_hot (ids outside the range give zero rows),
+    tile, repeat and vector/Frobenius norms, on inputs chosen so every index path runs; float32 and float64."""
+    import keras
+    import torch
+
+    from equivalence_tests._convert_check import _as_float64
+    from weights_port import convert
+    from weights_port._tolerance import compare_arrays
+
+    x, ids = keras.Input((5, 4)), keras.Input((3,), dtype="int32")
+    outputs = [keras.ops.take(x, ids, axis=1), keras.ops.take(x, [0, -1, 2], axis=2), keras.ops.one_hot(ids, 4),
+               keras.ops.tile(x, (1, 2, 3)), keras.ops.repeat(x, 2, axis=1), keras.ops.norm(x, axis=-1),
+               keras.ops.norm(x, ord=1, axis=1, keepdims=True), keras.ops.norm(x, axis=(1, 2))]
+    model = keras.Model([x, ids], outputs)
+    model.save(tmp_path / "index.keras")
+    for dtype in ("float32", "float64"):
+        inputs = [np.random.default_rng(0).normal(size=(2, 5, 4)).astype(dtype), np.array([[0, 4, -1], [2, 2, -5]])]
+        reference = model if dtype == "float32" else _as_float64(model)
+        expected = [np.asarray(y) for y in reference([inputs[0], inputs[1].astype("int32")])]
+        with torch.no_grad():
+            actual = convert(tmp_path / "index.keras", dtype=dtype).build()(*map(torch.from_numpy, inputs))
+        for got, want in zip(actual, expected, strict=True):
+            assert got.shape == want.shape and compare_arrays(got.numpy(), want, dtype).passed, dtype
+
+
+def test_tf_keras_slicing(tmp_path: Path) -> None:
+    """tf.keras's SlicingOpLambda (``x[:, 1:4]``, ``x[..., -1]``, a new axis and a step) becomes the same indexing."""
+    import tf_keras
+
+    x = tf_keras.Input((5, 6))
+    model = tf_keras.Model(x, [x[:, 1:4], x[..., -1], x[:, ::2, None, 2:]])
+    model.save(tmp_path / "slices.h5")
+    check = check_conversion(tmp_path / "slices.h5", keras_model=model)
+    assert check.passed, check.results

@@ -398,6 +398,87 @@ def _cumulative(kind: str, x: Value, axis: Any, op: Op, em: Emitter) -> Value:
     return em.let(op.layer.name, x.ref.m(kind, dim=_axis(axis, x.rank, op)), x)
 
 
+def _indices(value: Any, op: Op, em: Emitter) -> Value:
+    """Integer indices: a tensor of the graph or a constant (a buffer)."""
+    if isinstance(value, Value):
+        return value if value.integer else em.let(op.layer.name + "_indices", value.ref.m("long"), value, integer=True)
+    array = np.asarray(value) if isinstance(value, int | list) and not isinstance(value, bool) else None
+    if array is None or array.dtype.kind not in "iu" or array.size > 1_000_000:
+        raise _bad(op, "indices", value, "a tensor or integer constants")
+    return em.constant(op.layer, array.astype(np.int64))
+
+
+def _take(x: Value, indices: Any, axis: Any, op: Op, em: Emitter) -> Value:
+    """``take``: ``x`` indexed by ``indices`` along ``axis`` (the output holds the indices' axes there);
+    negative indices count from the end, as TensorFlow's backend wraps them."""
+    x = em.to_layout(x, "keras")
+    index = _indices(indices, op, em)
+    if axis is None:
+        flat = em.let(op.layer.name + "_flat", x.ref.m("flatten"), x, shape=(None,))
+        return em.let(op.layer.name, flat.ref[index.ref], index, integer=x.integer)
+    dim = _axis(axis, x.rank, op)
+    key = (*([slice(None)] * dim), index.ref)
+    return em.let(op.layer.name, x.ref[key], x, shape=(*x.shape[:dim], *index.shape, *x.shape[dim + 1:]))
+
+
+def _one_hot(x: Value, classes: Any, axis: Any, op: Op, em: Emitter) -> Value:
+    """``one_hot`` along the last axis: ids outside [0, classes) give a zero row, as ``tf.one_hot`` does."""
+    if not isinstance(classes, int) or isinstance(classes, bool) or not 0 < classes <= 1_000_000:
+        raise _bad(op, "num_classes", classes, "a positive integer")
+    if axis not in (-1, None):
+        raise refuse(op.layer, f"encodes along axis {axis}", "only the last axis is converted")
+    ids = _indices(x, op, em)
+    hits = compare("==", ids.ref.m("unsqueeze", -1), em.constant(op.layer, np.arange(classes, dtype=np.int64)).ref)
+    return em.let(op.layer.name, hits.m("to", em.float_type), ids, shape=(*ids.shape, classes), integer=False)
+
+
+def _tile(x: Value, repeats: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    counts = [repeats] if isinstance(repeats, int) else repeats
+    if not isinstance(counts, list | tuple) or not counts or \
+            not all(isinstance(r, int) and not isinstance(r, bool) and 0 < r <= 65536 for r in counts):
+        raise _bad(op, "repeats", repeats, "positive integers")
+    full = [1] * max(0, x.rank - len(counts)) + list(counts)
+    if len(full) != x.rank:
+        raise refuse(op.layer, f"tiles a rank-{x.rank} tensor {len(counts)} times over", "not converted")
+    shape = tuple(None if d is None else d * r for d, r in zip(x.shape, full, strict=True))
+    return em.let(op.layer.name, torch.tile(x.ref, tuple(full)), x, shape=shape)
+
+
+def _repeat(x: Value, repeats: Any, axis: Any, op: Op, em: Emitter) -> Value:
+    x = em.to_layout(x, "keras")
+    if not isinstance(repeats, int) or isinstance(repeats, bool) or not 0 < repeats <= 65536:
+        raise _bad(op, "repeats", repeats, "a positive integer")
+    if axis is None:
+        return em.let(op.layer.name, x.ref.m("flatten").m("repeat_interleave", repeats), x, shape=(None,))
+    dim = _axis(axis, x.rank, op)
+    shape = tuple(None if d is None else d * repeats if i == dim else d for i, d in enumerate(x.shape))
+    return em.let(op.layer.name, x.ref.m("repeat_interleave", repeats, dim=dim), x, shape=shape)
+
+
+def _norm(x: Value, order: Any, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
+    """Vector norms (order None/2, 1, ±inf) over one axis or, for order None, several (Frobenius)."""
+    x = em.to_layout(x, "keras")
+    if not isinstance(keepdims, bool):
+        raise _bad(op, "keepdims", keepdims, "true or false")
+    axes = list(range(x.rank)) if axis is None else _axes(axis, x.rank, op)
+    if len(axes) > 1 and order is not None:
+        raise refuse(op.layer, f"takes a matrix norm of order {shown(order)}", "only the Frobenius norm is converted")
+    dims = tuple(axes) if len(axes) > 1 else axes[0]
+    inf = float("inf")
+    if order in (None, 2, 2.0):
+        expr = x.ref.m("square").m("sum", dim=dims, keepdim=keepdims).m("sqrt")
+    elif order in (1, 1.0):
+        expr = x.ref.m("abs").m("sum", dim=dims, keepdim=keepdims)
+    elif order in (inf, -inf, "inf", "-inf"):
+        expr = x.ref.m("abs").m("amax" if order in (inf, "inf") else "amin", dim=dims, keepdim=keepdims)
+    else:
+        raise refuse(op.layer, f"takes a norm of order {shown(order)}", "orders None, 1, 2 and ±inf are converted")
+    shape = tuple(1 if i in axes else d for i, d in enumerate(x.shape)) if keepdims else \
+        tuple(d for i, d in enumerate(x.shape) if i not in axes)
+    return em.let(op.layer.name, expr, x, shape=shape)
+
+
 def _logsumexp(x: Value, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
     x = em.to_layout(x, "keras")
     if not isinstance(keepdims, bool):
@@ -513,6 +594,14 @@ def _table() -> dict[str, OpEmit]:
                                                        _arg(a, k, 2, "keepdims", False), op, em)
     table["logsumexp"] = lambda a, k, op, em: _logsumexp(t(a, k, op), _arg(a, k, 1, "axis"),
                                                          _arg(a, k, 2, "keepdims", False), op, em)
+    table["take"] = lambda a, k, op, em: _take(t(a, k, op), _arg(a, k, 1, "indices"), _arg(a, k, 2, "axis"), op, em)
+    table["one_hot"] = lambda a, k, op, em: _one_hot(_arg(a, k, 0, "x"), _arg(a, k, 1, "num_classes"),
+                                                     _arg(a, k, 2, "axis", -1), op, em)
+    table["tile"] = lambda a, k, op, em: _tile(t(a, k, op), _arg(a, k, 1, "repeats"), op, em)
+    table["repeat"] = lambda a, k, op, em: _repeat(t(a, k, op), _arg(a, k, 1, "repeats"), _arg(a, k, 2, "axis"), op,
+                                                   em)
+    table["norm"] = lambda a, k, op, em: _norm(t(a, k, op), _arg(a, k, 1, "ord"), _arg(a, k, 2, "axis"),
+                                               _arg(a, k, 3, "keepdims", False), op, em)
     table["convert_to_tensor"] = lambda a, k, op, em: _cast(t(a, k, op), k.get("dtype"), op, em)
     table["where"] = lambda a, k, op, em: _where(_arg(a, k, 0, "condition"), _arg(a, k, 1, "x1"), _arg(a, k, 2, "x2"),
                                                  op, em)
@@ -529,7 +618,8 @@ _KERAS_OP_NAMES = {"ZerosLike": "zeros_like", "OnesLike": "ones_like", "GetItem"
                    "LogicalAnd": "logical_and", "LogicalOr": "logical_or", "LogicalNot": "logical_not",
                    "TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
-                   "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min", "Absolute": "abs"}
+                   "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min", "Absolute": "abs",
+                   "OneHot": "one_hot"}
 
 
 MULTI_OUTPUT = ("split",)
@@ -584,8 +674,29 @@ _TF_ARGUMENT_NAMES = {"reshape": ("tensor", "shape"), "expand_dims": ("input", "
                       "squeeze": ("input", "_", "axis"), "softmax": ("logits", "_", "axis")}
 
 
+def _slice_spec(item: Any, op: Op) -> Any:
+    """One entry of a tf.keras ``SlicingOpLambda``'s ``slice_spec``: an int, None (a new axis), an ellipsis
+    (``{"class_name": "__ellipsis__"}``) or a slice (``{"start", "stop", "step"}``)."""
+    if item is None or (isinstance(item, int) and not isinstance(item, bool)):
+        return item
+    if item is Ellipsis or (isinstance(item, Mapping) and item.get("class_name") == "__ellipsis__"):
+        return Ellipsis
+    if isinstance(item, Mapping) and set(item) == {"start", "stop", "step"}:
+        bounds = [item[k] for k in ("start", "stop", "step")]
+        if all(b is None or (isinstance(b, int) and not isinstance(b, bool)) for b in bounds) and bounds[2] != 0:
+            if bounds[2] is not None and bounds[2] < 0:
+                raise refuse(op.layer, "slices with a negative step", "not converted")
+            return slice(*bounds)
+    raise _bad(op, "slice_spec", item, "integers, None, an ellipsis and slices of integers")
+
+
 def emit_tf_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     function = op.layer.config.get("function", "")
+    if function == "__operators__.getitem":
+        args, kwargs = _bind(op, inputs, em)
+        spec = kwargs.get("slice_spec", args[1] if len(args) > 1 else None)
+        items = spec if isinstance(spec, list) else [spec]
+        return [_get_item(_tensor(args[0] if args else None, op), tuple(_slice_spec(i, op) for i in items), op, em)]
     name = TF_FUNCTIONS.get(function) if isinstance(function, str) else None
     if name is None:
         raise refuse(op.layer, f"calls the TensorFlow function {quoted(function, 60)}, which has no conversion",
