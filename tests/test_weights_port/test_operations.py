@@ -164,3 +164,20 @@ def test_tf_keras_slicing(tmp_path: Path) -> None:
     model.save(tmp_path / "slices.h5")
     check = check_conversion(tmp_path / "slices.h5", keras_model=model)
     assert check.passed, check.results
+
+
+def test_reversible_embedding(tmp_path: Path) -> None:
+    """ReversibleEmbedding called forward and with reverse=True: tied (F.linear with the embedding matrix) and
+    untied with a logit soft cap."""
+    import keras
+    from keras import layers as L
+
+    ids = keras.Input((6,), dtype="int32")
+    tied = L.ReversibleEmbedding(11, 8, mask_zero=True)
+    own = L.ReversibleEmbedding(11, 8, tie_weights=False, logit_soft_cap=3.0)
+    hidden = L.LayerNormalization()(tied(ids))
+    model = keras.Model(ids, [tied(hidden, reverse=True), own(L.Dense(8)(own(ids)), reverse=True)])
+    randomise_keras_weights(model, np.random.default_rng(8))
+    model.save(tmp_path / "reversible.keras")
+    check = check_conversion(tmp_path / "reversible.keras")
+    assert check.passed, (check.results, check.reports)

@@ -57,7 +57,7 @@ _COMPARE = {"<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "==": ast.Eq
 
 _FILE_GLOBALS = frozenset({"torch", "nn", "F", "OrderedDict"})
 _FIXED_ATTRIBUTES = frozenset({"__init__", "to", "Tensor", "float64", "float32", "int64", "linalg", "norm",
-                               "vector_norm", "inf", "pi"})
+                               "vector_norm", "inf", "pi", "weight"})
 
 
 def printable(text: str, limit: int = 120) -> str:

@@ -575,6 +575,38 @@ def _embedding(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     return [em.let(layer.name, module(x.ref.m("long")), x, shape=(*x.shape, dim), integer=False)]
 
 
+def _reversible_embedding(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """Keras's ReversibleEmbedding: an Embedding, and called with ``reverse=True`` the logits ``x @ Eᵀ`` (the
+    tied embeddings, or its own reverse matrix), soft-capped as ``tanh(l / cap) · cap`` when configured."""
+    layer, s = op.layer, Settings(op.layer)
+    tied = s.flag("tie_weights", True)
+    arrays = _arrays(em, layer, (1,) if tied else (2,), "the embeddings" + ("" if tied else " and their reverse"))
+    if arrays[0].ndim != 2 or (not tied and arrays[1].shape != arrays[0].shape[::-1]):
+        raise ConfigValueError(f"{layer.describe()}: its arrays have shapes {[a.shape for a in arrays]}")
+    vocab, dim = (int(d) for d in arrays[0].shape)
+    if s.raw("reverse_dtype") not in (None, "float32", "float64"):
+        raise refuse(layer, f"computes its logits in {shown(s.raw('reverse_dtype'))}", "not converted")
+    cap = s.optional_number("logit_soft_cap", minimum=0.0)
+    embedding = em.module(layer, nn.Embedding, vocab, dim, state={"weight": arrays[0]})
+    x = em.to_layout(inputs[0], "keras")
+    if op.kwargs.get("reverse") is not True:
+        return [em.let(layer.name, embedding(x.ref.m("long")), x, shape=(*x.shape, dim), integer=False)]
+    if tied:
+        logits: Expr = F.linear(x.ref, Attr(embedding, "weight"))
+    else:
+        reverse = em.module(layer, nn.Linear, dim, vocab, bias=False, suffix="reverse",
+                            state={"weight": np.ascontiguousarray(arrays[1].T)})
+        logits = reverse(x)
+    if cap:
+        logits = torch.tanh(logits / cap) * cap
+    return [em.let(layer.name + "_logits", logits, x, shape=(*x.shape[:-1], vocab))]
+
+
+def _reversible_embedding_mask(op: Op, masks: list[Value | None], outputs: list[Value],
+                               em: Emitter) -> list[Value | None]:
+    return [None] if op.kwargs.get("reverse") is True else _embedding_mask(op, masks, outputs, em)
+
+
 # --------------------------------------------------------------------------- activations as layers
 
 
@@ -1040,6 +1072,7 @@ def _rules() -> list[ConvertRule]:
     rules = [
         ConvertRule("Dense", _dense, "any", "Linear", "Linear; a 1×1 convolution over channels-first images"),
         ConvertRule("Embedding", _embedding, "keras", "Embedding", compute_mask=_embedding_mask),
+        ConvertRule("ReversibleEmbedding", _reversible_embedding, "keras", compute_mask=_reversible_embedding_mask),
         ConvertRule("Masking", _masking, "keras", compute_mask=_masking_mask),
         ConvertRule("BatchNormalization", _batch_norm, "cf", "BatchNorm2d", masks=True,
                     doc="a mask changes only training statistics"),
