@@ -123,10 +123,36 @@ def _open_h5(target: Any, label: Path) -> h5py.File:
     return h5
 
 
+def _with_posix_paths(h5: h5py.File, label: Path) -> h5py.File:
+    """A Keras 3.0 ``.keras`` saved on Windows names its groups with ``os.path.join``: ``layers\\dense\\vars``
+    is one group name there. The same tree with the names split on both separators, in memory."""
+    names: list[str] = []
+    h5.visit(names.append)
+    if not any("\\" in name for name in names):
+        return h5
+    fixed = h5py.File(f"posix-{id(h5)}.h5", "w", driver="core", backing_store=False)
+    for key, value in h5.attrs.items():
+        fixed.attrs[key] = value
+    for name in names:
+        item = h5[name]
+        path = "/".join(part for part in name.replace("\\", "/").split("/") if part)
+        if isinstance(item, h5py.Dataset):
+            if path in fixed:
+                raise KerasFileError(f"{label}: two weights at the path {path!r} once separators are unified")
+            fixed.create_dataset(path, data=item[()])
+        else:
+            fixed.require_group(path)
+        for key, value in item.attrs.items():
+            fixed[path].attrs[key] = value
+    h5.close()
+    return fixed
+
+
 def _from_h5(h5: h5py.File, label: Path, config: Mapping[str, Any] | None, keras_version: str | None,
              kind_override: str | None = None) -> KerasSource:
     model_config = config
     try:
+        h5 = _with_posix_paths(h5, label)
         if "model_weights" in h5:
             model_config = _json_attr(h5, "model_config", label) or config
             layers = _legacy_layers(h5["model_weights"], label, model_config)

@@ -132,3 +132,38 @@ def test_truncated_files(tmp_path: Path) -> None:
         with pytest.raises(KerasFileError):
             with open_keras(cut) as source:
                 [w.read() for layer in source.layers for w in layer.weights]
+
+
+def test_keras_file_saved_on_windows_converts(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keras 3.0 on Windows joined the HDF5 group paths of a ``.keras`` with ``os.path.join`` (keras-team/keras
+    #18528): ``layers\\dense/vars/0``, which Keras on Linux cannot load. The fixture is Keras's own saver with
+    Windows' path joining; the reader unifies the separators and the conversion matches the model."""
+    import io
+    import ntpath
+    import os
+    import zipfile
+
+    import h5py
+    import keras
+    from keras.src.saving import saving_lib
+
+    from equivalence_tests import check_conversion, randomise_keras_weights
+
+    class WindowsJoined(str):
+        def replace(self, old: str, new: str, count: int = -1) -> str:  # type: ignore[override]
+            return self if old == "\\" else WindowsJoined(str.replace(self, old, new, count))
+
+    joined = saving_lib.file_utils.join
+    monkeypatch.setattr(saving_lib.file_utils, "join", lambda path, *parts: joined(path, *parts)
+                        if os.path.isabs(path) else WindowsJoined(ntpath.join(path, *parts)))
+    x = keras.Input((4,))
+    model = keras.Model(x, keras.layers.Dense(2)(keras.layers.Dense(3, activation="tanh")(x)))
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(tmp_path / "windows.keras")
+    monkeypatch.undo()
+    with zipfile.ZipFile(tmp_path / "windows.keras") as archive:
+        names: list[str] = []
+        h5py.File(io.BytesIO(archive.read("model.weights.h5")), "r").visit(names.append)
+    assert "layers\\dense/vars/0" in names
+    check = check_conversion(tmp_path / "windows.keras", keras_model=model)
+    assert check.passed, check.results
