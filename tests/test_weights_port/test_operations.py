@@ -51,6 +51,9 @@ def test_preprocessing_and_normalization_layers(tmp_path: Path) -> None:
     x = L.RandomRotation(0.1)(x)
     x = L.RandomContrast(0.2)(x)
     x = L.Identity()(x)
+    for augmentation in (L.RandomErasing(), L.RandomGaussianBlur(), L.RandomInvert(), L.RandomPerspective(),
+                         L.RandomElasticTransform(), L.AugMix(), L.CutMix(), L.RandAugment()):
+        x = augmentation(x)  # factors Keras writes as (low, high) pairs
     up = L.Resizing(17, 15)(x)                                         # bilinear, upsampling
     down = L.Resizing(5, 7, interpolation="nearest")(x)                # half-pixel nearest
     crop = L.CenterCrop(6, 8)(x)

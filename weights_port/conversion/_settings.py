@@ -271,9 +271,10 @@ def _check_like_default(s: Settings, key: str, value: Any, default: Any) -> None
         ok, kind = isinstance(value, bool), "true or false"
     elif isinstance(default, int):  # or one per axis (axis=-1 is written [-1], strides=1 as [1, 1])
         ok, kind = isinstance(value, int | list) and not isinstance(value, bool), "an integer (or one per axis)"
-    elif isinstance(default, float):
-        ok = isinstance(value, int | float) and not isinstance(value, bool) and math.isfinite(value)
-        kind = "a finite number"
+    elif isinstance(default, float):  # or a (low, high) range: the augmentation layers' factors
+        finite = lambda v: isinstance(v, int | float) and not isinstance(v, bool) and math.isfinite(v)  # noqa: E731
+        ok = finite(value) or (isinstance(value, list | tuple) and len(value) == 2 and all(finite(v) for v in value))
+        kind = "a finite number or a (low, high) pair"
     elif isinstance(default, str):
         ok = isinstance(value, str) or key.endswith(("_initializer", "_regularizer", "_constraint", "activation"))
         kind = "text"
