@@ -168,3 +168,19 @@ def test_conv_transpose_output_padding_converts(tmp_path: Path) -> None:
     bad.save(tmp_path / "even.keras")
     with pytest.raises(ConfigValueError, match="Keras itself fails"):
         convert(tmp_path / "even.keras")
+
+
+def test_adaptive_pooling_converts(tmp_path: Path) -> None:
+    """Adaptive average and max pooling in 1-D, 2-D (channels first too) and 3-D, with windows of two sizes
+    and outputs longer than the input, against Keras's own two-pool gather."""
+    from equivalence_tests import check_conversion
+
+    signal, image, volume = keras.Input((10, 3)), keras.Input((7, 5, 2)), keras.Input((5, 4, 3, 2))
+    outputs = [L.AdaptiveMaxPooling1D(4)(signal), L.AdaptiveAveragePooling1D(13)(signal),
+               L.AdaptiveAveragePooling2D((3, 2))(image), L.AdaptiveMaxPooling2D(4)(image),
+               L.AdaptiveAveragePooling2D((2, 3), data_format="channels_first")(image),
+               L.AdaptiveAveragePooling3D(2)(volume)]
+    model = keras.Model([signal, image, volume], outputs)
+    model.save(tmp_path / "adaptive.keras")
+    check = check_conversion(tmp_path / "adaptive.keras")
+    assert check.passed, check.results

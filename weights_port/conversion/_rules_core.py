@@ -837,6 +837,25 @@ def _pool(n: int, kind: str) -> Emit:
     return emit
 
 
+def _adaptive_pool(n: int, kind: str) -> Emit:
+    """Keras's adaptive pooling: its windows (from ⌊i·L/out⌋ to ⌈(i+1)·L/out⌉, pooled in two sizes and
+    gathered) are PyTorch's adaptive pooling windows, checked equal for every L ≤ 24 and out ≤ L + 2."""
+    def emit(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+        s = Settings(op.layer)
+        _channels_last(s)
+        x = em.to_layout(inputs[0], "cf")
+        if x.rank != n + 2:
+            raise refuse(op.layer, f"pools a tensor of rank {x.rank}", f"a {op.layer.class_name} takes rank {n + 2}")
+        size = s.ints("output_size", n, None)
+        if any(d is None for d in x.shape[1:-1]):
+            raise refuse(op.layer, "pools axes of unknown size", "Keras needs them known too; give the Input a shape")
+        module = em.module(op.layer, getattr(nn, f"Adaptive{'Avg' if kind == 'avg' else 'Max'}Pool{n}d"),
+                           _collapsed(size))
+        return [em.let(op.layer.name, module(x), x, shape=(x.shape[0], *size, x.shape[-1]))]
+
+    return emit
+
+
 def _global_pool(n: int, kind: str) -> Emit:
     def emit(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         s = Settings(op.layer)
@@ -1117,6 +1136,8 @@ def _rules() -> list[ConvertRule]:
             ConvertRule(f"AvgPool{n}D", _either_format(_pool(n, "avg")), "cf"),
             ConvertRule(f"GlobalAvgPool{n}D", _either_format(_global_pool(n, "avg")), "any", masks=n == 1),
             ConvertRule(f"GlobalMaxPool{n}D", _either_format(_global_pool(n, "max")), "any"),
+            ConvertRule(f"AdaptiveAveragePooling{n}D", _either_format(_adaptive_pool(n, "avg")), "cf"),
+            ConvertRule(f"AdaptiveMaxPooling{n}D", _either_format(_adaptive_pool(n, "max")), "cf"),
         ]
     for n in (1, 2):
         rules += [ConvertRule(f"DepthwiseConv{n}D", _either_format(_conv(n, depthwise=True)), "cf", f"Conv{n}d"),
