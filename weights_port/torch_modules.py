@@ -17,6 +17,7 @@ from ._padding import same_padding
 __all__ = [
     "ChannelLayerNorm",
     "Constant",
+    "ConvLSTM",
     "DotAttention",
     "EinsumDense",
     "GateActivationLSTM",
@@ -30,6 +31,7 @@ __all__ = [
     "SeparableConv1d",
     "SeparableConv2d",
     "TFSamePad2d",
+    "UnconvertedLayer",
     "VarianceScaledNorm",
     "activation_function",
     "avg_pool_same",
@@ -457,6 +459,24 @@ class Constant(nn.Module):
         return self.value
 
 
+class UnconvertedLayer(nn.Module):
+    """A Keras layer the converter has no rule for (``zoo convert --stub-unknown``): it holds the layer's
+    weights under the names Keras gave them, so the state dict loads, and its ``forward`` is yours to write.
+
+    The inputs arrive in Keras's axis order (channels last), as the Keras layer's ``call`` receives them.
+    """
+
+    def __init__(self, keras_class: str, config: str, weights: tuple[tuple[str, tuple[int, ...]], ...] = ()) -> None:
+        super().__init__()
+        self.keras_class, self.config = keras_class, config
+        for name, shape in weights:
+            self.register_parameter(name, nn.Parameter(torch.zeros(shape)))
+
+    def forward(self, *inputs: torch.Tensor) -> torch.Tensor:
+        raise NotImplementedError(f"the Keras layer {self.keras_class} was not converted; write its forward "
+                                  f"(its Keras config: {self.config})")
+
+
 def sparse_plus(x: torch.Tensor) -> torch.Tensor:
     """Keras's sparse_plus: 0 below −1, (x + 1)²/4 between, x above 1."""
     return torch.where(x <= -1, torch.zeros_like(x), torch.where(x < 1, 0.25 * (x + 1) ** 2, x))
@@ -509,3 +529,50 @@ def resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     top_values = rows_top[..., left] + (rows_top[..., right] - rows_top[..., left]) * x_lerp
     bottom_values = rows_bottom[..., left] + (rows_bottom[..., right] - rows_bottom[..., left]) * x_lerp
     return (top_values + (bottom_values - top_values) * y_lerp.unsqueeze(-1)).to(x.dtype)
+
+
+class ConvLSTM(nn.Module):
+    """Keras's ConvLSTM1D/2D/3D: an LSTM whose matrix products are convolutions, stepped through time.
+
+    Tensors are channels-first with time as the first spatial axis: the input is (batch,
+    in_channels, time, *spatial), the output sequence (batch, filters, time, *spatial') and
+    the final ``h`` and ``c`` (batch, filters, *spatial'). Each step's input goes through
+    ``input_conv`` (``input_conv.weight`` (4·filters, in_channels, *kernel_size),
+    ``input_conv.bias`` (4·filters,); the layer's stride, dilation and padding) and the
+    previous ``h`` through ``recurrent_conv`` (``recurrent_conv.weight`` (4·filters, filters,
+    *kernel_size), no bias, stride 1, 'same' padding); their sum holds the four gates in
+    Keras's order i, f, c, o along the channels. 'same' padding is TensorFlow's (any odd
+    pixel after). Returns ``(sequence, (h, c))`` like ``nn.LSTM``.
+    """
+
+    def __init__(self, in_channels: int, filters: int, kernel_size: tuple[int, ...], stride: tuple[int, ...] | None = None,
+                 padding: str = "valid", dilation: tuple[int, ...] | None = None, bias: bool = True,
+                 activation: str = "tanh", gate: str = "sigmoid") -> None:
+        super().__init__()
+        rank = len(kernel_size)
+        conv: type[nn.Module] = {1: nn.Conv1d, 2: nn.Conv2d, 3: nn.Conv3d}[rank]
+        self.filters, self.kernel_size, self.padding = filters, tuple(kernel_size), padding
+        self.stride = tuple(stride) if stride is not None else (1,) * rank
+        self.dilation = tuple(dilation) if dilation is not None else (1,) * rank
+        self.activation_name, self.gate_name = activation, gate
+        self.activation, self.gate = activation_function(activation), activation_function(gate)
+        self.input_conv = conv(in_channels, 4 * filters, self.kernel_size, stride=self.stride, dilation=self.dilation,
+                               bias=bias)
+        self.recurrent_conv = conv(filters, 4 * filters, self.kernel_size, bias=False)
+
+    def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, tuple[torch.Tensor, torch.Tensor]]:
+        batch, steps = x.shape[0], x.shape[2]
+        frames = x.movedim(2, 1).flatten(0, 1)  # every step's input at once: (batch·time, in_channels, *spatial)
+        if self.padding == "same":
+            frames = pad_same(frames, self.kernel_size, self.stride, self.dilation)
+        inputs = self.input_conv(frames).unflatten(0, (batch, steps))
+        ones = (1,) * len(self.kernel_size)
+        h = c = inputs.new_zeros(inputs[:, 0, :self.filters].shape)
+        outputs = []
+        for t in range(steps):
+            gates = inputs[:, t] + self.recurrent_conv(pad_same(h, self.kernel_size, ones, ones))
+            i, f, g, o = gates.chunk(4, dim=1)
+            c = self.gate(f) * c + self.gate(i) * self.activation(g)
+            h = self.gate(o) * self.activation(c)
+            outputs.append(h)
+        return torch.stack(outputs, dim=2), (h, c)

@@ -182,3 +182,252 @@ def test_gru_gates_are_reordered_z_r_h_to_r_z_n() -> None:
     ctx = RuleContext(KerasLayer("g", "GRU", None, ()), TorchTarget("m", "GRU", {}))
     state = rule.to_torch([kernel, np.zeros((units, 3 * units)), np.zeros((2, 3 * units))], ctx)
     assert state["weight_ih_l0"][:, 0].tolist() == [1.0, 1.0, 0.0, 0.0, 2.0, 2.0]  # r r z z n n
+
+
+# --------------------------------------------------------------------------- conversion: RNN(cell) and ConvLSTM
+
+TOKENS = np.array([[0, 0, 3, 4, 2, 1], [3, 1, 0, 0, 4, 2], [2, 4, 1, 3, 0, 0], [1, 2, 3, 4, 2, 1]])
+"""Padding at the start, in the middle, at the end, and none."""
+
+
+def _keras(flavour: str):
+    if flavour == "tf_keras":
+        import tf_keras
+
+        return tf_keras
+    return keras
+
+
+def _file(flavour: str, tmp_path, stem: str = "model"):
+    return tmp_path / (f"{stem}.keras" if flavour == "keras" else f"{stem}.h5")
+
+
+def _proven(model, path) -> list:
+    """Saved with random weights (biases too), converted and compared with Keras reloading the file, both dtypes."""
+    from equivalence_tests import check_conversion
+
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(path)
+    check = check_conversion(path)
+    assert check.passed, (check.results, check.reports)
+    assert {r.dtype for r in check.results} == {"float32", "float64"}
+    return check.results
+
+
+def _flat(outputs) -> list:
+    """A call's outputs as one list (Keras 3 nests an LSTM cell's (h, c) in a stack's states)."""
+    if isinstance(outputs, list | tuple):
+        return [t for item in outputs for t in _flat(item)]
+    return [outputs]
+
+
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_rnn_of_cells_converts_as_the_layers_they_make(flavour: str, tmp_path) -> None:
+    """RNN(LSTMCell/GRUCell/SimpleRNNCell) as the fused nn.* module or RecurrentLoop, StackedRNNCells one module per cell
+    (states cell by cell, an LSTM cell's h and c), Bidirectional(RNN(cell)); Keras 3 keeps a stack's arrays in cell-name
+    order, HDF5 in cell order."""
+    K = _keras(flavour)
+    Lk = K.layers
+    x = K.Input((6, 3))
+    stacked = Lk.RNN(Lk.StackedRNNCells([Lk.LSTMCell(4), Lk.GRUCell(2, use_bias=False),
+                                         Lk.SimpleRNNCell(3, activation="relu")]),
+                     return_sequences=True, return_state=True, name="stacked")(x)
+    single = Lk.RNN(Lk.LSTMCell(4), return_state=True, go_backwards=True, name="single")(x)
+    both = Lk.Bidirectional(Lk.RNN(Lk.GRUCell(4, recurrent_activation="hard_sigmoid")), name="both")(x)
+    simple = Lk.RNN(Lk.SimpleRNNCell(3), name="simple")(x)
+    halves = Lk.Bidirectional(Lk.RNN(Lk.LSTMCell(2), return_sequences=True, return_state=True), merge_mode=None,
+                              name="halves")(x)  # forward, backward, then h, c of each direction
+    model = K.Model(x, [*_flat(stacked), *single, both, simple, *halves])
+    path = _file(flavour, tmp_path)
+    _proven(model, path)
+    import weights_port
+
+    source = weights_port.convert(path).source
+    assert "self.stacked_cell0 = nn.LSTM(3, 4" in source and "self.stacked_cell1 = nn.GRU(4, 2" in source
+    assert "RecurrentLoop(" in source  # the hard-sigmoid GRU
+
+
+@pytest.mark.parametrize("flavour", ["keras", pytest.param("tf_keras", marks=pytest.mark.sweep)])
+def test_masked_rnn_of_cells(flavour: str, tmp_path) -> None:
+    """A mask skips a step for every cell of a stack (each cell's module gets it); zero_output_for_mask, go_backwards,
+    a reset-before GRU cell and a masked Bidirectional(RNN(cell)); padded at the start, middle and end."""
+    import torch
+
+    import weights_port
+    from equivalence_tests._convert_check import _as_float64
+    from weights_port._tolerance import compare_arrays
+
+    K = _keras(flavour)
+    Lk = K.layers
+    tokens = K.Input((6,), dtype="int32")
+    x = Lk.Embedding(5, 3, mask_zero=True)(tokens)
+    states = Lk.RNN(Lk.StackedRNNCells([Lk.LSTMCell(4), Lk.GRUCell(2, reset_after=False), Lk.SimpleRNNCell(3)]),
+                    return_state=True, go_backwards=True, name="stacked")(x)
+    zeroed = Lk.RNN(Lk.StackedRNNCells([Lk.GRUCell(3), Lk.LSTMCell(2)]), zero_output_for_mask=True,
+                    return_sequences=True, name="zeroed")(x)
+    last = Lk.RNN(Lk.StackedRNNCells([Lk.GRUCell(3), Lk.LSTMCell(2)]), zero_output_for_mask=True, name="last")(x)
+    both = Lk.Bidirectional(Lk.RNN(Lk.LSTMCell(3), return_sequences=True), merge_mode="sum", name="both")(x)
+    model = K.Model(tokens, [*_flat(states), Lk.GlobalAveragePooling1D()(zeroed), last,
+                             Lk.GlobalMaxPooling1D()(both)])
+    randomise_keras_weights(model, np.random.default_rng(0))
+    path = _file(flavour, tmp_path)
+    model.save(path)
+    for dtype in ("float32", "float64"):
+        reference = model if dtype == "float32" else _as_float64(model)
+        expected = [np.asarray(e) for e in reference(TOKENS)]
+        with torch.no_grad():
+            actual = weights_port.convert(path, dtype=dtype).build()(torch.from_numpy(TOKENS))
+        assert len(actual) == len(expected) == 8
+        for got, want in zip(actual, expected, strict=True):
+            agreement = compare_arrays(got.numpy(), want, dtype)
+            assert agreement.passed, (dtype, agreement)
+
+
+def test_a_bidirectional_stack_of_cells_is_refused(tmp_path) -> None:
+    import weights_port
+
+    x = keras.Input((5, 3))
+    y = L.Bidirectional(L.RNN(L.StackedRNNCells([L.LSTMCell(2), L.LSTMCell(2)])))(x)
+    keras.Model(x, y).save(tmp_path / "model.keras")
+    with pytest.raises(weights_port.UnsupportedLayerError, match="wraps an RNN of StackedRNNCells"):
+        weights_port.convert(tmp_path / "model.keras")
+
+
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_conv_lstm_1d_2d_3d(flavour: str, tmp_path) -> None:
+    """ConvLSTM1D/2D/3D as the runtime ConvLSTM: 'same' padding with strides (TensorFlow's odd pixel after), dilation,
+    no bias, go_backwards, return_sequences and return_state, hard-sigmoid gates (tf.keras's default, Keras 2's form)."""
+    K = _keras(flavour)
+    Lk = K.layers
+    video = K.Input((4, 9, 12, 2))
+    seq = Lk.ConvLSTM2D(3, 3, padding="same", strides=2, return_sequences=True, name="c2")(video)
+    last, h, c = Lk.ConvLSTM2D(2, (2, 3), dilation_rate=(1, 2), go_backwards=True, return_state=True,
+                               recurrent_activation="hard_sigmoid", name="c2_back")(seq)
+    signal = K.Input((5, 9, 3))
+    s = Lk.ConvLSTM1D(4, 3, padding="same", use_bias=False, return_sequences=True, name="c1")(signal)
+    s = Lk.ConvLSTM1D(2, 2, strides=2, name="c1_last")(s)
+    volume = K.Input((3, 5, 4, 6, 2))
+    v = Lk.ConvLSTM3D(2, 2, padding="same", name="c3")(volume)
+    model = K.Model([video, signal, volume], [seq, last, h, c, s, Lk.Dense(3)(v)])
+    path = _file(flavour, tmp_path)
+    _proven(model, path)
+    import weights_port
+
+    source = weights_port.convert(path).source
+    assert "class ConvLSTM(nn.Module)" in source and "self.c2 = ConvLSTM(" in source
+
+
+def test_conv_lstm_channels_first_from_tf_keras(tmp_path) -> None:
+    """data_format='channels_first' (tf.keras runs it on a CPU): time and channels swapped around the module."""
+    import tf_keras as K
+
+    cf = "channels_first"
+    video = K.Input((4, 2, 9, 8))
+    seq = K.layers.ConvLSTM2D(3, 3, padding="same", strides=2, return_sequences=True, data_format=cf)(video)
+    last, h, c = K.layers.ConvLSTM2D(2, (2, 3), go_backwards=True, return_state=True, data_format=cf)(seq)
+    signal = K.Input((5, 3, 9))
+    s = K.layers.ConvLSTM1D(4, 3, padding="same", return_sequences=True, data_format=cf)(signal)
+    pooled = K.layers.GlobalAveragePooling2D(data_format=cf)(h)
+    _proven(K.Model([video, signal], [seq, last, h, c, s, pooled]), tmp_path / "cf.h5")
+
+
+_MAKE_CHANNELS_FIRST = """
+import sys, numpy as np, keras
+L = keras.layers
+cf = "channels_first"
+video = keras.Input((4, 2, 9, 8))
+seq = L.ConvLSTM2D(3, 3, padding="same", strides=2, return_sequences=True, data_format=cf)(video)
+last, h, c = L.ConvLSTM2D(2, (2, 3), go_backwards=True, return_state=True, data_format=cf)(seq)
+signal = keras.Input((5, 3, 9))
+s = L.ConvLSTM1D(4, 3, padding="same", return_sequences=True, data_format=cf)(signal)
+model = keras.Model([video, signal], [seq, last, h, c, s])
+rng = np.random.default_rng(0)
+model.set_weights([rng.uniform(-0.8, 0.8, w.shape).astype("float32") for w in model.get_weights()])
+model.save(sys.argv[1] + "/cf.keras")
+reloaded = keras.models.load_model(sys.argv[1] + "/cf.keras")
+x = [rng.uniform(-1, 1, (2, 4, 2, 9, 8)).astype("float32"), rng.uniform(-1, 1, (2, 5, 3, 9)).astype("float32")]
+outputs = {"x0": x[0], "x1": x[1]}
+for i, y in enumerate(reloaded(x)):
+    outputs[f"y{i}"] = np.asarray(y.detach().cpu())
+np.savez(sys.argv[1] + "/reference.npz", **outputs)
+"""
+
+
+@pytest.mark.sweep
+def test_conv_lstm_channels_first_from_keras3(tmp_path) -> None:
+    """Keras 3 on TensorFlow cannot run a channels-first ConvLSTM on a CPU; its torch backend is the reference
+    (float32 only, as in test_channels_first)."""
+    from equivalence_tests import compare_arrays
+    from tests.subprocess_helpers import run_python
+    from weights_port import convert
+
+    done = run_python(f"import sys; sys.argv = ['make', {str(tmp_path)!r}]\n" + _MAKE_CHANNELS_FIRST,
+                      env={"KERAS_BACKEND": "torch"})
+    assert done.returncode == 0, done.stderr[-3000:]
+    reference = np.load(tmp_path / "reference.npz")
+    with torch.no_grad():
+        outputs = convert(tmp_path / "cf.keras").build()(torch.from_numpy(reference["x0"]),
+                                                         torch.from_numpy(reference["x1"]))
+    for i, actual in enumerate(outputs):
+        agreement = compare_arrays(actual.numpy(), reference[f"y{i}"], "float32")
+        assert agreement.passed, (i, agreement)
+
+
+CONV_LSTM_CASES = [(n, padding, strides, dilation, backwards, sequences, state)
+                   for n in (1, 2, 3) for padding in ("valid", "same") for strides, dilation in ((1, 1), (2, 1), (1, 2))
+                   for backwards, sequences, state in ((False, True, False), (True, False, True))]
+
+
+@pytest.mark.sweep
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize(("n", "padding", "strides", "dilation", "backwards", "sequences", "state"), CONV_LSTM_CASES)
+def test_conv_lstm_every_option(flavour: str, n: int, padding: str, strides: int, dilation: int, backwards: bool,
+                                sequences: bool, state: bool, tmp_path) -> None:
+    K = _keras(flavour)
+    x = K.Input((3, *(6, 7, 5)[:n], 2))
+    layer = getattr(K.layers, f"ConvLSTM{n}D")(2, 3 if n < 3 else 2, padding=padding, strides=strides,
+                                               dilation_rate=dilation, go_backwards=backwards,
+                                               return_sequences=sequences, return_state=state,
+                                               recurrent_activation="sigmoid" if backwards else "hard_sigmoid")
+    _proven(K.Model(x, layer(x)), _file(flavour, tmp_path))
+
+
+@pytest.mark.sweep
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("cell", ["LSTMCell", "GRUCell", "SimpleRNNCell"])
+@pytest.mark.parametrize(("sequences", "state", "backwards"), [(False, False, False), (True, True, False),
+                                                               (False, True, True), (True, False, True)])
+def test_rnn_of_each_cell_every_option(flavour: str, cell: str, sequences: bool, state: bool, backwards: bool,
+                                       tmp_path) -> None:
+    K = _keras(flavour)
+    x = K.Input((5, 3))
+    one = K.layers.RNN(getattr(K.layers, cell)(3), return_sequences=sequences, return_state=state,
+                       go_backwards=backwards)(x)
+    stack = K.layers.RNN(K.layers.StackedRNNCells([getattr(K.layers, cell)(4), K.layers.LSTMCell(2)]),
+                         return_sequences=sequences, return_state=state, go_backwards=backwards)(x)
+    both = K.layers.Bidirectional(K.layers.RNN(getattr(K.layers, cell)(2), return_sequences=sequences))(x)
+    _proven(K.Model(x, [*_flat(one), *_flat(stack), both]), _file(flavour, tmp_path))
+
+
+def test_conv_lstm_weights_rule_round_trips_and_keeps_keras_gate_order() -> None:
+    from weights_port.conversion._rules_recurrent import CONV_LSTM_PORT_RULES
+
+    rule = next(r for r in CONV_LSTM_PORT_RULES if r.keras_class == "ConvLSTM2D")
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal((3, 2, 5, 8)), rng.standard_normal((3, 2, 2, 8)), rng.standard_normal(8)]
+    ctx = RuleContext(KerasLayer("c", "ConvLSTM2D", None, ()), TorchTarget("m", "ConvLSTM", {}))
+    state = rule.to_torch(arrays, ctx)
+    assert state["input_conv.weight"].shape == (8, 5, 3, 2) and state["recurrent_conv.weight"].shape == (8, 2, 3, 2)
+    np.testing.assert_array_equal(state["input_conv.weight"][2:4, 1, 0, 1], arrays[0][0, 1, 1, 2:4])  # gate f
+    for a, b in zip(rule.to_keras(state, ctx), arrays, strict=True):
+        np.testing.assert_array_equal(a, b)
+
+
+@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+def test_stacked_cells_find_their_arrays_whatever_their_names(suffix: str, tmp_path) -> None:
+    """Keras 3 saves a stack's cells under class-based paths (lstm_cell, lstm_cell_1, ...), not their names, and reads
+    them back in path order; here the names say the opposite of the paths, and the shapes would fit either way."""
+    x = keras.Input((5, 3))
+    cells = [L.LSTMCell(2, name="lstm_cell_1"), L.GRUCell(3), L.LSTMCell(2, name="lstm_cell"),
+             *(L.SimpleRNNCell(2) for _ in range(10))]  # simple_rnn_cell_9 before _10
+    _proven(keras.Model(x, L.RNN(L.StackedRNNCells(cells))(x)), tmp_path / f"model{suffix}")

@@ -452,9 +452,23 @@ def _output_count(layer: Layer, kwargs: Mapping[str, Any]) -> int:
         inner = wrapped.get("config") if isinstance(wrapped, Mapping) else None
         merged = 1 if config.get("merge_mode", "concat") is not None else 2
         if isinstance(inner, Mapping) and inner.get("return_state") is True:
-            states = 2 if isinstance(wrapped, Mapping) and _class_name(wrapped) in ("LSTM", "CuDNNLSTM") else 1
-            return merged + 2 * states
+            return merged + 2 * _state_count(wrapped)
         return merged
     if config.get("return_state") is True:
-        return 3 if layer.class_name in ("LSTM", "CuDNNLSTM", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D") else 2
+        return 1 + _state_count({"class_name": layer.class_name, "config": config})
+    return 1
+
+
+def _state_count(entry: Any) -> int:
+    """The state tensors a recurrent layer returns: two for an LSTM (h, c), one per other cell; ``RNN(cell)``
+    counts its cell's, a ``StackedRNNCells`` each of its cells' in turn."""
+    name = _class_name(entry) if isinstance(entry, Mapping) and isinstance(entry.get("class_name"), str) else ""
+    if name in ("LSTM", "CuDNNLSTM", "LSTMCell", "ConvLSTM1D", "ConvLSTM2D", "ConvLSTM3D"):
+        return 2
+    config = entry.get("config") if isinstance(entry, Mapping) else None
+    if name == "RNN" and isinstance(config, Mapping):
+        return _state_count(config.get("cell"))
+    cells = config.get("cells") if isinstance(config, Mapping) else None
+    if name == "StackedRNNCells" and isinstance(cells, list) and 0 < len(cells) <= 4096:
+        return sum(_state_count(cell) for cell in cells)
     return 1

@@ -56,10 +56,12 @@ TENSOR_METHODS = frozenset({
 
 RUNTIME_HELPERS = frozenset({
     # weights_port.torch_modules.__all__ (a test keeps the two equal); reserved in every generated file
-    "ChannelLayerNorm", "Constant", "DotAttention", "EinsumDense", "GateActivationLSTM", "LayerScale", "MultiHeadAttention",
+    "ChannelLayerNorm", "Constant", "ConvLSTM", "DotAttention", "EinsumDense", "GateActivationLSTM", "LayerScale",
+    "MultiHeadAttention",
     "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
     "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear", "VarianceScaledNorm",
+    "UnconvertedLayer",
 })
 
 FUNCTIONAL_MODULES = {
