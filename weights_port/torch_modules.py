@@ -37,6 +37,9 @@ __all__ = [
     "avg_pool_same",
     "keras2_hard_sigmoid",
     "pad_same",
+    "resize_antialiased",
+    "resize_area",
+    "resize_bicubic",
     "resize_bilinear",
     "same_padding",
     "sparse_plus",
@@ -529,6 +532,145 @@ def resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     top_values = rows_top[..., left] + (rows_top[..., right] - rows_top[..., left]) * x_lerp
     bottom_values = rows_bottom[..., left] + (rows_bottom[..., right] - rows_bottom[..., left]) * x_lerp
     return (top_values + (bottom_values - top_values) * y_lerp.unsqueeze(-1)).to(x.dtype)
+
+
+def _bicubic_axis(in_size: int, out_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """TensorFlow's four bicubic taps per output position of one axis: (out, 4) indices and float32 weights.
+
+    Its kernel (``resize_bicubic_op.cc``, half-pixel centres) looks Keys' cubic (a = −0.5) up
+    in a table of 1024 steps, computed in float64 and stored as float32; taps outside the
+    image get no weight and the four are renormalised to sum to one.
+    """
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
+    source = (torch.arange(out_size, dtype=torch.float32, device=device) + 0.5) * scale - 0.5
+    floor = torch.floor(source)
+    step = torch.round((source - floor) * 1024).to(torch.float64) / 1024  # the table's row (lrintf: half to even)
+    a = -0.5
+
+    def near(t: torch.Tensor) -> torch.Tensor:  # |t| ≤ 1
+        return ((a + 2) * t - (a + 3)) * t * t + 1
+
+    def far(t: torch.Tensor) -> torch.Tensor:  # 1 ≤ |t| ≤ 2
+        return ((a * t - 5 * a) * t + 8 * a) * t - 4 * a
+
+    weights = torch.stack([far(step + 1), near(step), near(1 - step), far(2 - step)], dim=-1).to(torch.float32)
+    taps = floor.long().unsqueeze(-1) + torch.arange(-1, 3, device=device)
+    weights = torch.where((taps >= 0) & (taps < in_size), weights, torch.zeros_like(weights))
+    total = weights[:, 0] + weights[:, 1] + weights[:, 2] + weights[:, 3]
+    usable = total.abs() >= 1000 * torch.finfo(torch.float32).tiny
+    weights = torch.where(usable.unsqueeze(-1), weights * (1.0 / total).unsqueeze(-1), weights)
+    return taps.clamp(0, in_size - 1), weights
+
+
+def resize_bicubic(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """TensorFlow's ``resize_bicubic`` (Keys' a = −0.5, half-pixel centres, no antialiasing) of an (N, C, H, W) tensor.
+
+    Like ``resize_bilinear``, in float32 whatever the input dtype, as TensorFlow's kernel
+    computes: each output is the four rows' column sums w₀·v₀ + w₁·v₁ + w₂·v₂ + w₃·v₃, then
+    the same sum across four columns (torch's bicubic is a = −0.75 and differs).
+    """
+    rows, row_weights = _bicubic_axis(x.shape[-2], size[0], x.device)
+    columns, column_weights = _bicubic_axis(x.shape[-1], size[1], x.device)
+    image = x.to(torch.float32)
+    vertical = image[..., rows[:, 0], :] * row_weights[:, 0, None]
+    for k in range(1, 4):
+        vertical = vertical + image[..., rows[:, k], :] * row_weights[:, k, None]
+    out = vertical[..., columns[:, 0]] * column_weights[:, 0]
+    for k in range(1, 4):
+        out = out + vertical[..., columns[:, k]] * column_weights[:, k]
+    return out.to(x.dtype)
+
+
+def _area_axis(in_size: int, out_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """TensorFlow's ``resize_area`` taps of one axis: (out, taps) indices and float32 coverages.
+
+    Output ``i`` covers [i·s, (i+1)·s) of the input (s = in/out, float32, no half-pixel
+    shift); each input cell weighs the part of it inside, computed as its kernel does.
+    Unused taps weigh zero.
+    """
+    scale = torch.tensor(in_size / out_size, dtype=torch.float32)
+    positions = torch.arange(out_size, device=device)
+    low, high = positions.to(torch.float32) * scale, (positions + 1).to(torch.float32) * scale
+    start, end = torch.floor(low).long(), torch.ceil(high).long()
+    taps = start.unsqueeze(-1) + torch.arange(int((end - start).max()), device=device)
+    cells = taps.to(torch.float32)
+    low, high = low.unsqueeze(-1), high.unsqueeze(-1)
+    ends_inside = cells + 1 > high
+    weights = torch.where(cells < low, torch.where(ends_inside, scale, (taps + 1).to(torch.float32) - low),
+                          torch.where(ends_inside, high - cells, torch.ones_like(cells)))
+    weights = torch.where(taps < end.unsqueeze(-1), weights, torch.zeros_like(weights))
+    return taps.clamp(0, in_size - 1), weights
+
+
+def resize_area(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
+    """TensorFlow's ``resize_area`` of an (N, C, H, W) tensor: each output averages the input area it covers.
+
+    In float32 whatever the input dtype, in its kernel's order: each covered row's weighted
+    sum across columns, those sums weighted by their rows' coverage, then one factor
+    1 / (height scale · width scale).
+    """
+    rows, row_weights = _area_axis(x.shape[-2], size[0], x.device)
+    columns, column_weights = _area_axis(x.shape[-1], size[1], x.device)
+    image = x.to(torch.float32)
+    across = image[..., columns[:, 0]] * column_weights[:, 0]
+    for k in range(1, columns.shape[1]):
+        across = across + image[..., columns[:, k]] * column_weights[:, k]
+    total = across[..., rows[:, 0], :] * row_weights[:, 0, None]
+    for k in range(1, rows.shape[1]):
+        total = total + across[..., rows[:, k], :] * row_weights[:, k, None]
+    scales = torch.tensor(x.shape[-2] / size[0], dtype=torch.float32) * torch.tensor(x.shape[-1] / size[1],
+                                                                                       dtype=torch.float32)
+    return (total * (1.0 / scales.double()).float()).to(x.dtype)
+
+
+def _span_axis(in_size: int, out_size: int, kernel: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """TensorFlow's ``scale_and_translate`` spans of one axis with antialiasing: (out, span) indices and weights.
+
+    The kernel ('triangle' or 'keyscubic') is stretched by in/out when shrinking, sampled at
+    half-pixel centres and normalised to sum to one, all in float32 as TensorFlow does.
+    """
+    scale = torch.tensor(float(out_size), dtype=torch.float32) / torch.tensor(float(in_size), dtype=torch.float32)
+    inverse = (1.0 / scale.double()).float()
+    stretch = torch.clamp(inverse, min=1.0)
+    radius = {"triangle": 1.0, "keyscubic": 2.0}[kernel] * stretch
+    span = min(2 * int(torch.ceil(radius)) + 1, in_size)
+    sample = (torch.arange(out_size, dtype=torch.float32, device=device) + 0.5) * inverse
+    start = torch.ceil(sample - radius - 0.5).long().clamp(0, in_size - 1)
+    end = torch.floor(sample + radius - 0.5).long().clamp(0, in_size - 1) + 1
+    sources = start.unsqueeze(-1) + torch.arange(span, device=device)
+    distance = torch.abs(((sources.to(torch.float32) + 0.5) - sample.unsqueeze(-1)) * (1.0 / stretch))
+    if kernel == "triangle":
+        weights = torch.where(distance < 1, 1 - distance, torch.zeros_like(distance))
+    else:
+        far = ((-0.5 * distance + 2.5) * distance - 4.0) * distance + 2.0
+        near = ((1.5 * distance - 2.5) * distance) * distance + 1.0
+        weights = torch.where(distance >= 2, torch.zeros_like(distance), torch.where(distance >= 1, far, near))
+    weights = torch.where(sources < end.unsqueeze(-1), weights, torch.zeros_like(weights))
+    total = weights[:, 0]
+    for k in range(1, span):
+        total = total + weights[:, k]
+    usable = (total.abs() >= 1000 * torch.finfo(torch.float32).tiny) & (sample >= 0) & (sample <= in_size)
+    weights = torch.where(usable.unsqueeze(-1), weights * (1.0 / total).unsqueeze(-1), torch.zeros_like(weights))
+    return sources.clamp(max=in_size - 1), weights
+
+
+def resize_antialiased(x: torch.Tensor, size: tuple[int, int], kernel: str = "triangle") -> torch.Tensor:
+    """``tf.image.resize(..., antialias=True)`` of an (N, C, H, W) tensor: TensorFlow's ``scale_and_translate``.
+
+    ``kernel`` is 'triangle' (bilinear) or 'keyscubic' (bicubic). In float32 whatever the
+    input dtype, in its kernel's order: rows first, then columns, each a running sum of
+    weight·value over the span.
+    """
+    rows, row_weights = _span_axis(x.shape[-2], size[0], kernel, x.device)
+    columns, column_weights = _span_axis(x.shape[-1], size[1], kernel, x.device)
+    image = x.to(torch.float32)
+    vertical = image[..., rows[:, 0], :] * row_weights[:, 0, None]
+    for k in range(1, rows.shape[1]):
+        vertical = vertical + image[..., rows[:, k], :] * row_weights[:, k, None]
+    out = vertical[..., columns[:, 0]] * column_weights[:, 0]
+    for k in range(1, columns.shape[1]):
+        out = out + vertical[..., columns[:, k]] * column_weights[:, k]
+    return out.to(x.dtype)
 
 
 class ConvLSTM(nn.Module):

@@ -184,3 +184,42 @@ def test_reversible_embedding(tmp_path: Path) -> None:
     model.save(tmp_path / "reversible.keras")
     check = check_conversion(tmp_path / "reversible.keras")
     assert check.passed, (check.results, check.reports)
+
+
+def test_tensorflow_resize_kernels(tmp_path: Path) -> None:
+    """Resizing and UpSampling2D with TensorFlow's bicubic (Keys a = −0.5, renormalised at the edges), area and
+    antialiased bilinear/bicubic (scale_and_translate) kernels, which torch's interpolate does not compute: the
+    runtime helpers reproduce them in float32 as TensorFlow does for any dtype, so float64 agrees too. Keras 3
+    (.keras, shrinking and growing by non-integer ratios) and tf.keras (.h5) UpSampling2D."""
+    import keras
+    import tf_keras
+    from keras import layers as L
+
+    image = keras.Input((9, 11, 3))
+    x = L.Conv2D(4, 3, padding="same")(image)
+    outputs = [
+        L.Resizing(17, 15, interpolation="bicubic")(x),                  # growing, 9→17 and 11→15
+        L.Resizing(5, 7, interpolation="bicubic")(x),                    # shrinking by non-integer ratios
+        L.Resizing(2, 1, interpolation="bicubic")(x),                    # taps clamped at both edges
+        L.Resizing(13, 4, interpolation="area")(x),
+        L.Resizing(4, 6, interpolation="bilinear", antialias=True)(x),   # triangle kernel stretched
+        L.Resizing(7, 16, interpolation="bicubic", antialias=True)(x),   # keys cubic, one axis each way
+        L.Resizing(5, 7, interpolation="nearest", antialias=True)(x),    # TensorFlow ignores antialias here
+        L.UpSampling2D((2, 3), interpolation="bicubic")(x),
+        L.UpSampling2D(2, interpolation="area")(x),
+    ]
+    model = keras.Model(image, outputs)
+    randomise_keras_weights(model, np.random.default_rng(9))
+    model.save(tmp_path / "resize.keras")
+    check = check_conversion(tmp_path / "resize.keras", keras_model=model)
+    assert check.passed, (check.results, check.reports)
+    assert {r.dtype for r in check.results} == {"float32", "float64"}
+
+    legacy = tf_keras.Sequential([tf_keras.Input((5, 6, 2)), tf_keras.layers.Conv2D(3, 2),
+                                  tf_keras.layers.UpSampling2D((3, 2), interpolation="bicubic"),
+                                  tf_keras.layers.UpSampling2D(2, interpolation="area")])
+    randomise_keras_weights(legacy, np.random.default_rng(10))
+    legacy.save(tmp_path / "resize.h5")
+    check = check_conversion(tmp_path / "resize.h5", keras_model=legacy)
+    assert check.passed, (check.results, check.reports)
+    assert {r.dtype for r in check.results} == {"float32", "float64"}

@@ -789,11 +789,13 @@ def _upsampling(n: int) -> Emit:
         factors = tuple(float(v) for v in size)
         if mode == "nearest":
             expr = F.interpolate(x, scale_factor=factors, mode="nearest")
-        elif mode == "bilinear" and n == 2 and None not in x.shape[1:3]:  # TensorFlow's kernel, bit for bit
-            expr = em.runtime("resize_bilinear")(x, tuple(int(d or 0) * f for d, f in zip(x.shape[1:3], size,
-                                                                                        strict=True)))
+        elif mode in ("bilinear", "bicubic", "area") and n == 2 and None not in x.shape[1:3]:
+            # tf.image.resize: TensorFlow's kernel, float32 arithmetic whatever the dtype, bit for bit
+            expr = em.runtime(f"resize_{mode}")(x, tuple(int(d or 0) * f for d, f in zip(x.shape[1:3], size,
+                                                                                       strict=True)))
         else:
-            raise refuse(op.layer, f"uses interpolation {mode!r}", "only nearest and bilinear are converted")
+            raise refuse(op.layer, f"uses interpolation {mode!r}", "nearest, bilinear, bicubic and area (2D, known "
+                         "spatial size) are converted; TensorFlow's Lanczos kernel has no port checked bit for bit yet")
         return [em.let(op.layer.name, expr, x, shape=shape)]
 
     return emit

@@ -82,25 +82,31 @@ def _rms_normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 
 def _resizing(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
-    """Keras's Resizing without cropping or padding: TensorFlow's bilinear kernel (``resize_bilinear``) and
-    half-pixel nearest (torch's ``nearest-exact``)."""
+    """Keras's Resizing without cropping or padding, as ``tf.image.resize`` computes it: TensorFlow's bilinear
+    (``resize_bilinear``), bicubic (``resize_bicubic``, Keys' a = −0.5) and area (``resize_area``) kernels,
+    antialiased bilinear and bicubic (``resize_antialiased``, its ``scale_and_translate``), and half-pixel nearest
+    (torch's ``nearest-exact``)."""
     layer, s = op.layer, Settings(op.layer)
     height, width = s.integer("height", None, minimum=1), s.integer("width", None, minimum=1)
     method = s.choice("interpolation", ("bilinear", "nearest", "bicubic", "lanczos3", "lanczos5", "area"), "bilinear")
-    for flag in ("crop_to_aspect_ratio", "pad_to_aspect_ratio", "antialias"):
+    for flag in ("crop_to_aspect_ratio", "pad_to_aspect_ratio"):
         if s.flag(flag, False):
             raise refuse(layer, f"sets {flag}=True", "not converted yet")
+    antialias = s.flag("antialias", False)
     if s.choice("data_format", ("channels_last", "channels_first"), "channels_last", nullable=True) != "channels_last":
         raise refuse(layer, "uses data_format='channels_first'", "not converted yet")
-    modes = {"bilinear": "bilinear", "nearest": "nearest-exact"}
-    if method not in modes:
-        raise refuse(layer, f"resizes with {method!r}", "bilinear and nearest are converted (TensorFlow's bicubic "
-                     "kernel is not torch's)")
+    if method.startswith("lanczos"):
+        raise refuse(layer, f"resizes with {method!r}", "bilinear, bicubic, area and nearest are converted "
+                     "(TensorFlow's Lanczos kernel, float32 sines, has no port checked bit for bit yet)")
     x = em.to_layout(inputs[0], "cf")
-    if method == "bilinear":  # TensorFlow's kernel, float32 coordinates and arithmetic, bit for bit
-        expr = em.runtime("resize_bilinear")(x, (height, width))
-    else:
-        expr = F.interpolate(x, size=(height, width), mode=modes[method])
+    size = (height, width)
+    # TensorFlow's kernels, float32 coordinates and arithmetic whatever the dtype, bit for bit
+    if antialias and method in ("bilinear", "bicubic"):
+        expr = em.runtime("resize_antialiased")(x, size, "triangle" if method == "bilinear" else "keyscubic")
+    elif method in ("bilinear", "bicubic", "area"):
+        expr = em.runtime(f"resize_{method}")(x, size)
+    else:  # nearest: tf.image.resize ignores antialias
+        expr = F.interpolate(x, size=size, mode="nearest-exact")
     return [em.let(layer.name, expr, x, shape=(x.shape[0], height, width, x.shape[-1]))]
 
 
