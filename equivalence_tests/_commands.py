@@ -26,6 +26,12 @@ def add_convert(commands: Any) -> None:
     convert.add_argument("--dtype", default="float32", choices=("float32", "float64"))
     convert.add_argument("--check", action="store_true",
                          help="compare with Keras (needs Keras) in float32 and float64; exit 1 on mismatch")
+    convert.add_argument("--rules", type=Path, metavar="FILE.py",
+                         help="a Python file defining zoo_convert_rules() (and zoo_port_rules()), the plugin hooks, "
+                              "for custom layers")
+    convert.add_argument("--stub-unknown", action="store_true",
+                         help="turn each layer without a rule into a module that holds its weights and whose forward "
+                              "raises NotImplementedError, for you to write")
     convert.add_argument("--input-shape", action="append", type=_shape, metavar="D1,D2,...",
                          help="--check's input shape without the batch axis, one per input in order (default: the "
                               "declared shape, free image axes the smallest size the model accepts)")
@@ -67,16 +73,25 @@ def add_check(commands: Any) -> None:
 def _convert(args: argparse.Namespace) -> int:
     import weights_port
     from zoo._cli import one_line
-    from zoo._plugins import host
+    from zoo._plugins import host, rules_from_file
 
-    rules = weights_port.DEFAULT_CONVERT_RULES.extended(host().convert_rules)
-    port_rules = weights_port.DEFAULT_RULES.extended(host().port_rules)
+    extra_convert, extra_port = rules_from_file(args.rules) if args.rules is not None else ([], [])
+    rules = weights_port.DEFAULT_CONVERT_RULES.extended([*host().convert_rules, *extra_convert])
+    port_rules = weights_port.DEFAULT_RULES.extended([*host().port_rules, *extra_port])
     conversion = weights_port.convert(args.model, args.weights, class_name=args.class_name, dtype=args.dtype,
-                                      rules=rules, port_rules=port_rules)
+                                      rules=rules, port_rules=port_rules, stub_unknown=args.stub_unknown)
     for path in conversion.write(args.output):
         print(f"wrote {path}")
+    stubs = conversion.manifest.get("stubs") or {}
+    for layer, keras_class in stubs.items():
+        print(f"stub: {one_line(layer)} ({one_line(keras_class)}) holds its weights; its forward raises "
+              "NotImplementedError until you write it")
     if not args.check:
         return 0
+    if stubs:
+        print(f"not checked: {len(stubs)} layer(s) remain stubs ({', '.join(one_line(n) for n in stubs)}); write "
+              "their forward, or pass --rules with a rule for each, then check")
+        return EXIT_MISMATCH
     quiet_tensorflow_import()
     from ._convert_check import check_conversion
 

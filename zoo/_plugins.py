@@ -9,10 +9,13 @@ from __future__ import annotations
 
 import functools
 import importlib.metadata
+import importlib.util
 import os
+import sys
 import warnings
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 import pluggy
@@ -22,7 +25,7 @@ from ._registry import Registry
 from ._spec import Architecture
 from .hookspecs import PROJECT_NAME, ZooHookSpecs
 
-__all__ = ["ENTRY_POINT_GROUP", "STRICT_ENV", "PluginHost", "PluginReport", "host", "reset"]
+__all__ = ["ENTRY_POINT_GROUP", "STRICT_ENV", "PluginHost", "PluginReport", "host", "reset", "rules_from_file"]
 
 ENTRY_POINT_GROUP = "zoo"
 STRICT_ENV = "ZOO_STRICT_PLUGINS"
@@ -160,3 +163,41 @@ def host() -> PluginHost:
 def reset() -> None:
     """Forget loaded plugins (tests, or after installing a plugin at run time)."""
     host.cache_clear()
+
+
+def rules_from_file(path: str | os.PathLike[str]) -> tuple[list[Any], list[Any]]:
+    """The conversion and porting rules a Python file defines (``zoo convert --rules FILE``).
+
+    The file defines ``zoo_convert_rules()`` and, where its layers have weights to port,
+    ``zoo_port_rules()``: the plugin hooks, for rules a user keeps beside a model instead of
+    in an installed package. Running the file is what the user asked for by naming it.
+    """
+    file = Path(path)
+    if file.suffix != ".py" or not file.is_file():
+        raise PluginError(f"--rules {file}: not a Python file; name a .py file that defines zoo_convert_rules()")
+    module_name = f"_zoo_rules_{abs(hash(str(file.resolve())))}"
+    spec = importlib.util.spec_from_file_location(module_name, file)
+    if spec is None or spec.loader is None:
+        raise PluginError(f"--rules {file}: cannot be loaded as a Python module")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[module_name] = module  # dataclasses and pickling look a module up by name
+    try:
+        spec.loader.exec_module(module)
+    except Exception as exc:
+        sys.modules.pop(module_name, None)
+        raise PluginError(f"--rules {file}: raised {type(exc).__name__}: {exc}") from exc
+    found: list[list[Any]] = []
+    for hook in ("zoo_convert_rules", "zoo_port_rules"):
+        function = getattr(module, hook, None)
+        if function is None:
+            found.append([])
+            continue
+        try:
+            rules = list(function())
+        except Exception as exc:
+            raise PluginError(f"--rules {file}: {hook}() raised {type(exc).__name__}: {exc}") from exc
+        found.append(rules)
+    if not found[0] and not found[1]:
+        raise PluginError(f"--rules {file}: defines no rules; give it a zoo_convert_rules() that returns a list of "
+                          "weights_port.ConvertRule (and zoo_port_rules() for weights rules)")
+    return found[0], found[1]

@@ -179,3 +179,18 @@ def test_a_broken_plugin_warning_points_at_its_entry_point(site: Path) -> None:
     with pytest.warns(ZooPluginWarning) as caught:
         _load()
     assert caught[0].filename == f"<zoo plugin {module}>"
+
+
+def test_rules_file_errors_name_the_file_and_the_fix(tmp_path: Path) -> None:
+    from zoo import PluginError
+    from zoo._plugins import rules_from_file
+
+    empty, broken = tmp_path / "empty.py", tmp_path / "broken.py"
+    empty.write_text("x = 1\n")
+    broken.write_text("def zoo_convert_rules():\n    raise RuntimeError('boom')\n")
+    with pytest.raises(PluginError, match="not a Python file"):
+        rules_from_file(tmp_path / "missing.py")
+    with pytest.raises(PluginError, match="defines no rules; give it a zoo_convert_rules"):
+        rules_from_file(empty)
+    with pytest.raises(PluginError, match=r"zoo_convert_rules\(\) raised RuntimeError: boom"):
+        rules_from_file(broken)

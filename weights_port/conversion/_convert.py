@@ -87,11 +87,13 @@ class Conversion:
 
 def convert(model: str | os.PathLike[str] | KerasSource, weights: str | os.PathLike[str] | None = None, *,
             class_name: str | None = None, dtype: str = "float32", rules: ConvertRuleSet | None = None,
-            port_rules: RuleSet = DEFAULT_RULES) -> Conversion:
+            port_rules: RuleSet = DEFAULT_RULES, stub_unknown: bool = False) -> Conversion:
     """Convert a saved Keras model (``.keras``, full-model ``.h5``, or a ``to_json()`` file with ``weights``).
 
     ``model`` may also be an open ``KerasSource`` that records its architecture. ``class_name``
-    (any text) becomes a safe Python class name.
+    (any text) becomes a safe Python class name. ``stub_unknown`` turns each layer without a
+    rule into an ``UnconvertedLayer`` that holds its weights and whose ``forward`` raises
+    (listed in the manifest's ``stubs``), instead of refusing the model.
     """
     from . import DEFAULT_CONVERT_RULES
 
@@ -104,19 +106,19 @@ def convert(model: str | os.PathLike[str] | KerasSource, weights: str | os.PathL
         if model.model_config is None:
             raise KerasFileError(f"{model.description}: records no architecture to convert")
         return _convert(model.model_config, model, model.description.split(" [")[0], class_name, dtype, rules,
-                        port_rules)
+                        port_rules, stub_unknown)
     path = Path(model)
     config, source = _open(path, Path(weights) if weights is not None else None)
     with source:
-        return _convert(config, source, path.name, class_name, dtype, rules, port_rules)
+        return _convert(config, source, path.name, class_name, dtype, rules, port_rules, stub_unknown)
 
 
 def _convert(config: Mapping[str, Any], source: KerasSource, file_name: str, class_name: str | None, dtype: str,
-             rules: ConvertRuleSet, port_rules: RuleSet) -> Conversion:
+             rules: ConvertRuleSet, port_rules: RuleSet, stub_unknown: bool = False) -> Conversion:
     recorded = config.get("keras_version")
     version = source.keras_version or (recorded if isinstance(recorded, str) else "3")
     graph = read_graph(config, _keras_major(version))
-    converter = _Converter(graph, source, version, rules, port_rules, dtype)
+    converter = _Converter(graph, source, version, rules, port_rules, dtype, stub_unknown)
     return converter.run(class_name if class_name is not None else graph.name, Path(file_name).name)
 
 
@@ -143,8 +145,11 @@ def _keras_major(version: str) -> int:
 
 class _Converter:
     def __init__(self, graph: Graph, source: KerasSource, version: str, rules: ConvertRuleSet, port_rules: RuleSet,
-                 dtype: str) -> None:
+                 dtype: str, stub_unknown: bool = False) -> None:
         self.graph, self.source, self.rules, self.port_rules = graph, source, rules, port_rules
+        self.stub_unknown = stub_unknown
+        self.stubs: dict[str, str] = {}
+        """Layers stubbed (``stub_unknown``): Keras layer name → its class as the file names it."""
         self.version, self.dtype = version, np.dtype(dtype)
         self.by_name = {layer.name: layer for layer in source.layers}
         self.used: set[str] = set()
@@ -288,6 +293,8 @@ class _Converter:
             masks = incoming
         else:
             masks = []
+        if rule is None and self.stubbed(op.layer):
+            return []  # its forward is the user's to write; the manifest says which masks Keras passed
         if any(m is not None for m in masks) and (rule is None or not rule.masks):
             raise UnsupportedLayerError(f"{op.layer.describe()} is called with a mask, which Keras applies and "
                                         "this conversion does not apply yet; remove the masking or convert the layer "
@@ -317,6 +324,8 @@ class _Converter:
         """The masks of a call's outputs where Keras computes them implicitly (tf.keras files), from its inputs'."""
         if rule is not None and rule.compute_mask is not None:
             return rule.compute_mask(op, masks, outputs, self.em)
+        if rule is None and self.stubbed(op.layer):
+            return [None] * len(outputs)
         incoming = [implicit for implicit in masks if implicit is not None]
         if not incoming:
             return [None] * len(outputs)
@@ -336,8 +345,41 @@ class _Converter:
             return emit_tf_op_layer
         rule = self.rules.for_layer(layer)
         if rule is None:
+            if self.stub_unknown:
+                return self.emit_stub
             raise _unknown(layer)
         return rule.emit
+
+    def stubbed(self, layer: Layer) -> bool:
+        return self.stub_unknown and not is_operation(layer) and \
+            layer.class_name not in ("TFOpLambda", "SlicingOpLambda", "TensorFlowOpLayer")
+
+    def emit_stub(self, op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+        """An ``UnconvertedLayer`` holding the layer's weights under its variables' names (``weight_0``, … in
+        creation order where the file records none, as Keras 3 files do); its outputs have the inputs' rank and
+        unknown sizes (what the layer computes is not known)."""
+        layer = op.layer
+        named = em.named_arrays(layer)
+        names = NameTable()
+        weights, state = [], {}
+        for key, array in named.items():
+            leaf = key.rsplit("/", 1)[-1].split(":")[0]
+            name = names.allocate(snake_identifier(leaf if not leaf.isdigit() else f"weight_{leaf}", "weight"))
+            weights.append((name, tuple(int(d) for d in array.shape)))
+            state[name] = array
+        shown_class = layer.registered or layer.class_name
+        self.stubs[layer.name] = shown_class
+        settings = {k: v for k, v in layer.config.items() if k not in ("name", "dtype", "trainable")}
+        text = json.dumps(settings, default=str, sort_keys=True)
+        module = em.module(layer, em.runtime("UnconvertedLayer"), shown_class,
+                           text if len(text) <= 300 else text[:297] + "...", tuple(weights), state=state)
+        held = [em.to_layout(v, "keras") for v in inputs]
+        like = held[0].with_(shape=tuple(None for _ in held[0].shape), integer=False) if held else \
+            Value("stub", (None,))
+        if len(op.outputs) == 1:
+            return [em.let(layer.name, module(*held), like)]
+        result = em.unpack(module(*held), [f"{layer.name}_{i}" for i in range(len(op.outputs))])
+        return [like.with_(name=name) for name in result]
 
     def preferred_layouts(self) -> dict[int, str]:
         """Per tensor, the layout its first decisive consumer prefers (for choosing input layouts)."""
@@ -370,6 +412,7 @@ class _Converter:
                        for name, values in layer_outputs.items()},
             "names": {"attributes": dict(self.em.attributes.origins), "locals": dict(self.em.locals.origins),
                       "class": {ir.class_name: class_hint}},
+            "stubs": dict(self.stubs),
         }
 
 
