@@ -223,3 +223,33 @@ def test_tensorflow_resize_kernels(tmp_path: Path) -> None:
     check = check_conversion(tmp_path / "resize.h5", keras_model=legacy)
     assert check.passed, (check.results, check.reports)
     assert {r.dtype for r in check.results} == {"float32", "float64"}
+
+
+def test_top_k_and_tf_gather_one_hot_tile(tmp_path: Path) -> None:
+    """keras.ops.top_k (values and indices), and tf.keras's tf.gather (axis 0 by default, as TensorFlow's),
+    tf.one_hot and tf.tile nodes."""
+    import keras
+    import tensorflow as tf
+    import tf_keras
+    import torch
+
+    from weights_port import convert
+
+    x = keras.Input((6,))
+    values, indices = keras.ops.top_k(x, 3)
+    keras.Model(x, [values, indices]).save(tmp_path / "top.keras")
+    scores = np.random.default_rng(1).normal(size=(4, 6)).astype("float32")
+    expected = [np.asarray(t) for t in keras.models.load_model(tmp_path / "top.keras")(scores)]
+    with torch.no_grad():
+        actual = convert(tmp_path / "top.keras").build()(torch.from_numpy(scores))
+    assert all(np.array_equal(a.numpy(), e) for a, e in zip(actual, expected, strict=True))
+
+    x, ids = tf_keras.Input((5, 4)), tf_keras.Input((3,), dtype="int32")
+    legacy = tf_keras.Model([x, ids], [tf.gather(x, ids, axis=1), tf.gather(x, [0, 3], axis=2), tf.one_hot(ids, 5),
+                                       tf.tile(x, [1, 2, 1])])
+    legacy.save(tmp_path / "gather.h5")
+    inputs = [np.random.default_rng(0).normal(size=(2, 5, 4)).astype("float32"), np.array([[0, 4, 1], [2, 2, 3]])]
+    expected = [np.asarray(t) for t in legacy([inputs[0], inputs[1].astype("int32")])]
+    with torch.no_grad():
+        actual = convert(tmp_path / "gather.h5").build()(*map(torch.from_numpy, inputs))
+    assert all(np.array_equal(a.numpy(), e) for a, e in zip(actual, expected, strict=True))

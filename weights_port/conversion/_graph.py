@@ -447,6 +447,8 @@ def _output_count(layer: Layer, kwargs: Mapping[str, Any]) -> int:
         if isinstance(sections, list) and len(sections) < 4096:
             return len(sections) + 1
         raise KerasFileError(f"{layer.describe()}: its indices_or_sections {quoted(sections)} is not a count or a list")
+    if layer.class_name == "TopK" and layer.module.startswith("keras.src.ops"):  # keras.ops.top_k: values, indices
+        return 2
     if layer.class_name == "Bidirectional":
         wrapped = config.get("layer")
         inner = wrapped.get("config") if isinstance(wrapped, Mapping) else None

@@ -479,6 +479,19 @@ def _norm(x: Value, order: Any, axis: Any, keepdims: Any, op: Op, em: Emitter) -
     return em.let(op.layer.name, expr, x, shape=shape)
 
 
+def _top_k(x: Value, k: Any, ordered: Any, op: Op, em: Emitter) -> list[Value]:
+    """``top_k`` over the last axis: the k largest values and their indices, largest first."""
+    x = em.to_layout(x, "keras")
+    width = x.shape[-1]
+    if not isinstance(k, int) or isinstance(k, bool) or k < 1 or (width is not None and k > width):
+        raise _bad(op, "k", k, f"a positive integer at most the last axis's size {width}")
+    if ordered is not True:
+        raise refuse(op.layer, "asks for top_k unsorted", "TensorFlow's unsorted order is its kernel's; not converted")
+    values, indices = em.unpack(torch.topk(x.ref, k, dim=-1), [op.layer.name + "_values", op.layer.name + "_indices"])
+    shape = (*x.shape[:-1], k)
+    return [x.with_(name=values, shape=shape), x.with_(name=indices, shape=shape, integer=True)]
+
+
 def _logsumexp(x: Value, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
     x = em.to_layout(x, "keras")
     if not isinstance(keepdims, bool):
@@ -619,10 +632,10 @@ _KERAS_OP_NAMES = {"ZerosLike": "zeros_like", "OnesLike": "ones_like", "GetItem"
                    "TrueDivide": "divide", "Divide": "divide", "Matmul": "matmul", "ExpandDims": "expand_dims",
                    "HardSigmoid": "hard_sigmoid", "HardSilu": "hard_silu", "Relu6": "relu6", "StopGradient":
                    "stop_gradient", "Concatenate": "concatenate", "Amax": "max", "Amin": "min", "Absolute": "abs",
-                   "OneHot": "one_hot"}
+                   "OneHot": "one_hot", "TopK": "top_k"}
 
 
-MULTI_OUTPUT = ("split",)
+MULTI_OUTPUT = ("split", "top_k")
 """Operations returning several tensors (their number is read from the config by the graph reader)."""
 
 
@@ -643,6 +656,12 @@ def emit_keras_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         merged = {**config, **kwargs}
         return _split(_tensor(_arg(args, merged, 0, "x"), op), _arg(args, merged, 1, "indices_or_sections"),
                       _arg(args, merged, 2, "axis", 0), op, em)
+    if name == "top_k":
+        args, kwargs = _bind(op, inputs, em)
+        config = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
+        merged = {**config, **kwargs}
+        return _top_k(_tensor(_arg(args, merged, 0, "x"), op), _arg(args, merged, 1, "k"),
+                      _arg(args, merged, 2, "sorted", True), op, em)
     if name not in KERAS_OPS:
         raise refuse(op.layer, f"is the keras.ops operation {quoted(op.layer.class_name, 40)} "
                      f"({quoted(op.layer.module, 40)}), which has no conversion",
@@ -667,6 +686,7 @@ TF_FUNCTIONS = {
     "expand_dims": "expand_dims", "compat.v1.expand_dims": "expand_dims", "squeeze": "squeeze",
     "compat.v1.squeeze": "squeeze", "concat": "concatenate", "nn.softmax": "softmax", "clip_by_value": "clip",
     "identity": "identity", "cast": "cast", "einsum": "einsum", "linalg.einsum": "einsum",
+    "gather": "take", "compat.v1.gather": "take", "one_hot": "one_hot", "tile": "tile",
 }
 """tf.keras ``TFOpLambda`` function → operation of ``KERAS_OPS``."""
 
@@ -718,6 +738,20 @@ def emit_tf_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         kwargs["x_min"], kwargs["x_max"] = kwargs.pop("clip_value_min", None), kwargs.pop("clip_value_max", None)
     if name == "gelu":
         kwargs.setdefault("approximate", False)  # tf.nn.gelu's default, unlike keras.ops.gelu
+    if name == "take":  # tf.gather(params, indices, axis=0, batch_dims=0)
+        if kwargs.pop("batch_dims", 0) != 0:
+            raise refuse(op.layer, "gathers with batch_dims", "not converted")
+        renamed["x"] = kwargs.pop("params", renamed.get("x"))
+        kwargs = {"indices": args[1] if len(args) > 1 else kwargs.get("indices"),
+                  "axis": args[2] if len(args) > 2 else kwargs.get("axis", 0)}
+    if name == "one_hot":  # tf.one_hot(indices, depth, on_value, off_value, axis)
+        if any(kwargs.get(k) not in (None, d) for k, d in (("on_value", 1), ("off_value", 0))):
+            raise refuse(op.layer, "sets on_value/off_value", "not converted")
+        renamed["x"] = kwargs.pop("indices", renamed.get("x"))
+        kwargs = {"num_classes": args[1] if len(args) > 1 else kwargs.get("depth"), "axis": kwargs.get("axis", -1)}
+    if name == "tile":  # tf.tile(input, multiples)
+        renamed["x"] = kwargs.pop("input", renamed.get("x"))
+        kwargs = {"repeats": args[1] if len(args) > 1 else kwargs.get("multiples")}
     return [KERAS_OPS[name]([], {**renamed, **kwargs}, op, em)]
 
 
