@@ -42,11 +42,13 @@ def equivalence(session: nox.Session) -> None:
 @nox.session
 def convert(session: nox.Session) -> None:
     """Every keras.applications model converted and proven in float32 and float64 (table: sweeps/applications.md),
-    and the default run's full-size ResNet50 cases (marker "sweep")."""
+    every option sweep of the converter's tests (marker "sweep"), and one model per Keras layer class and
+    option (table: docs/coverage.md, fails on any wrong or crashing row)."""
     _install(session)
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "sweeps", "-q", *session.posargs, env=ENV)
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests", "-m", "sweep", "-q", *session.posargs,
                 env=ENV)
+    session.run("python", "scripts/layer_coverage.py", env=ENV)
 
 
 @nox.session
@@ -72,7 +74,7 @@ def safety(session: nox.Session) -> None:
 def lint(session: nox.Session) -> None:
     session.install("ruff")
     session.run("ruff", "check", "zoo", "weights_port", "equivalence_tests", "tests", "sweeps", "plugins", "noxfile.py",
-                "bench")
+                "bench", "scripts")
 
 
 @nox.session
