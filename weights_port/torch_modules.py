@@ -22,6 +22,7 @@ __all__ = [
     "EinsumDense",
     "GateActivationLSTM",
     "LayerScale",
+    "LocallyConnected",
     "MultiHeadAttention",
     "Normalize",
     "PReLU",
@@ -34,6 +35,7 @@ __all__ = [
     "UnconvertedLayer",
     "VarianceScaledNorm",
     "activation_function",
+    "auto_contrast",
     "avg_pool_same",
     "keras2_hard_sigmoid",
     "pad_same",
@@ -42,6 +44,7 @@ __all__ = [
     "resize_bicubic",
     "resize_bilinear",
     "same_padding",
+    "sliding_window_mask",
     "sparse_plus",
     "sparse_sigmoid",
     "sparsemax",
@@ -534,6 +537,37 @@ def resize_bilinear(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return (top_values + (bottom_values - top_values) * y_lerp.unsqueeze(-1)).to(x.dtype)
 
 
+def _to_value_range(x: torch.Tensor, source: tuple[float, float], target: tuple[float, float]) -> torch.Tensor:
+    """Keras's ``_transform_value_range``: (x − lo) / (hi − lo) · (hi′ − lo′) + lo′, each bound cast to x's
+    dtype as ``tf.cast`` casts a Python number: by way of a float32 tensor (0.1 in float64 is float32's 0.1)."""
+    if source[0] == target[0] and source[1] == target[1]:
+        return x
+    low, high = (torch.tensor(v, dtype=torch.float32, device=x.device).to(x.dtype) for v in source)
+    new_low, new_high = (torch.tensor(v, dtype=torch.float32, device=x.device).to(x.dtype) for v in target)
+    return (x - low) / (high - low) * (new_high - new_low) + new_low
+
+
+def auto_contrast(images: torch.Tensor, value_range: tuple[float, float]) -> torch.Tensor:
+    """Keras 3's AutoContrast of a (batch, axis 1, axis 2, ...) float tensor: per image and channel, its values
+    in 0–255 stretched from [min, max] over axes 1 and 2 to [0, 255], clipped, mapped back to ``value_range``;
+    where that gives NaN (a constant channel: 255 / 0) the input is kept, as Keras keeps it."""
+    x = _to_value_range(images, value_range, (0.0, 255.0))
+    low = x.amin(dim=(1, 2), keepdim=True)
+    high = x.amax(dim=(1, 2), keepdim=True)
+    scale = torch.full_like(high, 255.0) / (high - low)  # 255.0 / t: a division (torch's rtruediv multiplies)
+    offset = -low * scale
+    results = torch.clamp(x * scale + offset, 0.0, 255.0)
+    results = _to_value_range(results, (0.0, 255.0), value_range)
+    return torch.where(torch.isnan(results), images, results)
+
+
+def sliding_window_mask(query: torch.Tensor, value: torch.Tensor, window: int) -> torch.Tensor:
+    """Keras's ``_compute_sliding_window_mask``: (1, T, S), True where |t − s| < ``window``."""
+    rows = torch.arange(query.shape[1], device=query.device).reshape(1, -1, 1)
+    columns = torch.arange(value.shape[1], device=query.device).reshape(1, 1, -1)
+    return (rows - columns).abs() < window
+
+
 def _bicubic_axis(in_size: int, out_size: int, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
     """TensorFlow's four bicubic taps per output position of one axis: (out, 4) indices and float32 weights.
 
@@ -718,3 +752,41 @@ class ConvLSTM(nn.Module):
             h = self.gate(o) * self.activation(c)
             outputs.append(h)
         return torch.stack(outputs, dim=2), (h, c)
+
+
+class LocallyConnected(nn.Module):
+    """Keras 2's LocallyConnected1D/2D: a convolution with its own weights at every output position.
+
+    Tensors are channels-first: the input is (batch, in_channels, *spatial), the output
+    (batch, filters, *output_size), for one or two spatial axes. ``padding`` holds
+    (before, after) per spatial axis, zeros added before the windows are cut (an ``after``
+    below zero drops input at the end that no window reads). Each window is flattened as
+    ``F.unfold`` flattens it (channel, then kernel row, then kernel column) and multiplied
+    by its position's matrix: ``weight`` is (positions, in_channels·prod(kernel_size),
+    filters), ``bias`` (positions, filters), positions in row-major order over the output.
+    """
+
+    def __init__(self, in_channels: int, filters: int, kernel_size: tuple[int, ...], output_size: tuple[int, ...],
+                 stride: tuple[int, ...] | None = None, padding: tuple[tuple[int, int], ...] | None = None,
+                 bias: bool = True) -> None:
+        super().__init__()
+        self.kernel_size, self.output_size = tuple(kernel_size), tuple(output_size)
+        self.stride = tuple(stride) if stride is not None else (1,) * len(self.kernel_size)
+        self.padding = tuple(tuple(p) for p in padding) if padding is not None else ((0, 0),) * len(self.kernel_size)
+        positions, window = 1, in_channels
+        for size, k in zip(self.output_size, self.kernel_size, strict=True):
+            positions, window = positions * size, window * k
+        self.weight = nn.Parameter(torch.zeros(positions, window, filters))
+        self.bias = nn.Parameter(torch.zeros(positions, filters)) if bias else None
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if any(amount for pair in self.padding for amount in pair):
+            x = F.pad(x, [amount for pair in reversed(self.padding) for amount in pair])
+        if len(self.kernel_size) == 1:  # (batch, C, positions, k) → (batch, C·k, positions)
+            windows = x.unfold(2, self.kernel_size[0], self.stride[0]).movedim(3, 2).flatten(1, 2)
+        else:
+            windows = F.unfold(x, self.kernel_size, stride=self.stride)  # (batch, C·kh·kw, positions)
+        y = torch.einsum("bwp,pwf->bfp", windows, self.weight)
+        if self.bias is not None:
+            y = y + self.bias.T
+        return y.unflatten(2, self.output_size)

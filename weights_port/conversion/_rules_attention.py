@@ -70,8 +70,7 @@ def _attend(op: Op, em: Emitter, heads: int, kv_heads: int, key_dim: int, value_
     use_bias = s.flag("use_bias", True)
     dropout = s.number("dropout", 0.0, minimum=0.0, maximum=1.0)
     gated = s.flag("use_gate", False)
-    if s.has("sliding_window"):
-        raise refuse(layer, "uses a sliding window", "not converted yet")
+    window = s.optional_integer("sliding_window", minimum=1)
     if s.has("output_shape") and not isinstance(s.raw("output_shape"), int) and \
             list(s.raw("output_shape") or []) != list(s.raw("output_shape") or [])[:1]:
         raise refuse(layer, f"sets output_shape {s.raw('output_shape')}", "only one output width is converted")
@@ -131,9 +130,9 @@ def _attend(op: Op, em: Emitter, heads: int, kv_heads: int, key_dim: int, value_
     mask = _attention_mask(op, em)
     kwargs: dict[str, Any] = {}
     if query.rank > 3:
-        if mask is not None or causal or scores:
-            raise refuse(layer, "attends over more than one axis with a mask, a causal mask or returned scores",
-                         "not converted")
+        if mask is not None or causal or scores or window is not None:
+            raise refuse(layer, "attends over more than one axis with a mask, a causal mask, a sliding window or "
+                         "returned scores", "not converted")
         flat = [_as_sequences(em, layer, v, attended) for v in (query, value, *([key] if key else []))]
         if key is not None:
             kwargs["key"] = flat[2]
@@ -141,6 +140,9 @@ def _attend(op: Op, em: Emitter, heads: int, kv_heads: int, key_dim: int, value_
         return [_from_sequences(em, out, query, attended, output_dim)]
     if key is not None:
         kwargs["key"] = key
+    if window is not None:  # Keras ANDs its band |t − s| < window into the mask (which leaves the causal-only path)
+        band = em.runtime("sliding_window_mask")(query, value, window)
+        mask = band if mask is None else torch.logical_and(mask, band)
     if mask is not None:
         kwargs["attention_mask"] = mask
     if causal:

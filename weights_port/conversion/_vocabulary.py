@@ -57,11 +57,11 @@ TENSOR_METHODS = frozenset({
 RUNTIME_HELPERS = frozenset({
     # weights_port.torch_modules.__all__ (a test keeps the two equal); reserved in every generated file
     "ChannelLayerNorm", "Constant", "ConvLSTM", "DotAttention", "EinsumDense", "GateActivationLSTM", "LayerScale",
-    "MultiHeadAttention",
+    "LocallyConnected", "MultiHeadAttention",
     "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
     "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear", "resize_bicubic", "resize_area",
-    "resize_antialiased", "VarianceScaledNorm",
+    "resize_antialiased", "VarianceScaledNorm", "auto_contrast", "sliding_window_mask",
     "UnconvertedLayer",
 })
 
