@@ -271,7 +271,8 @@ def _embedding_vocabularies(model: Any) -> dict[int, int]:
         if type(layer).__name__ != "Embedding":
             continue
         for node in getattr(layer, "_inbound_nodes", []):
-            for tensor in getattr(node, "input_tensors", []):
+            tensors = getattr(node, "input_tensors", [])  # tf.keras: the tensor itself for a single input
+            for tensor in tensors if isinstance(tensors, list | tuple) else [tensors]:
                 history = getattr(tensor, "_keras_history", None)
                 source = history[0] if history else None
                 source_name = getattr(source, "name", None)
@@ -339,7 +340,8 @@ def _first_divergence(model: Any, inputs: list[np.ndarray], local_values: Mappin
     keras = _keras_module(model)
     layers = [layer for layer in model.layers if layer.name in manifest["layers"]
               and len(getattr(layer, "_inbound_nodes", [])) == 1]
-    probe = keras.Model(model.inputs, [layer.output for layer in layers])
+    firsts = [layer.output[0] if isinstance(layer.output, list | tuple) else layer.output for layer in layers]
+    probe = keras.Model(model.inputs, firsts)  # a layer's first output (its sequence, not its states)
     values = probe(inputs if len(inputs) > 1 else inputs[0], training=False)
     values = values if isinstance(values, list | tuple) else [values]
     for layer, value in zip(layers, values, strict=True):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import keras
 import numpy as np
 import pytest
@@ -431,3 +433,50 @@ def test_stacked_cells_find_their_arrays_whatever_their_names(suffix: str, tmp_p
     cells = [L.LSTMCell(2, name="lstm_cell_1"), L.GRUCell(3), L.LSTMCell(2, name="lstm_cell"),
              *(L.SimpleRNNCell(2) for _ in range(10))]  # simple_rnn_cell_9 before _10
     _proven(keras.Model(x, L.RNN(L.StackedRNNCells(cells))(x)), tmp_path / f"model{suffix}")
+
+
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_initial_state_starts_the_recurrence(flavour: str, tmp_path: Path) -> None:
+    """``initial_state`` from an encoder's states or from model inputs: LSTM (h, c), GRU, SimpleRNN going
+    backwards, Bidirectional (forward states then backward ones), and a masked decoder started from states."""
+    import importlib
+
+    from equivalence_tests import check_conversion, randomise_keras_weights
+
+    K = importlib.import_module(flavour)
+    L = K.layers
+    enc, dec, h0, h1 = K.Input((5, 4)), K.Input((3, 4)), K.Input((6,)), K.Input((6,))
+    tokens = K.Input((4,), dtype="int32")
+    _, h, c = L.LSTM(6, return_state=True)(enc)
+    _, g = L.GRU(6, return_state=True)(enc)
+    _, *states = L.Bidirectional(L.LSTM(6, return_sequences=True, return_state=True))(enc)
+    outputs = [L.LSTM(6)(dec, initial_state=[h, c]), L.GRU(6, return_sequences=True)(dec, initial_state=[g]),
+               L.Bidirectional(L.LSTM(6))(dec, initial_state=states),
+               L.SimpleRNN(6, go_backwards=True)(dec, initial_state=[h0]),
+               L.Bidirectional(L.GRU(6))(dec, initial_state=[h0, h1]),
+               L.LSTM(6, return_sequences=True)(L.Embedding(7, 4, mask_zero=True)(tokens), initial_state=[h, c])]
+    model = K.Model([enc, dec, h0, h1, tokens], outputs)
+    randomise_keras_weights(model, np.random.default_rng(0))
+    path = tmp_path / ("seq2seq.keras" if flavour == "keras" else "seq2seq.h5")
+    model.save(path)
+    check = check_conversion(path, keras_model=model)
+    assert check.passed, (check.results, check.reports)
+
+
+def test_check_reports_a_divergence_at_a_layer_that_returns_states(tmp_path: Path,
+                                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """With initial_state dropped again (the old bug), --check names the decoder, whose sequence and states are
+    outputs of different shapes, instead of crashing on them."""
+    from equivalence_tests import check_conversion
+    from weights_port.conversion import _rules_recurrent
+
+    enc, dec = keras.Input((5, 4)), keras.Input((3, 4))
+    _, h, c = keras.layers.LSTM(6, return_state=True)(enc)
+    sequence, _, _ = keras.layers.LSTM(6, return_sequences=True, return_state=True, name="decoder")(
+        dec, initial_state=[h, c])
+    model = keras.Model([enc, dec], keras.layers.Dense(2)(sequence))
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(tmp_path / "seq2seq.keras")
+    monkeypatch.setattr(_rules_recurrent, "_initial_state", lambda *args: None)
+    check = check_conversion(tmp_path / "seq2seq.keras", dtypes=("float64",))
+    assert not check.passed and "diverges at Keras layer 'decoder' (LSTM)" in check.reports[0], check.reports

@@ -56,6 +56,8 @@ def _recurrent(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         if len(cells) > 1:
             if bidirectional:
                 raise refuse(layer, "wraps an RNN of StackedRNNCells", "not converted yet (an RNN of one cell is)")
+            if len(inputs) > 1:
+                raise refuse(layer, "starts a stack of cells from an initial_state", "not converted yet")
             return _stacked(layer, x, Settings(Layer(layer.name, "RNN", config, layer.module)), cells, em)
         inner_class, config = cells[0]
         if not bidirectional:  # the porter's rule of the layer the cell makes (an RNN of an LSTMCell is an LSTM)
@@ -112,18 +114,38 @@ def _recurrent(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
             loop["reset_after"] = False
         module = em.module(layer, em.runtime("RecurrentLoop"), kind, input_size, units, **loop,
                            **{k: v for k, v in flags.items() if k != "batch_first"}, state=state)
+    hx = _initial_state(layer, kind, [em.to_layout(v, "keras") for v in inputs[1:]], directions, units)
+    start = (hx,) if hx is not None else ()
     backwards = s.flag("go_backwards", False)
     source = em.let(layer.name + "_reversed", x.ref.m("flip", 1), x) if backwards else x
     if mask is None:
-        return _outputs(layer, em, module(source), source, kind, s, merge, bidirectional, units)
+        return _outputs(layer, em, module(source, *start), source, kind, s, merge, bidirectional, units)
     # Keras skips masked steps: the state is carried over them; Bidirectional zeroes their outputs
     keep = em.to_layout(mask, "keras")
     keep_expr: Expr = keep.ref if keep.integer else compare(">", keep, 0.5)
     if backwards:
         keep_expr = keep_expr.m("flip", 1)
     zero = s.flag("return_sequences", False) if bidirectional else s.flag("zero_output_for_mask", False)
-    call = module(source, mask=keep_expr, **({"zero_output_for_mask": True} if zero else {}))
+    call = module(source, *start, mask=keep_expr, **({"zero_output_for_mask": True} if zero else {}))
     return _outputs(layer, em, call, source, kind, s, merge, bidirectional, units, last_from_sequence=zero)
+
+
+def _initial_state(layer: Layer, kind: str, states: list[Value], directions: int, units: int) -> Any:
+    """``initial_state=[h, c]`` (Bidirectional: the forward direction's states, then the backward's) as PyTorch's
+    ``hx``: (directions, batch, units) per state, ``(h, c)`` for an LSTM."""
+    if not states:
+        return None
+    per = 2 if kind == "LSTM" else 1
+    if len(states) != per * directions or any(v.rank != 2 or v.shape[-1] not in (None, units) for v in states):
+        raise refuse(layer, f"starts from {len(states)} initial states of shapes {[v.shape for v in states]}",
+                     f"a {kind} takes {per * directions} of (batch, {units})")
+
+    def stacked(i: int) -> Expr:
+        if directions == 1:
+            return states[i].ref.m("unsqueeze", 0)
+        return torch.stack([states[d * per + i].ref for d in range(directions)])
+
+    return (stacked(0), stacked(1)) if kind == "LSTM" else stacked(0)
 
 
 _BACKWARD_IGNORED = ("name", "go_backwards", "trainable", "seed")
@@ -434,6 +456,8 @@ def _conv_lstm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     channels_first = s.choice("data_format", ("channels_last", "channels_first"), "channels_last",
                               nullable=True) == "channels_first"
     x = em.to_layout(inputs[0], "keras" if channels_first else "cf")
+    if len(inputs) > 1:
+        raise refuse(layer, "starts from an initial_state", "not converted yet")
     if x.rank != n + 3:
         raise refuse(layer, f"reads a tensor of rank {x.rank}", f"a ConvLSTM{n}D takes (batch, time, {n} spatial axes, "
                      "channels)")
