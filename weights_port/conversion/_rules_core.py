@@ -1003,15 +1003,22 @@ def _inner_takes_mask(inner: Layer, keras_major: int) -> bool:
     return entry.get("call_takes_mask") is not False
 
 
-def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
-    """Apply the inner layer to batch and time merged, then split them again."""
-    layer, x = op.layer, em.to_layout(inputs[0], "keras")
+def wrapped_layer(layer: Layer, em: Emitter) -> Layer:
+    """The layer a wrapper's config holds (TimeDistributed, SpectralNormalization), under the wrapper's name,
+    its config checked as Keras checks it."""
     wrapped = layer.config.get("layer")
     if not isinstance(wrapped, dict) or not isinstance(wrapped.get("class_name"), str) or \
             not isinstance(wrapped.get("config", {}), dict):
         raise Settings(layer).error("layer", wrapped, "a layer config")
     inner = Layer(layer.name, wrapped["class_name"].rsplit(">", 1)[-1], wrapped.get("config") or {}, layer.module)
     check_layer_config(inner, em.keras_major)
+    return inner
+
+
+def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """Apply the inner layer to batch and time merged, then split them again."""
+    layer, x = op.layer, em.to_layout(inputs[0], "keras")
+    inner = wrapped_layer(layer, em)
     if x.rank < 3:
         raise refuse(layer, f"wraps a layer over a tensor of rank {x.rank}", "TimeDistributed takes (batch, time, ...)")
     if inner.class_name == "Dense":

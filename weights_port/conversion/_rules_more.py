@@ -15,6 +15,7 @@ import numpy as np
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op, TensorRef, quoted
 from ._ir import Expr, F, Value, nn, torch
+from ._rules_core import wrapped_layer
 from ._settings import Settings, check_layer_config
 from ._table import ConvertRule
 
@@ -34,12 +35,7 @@ def _wrapped_at_inference(op: Op, inputs: list[Value], em: Emitter) -> list[Valu
     """SpectralNormalization: at inference Keras calls the wrapped layer with the kernel it holds (the
     normalised kernel written back at the last training step); the power-iteration vector is unused."""
     layer = op.layer
-    wrapped = layer.config.get("layer")
-    if not isinstance(wrapped, dict) or not isinstance(wrapped.get("class_name"), str) or \
-            not isinstance(wrapped.get("config", {}), dict):
-        raise Settings(layer).error("layer", wrapped, "a layer config")
-    inner = Layer(layer.name, wrapped["class_name"].rsplit(">", 1)[-1], wrapped.get("config") or {}, layer.module)
-    check_layer_config(inner, em.keras_major)
+    inner = wrapped_layer(layer, em)
     rule = em.rules.for_layer(inner)
     if rule is None:
         raise refuse(layer, f"wraps a {inner.class_name}, which has no conversion rule")
