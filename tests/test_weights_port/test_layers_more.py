@@ -36,6 +36,7 @@ def test_random_crop_is_identity_at_inference_in_keras_3(tmp_path: Path) -> None
     _proven(model, tmp_path / "crop.keras")
 
 
+@pytest.mark.sweep
 def test_random_crop_of_tf_keras_is_smart_resize(tmp_path: Path) -> None:
     import tf_keras as K
 
@@ -57,6 +58,7 @@ def test_auto_contrast_and_solarization(tmp_path: Path) -> None:
     _proven(keras.Model(image, outputs), tmp_path / "contrast.keras")
 
 
+@pytest.mark.sweep
 def test_auto_contrast_keeps_a_constant_channel(tmp_path: Path) -> None:
     """255 / (max − min) is inf for a constant channel, NaN follows, and Keras keeps that channel's input."""
     import keras
@@ -128,6 +130,7 @@ def test_sliding_window_attention(tmp_path: Path) -> None:
     _proven(keras.Model([query, context], outputs), tmp_path / "window.keras")
 
 
+@pytest.mark.sweep
 def test_sliding_window_with_a_keras_mask(tmp_path: Path) -> None:
     import keras
     import torch

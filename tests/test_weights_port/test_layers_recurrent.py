@@ -223,7 +223,7 @@ def _flat(outputs) -> list:
     return [outputs]
 
 
-@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("flavour", ["keras", pytest.param("tf_keras", marks=pytest.mark.sweep)])
 def test_rnn_of_cells_converts_as_the_layers_they_make(flavour: str, tmp_path) -> None:
     """RNN(LSTMCell/GRUCell/SimpleRNNCell) as the fused nn.* module or RecurrentLoop, StackedRNNCells one module per cell
     (states cell by cell, an LSTM cell's h and c), Bidirectional(RNN(cell)); Keras 3 keeps a stack's arrays in cell-name
@@ -295,7 +295,7 @@ def test_a_bidirectional_stack_of_cells_is_refused(tmp_path) -> None:
         weights_port.convert(tmp_path / "model.keras")
 
 
-@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("flavour", ["keras", pytest.param("tf_keras", marks=pytest.mark.sweep)])
 def test_conv_lstm_1d_2d_3d(flavour: str, tmp_path) -> None:
     """ConvLSTM1D/2D/3D as the runtime ConvLSTM: 'same' padding with strides (TensorFlow's odd pixel after), dilation,
     no bias, go_backwards, return_sequences and return_state, hard-sigmoid gates (tf.keras's default, Keras 2's form)."""
@@ -319,6 +319,7 @@ def test_conv_lstm_1d_2d_3d(flavour: str, tmp_path) -> None:
     assert "class ConvLSTM(nn.Module)" in source and "self.c2 = ConvLSTM(" in source
 
 
+@pytest.mark.sweep
 def test_conv_lstm_channels_first_from_tf_keras(tmp_path) -> None:
     """data_format='channels_first' (tf.keras runs it on a CPU): time and channels swapped around the module."""
     import tf_keras as K
@@ -425,7 +426,7 @@ def test_conv_lstm_weights_rule_round_trips_and_keeps_keras_gate_order() -> None
         np.testing.assert_array_equal(a, b)
 
 
-@pytest.mark.parametrize("suffix", [".keras", ".h5"])
+@pytest.mark.parametrize("suffix", [".keras", pytest.param(".h5", marks=pytest.mark.sweep)])
 def test_stacked_cells_find_their_arrays_whatever_their_names(suffix: str, tmp_path) -> None:
     """Keras 3 saves a stack's cells under class-based paths (lstm_cell, lstm_cell_1, ...), not their names, and reads
     them back in path order; here the names say the opposite of the paths, and the shapes would fit either way."""
@@ -435,7 +436,7 @@ def test_stacked_cells_find_their_arrays_whatever_their_names(suffix: str, tmp_p
     _proven(keras.Model(x, L.RNN(L.StackedRNNCells(cells))(x)), tmp_path / f"model{suffix}")
 
 
-@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("flavour", ["keras", pytest.param("tf_keras", marks=pytest.mark.sweep)])
 def test_initial_state_starts_the_recurrence(flavour: str, tmp_path: Path) -> None:
     """``initial_state`` from an encoder's states or from model inputs: LSTM (h, c), GRU, SimpleRNN going
     backwards, Bidirectional (forward states then backward ones), and a masked decoder started from states."""
