@@ -650,27 +650,22 @@ def is_operation(layer: Layer) -> bool:
 
 def emit_keras_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     name = _KERAS_OP_NAMES.get(op.layer.class_name, op.layer.class_name.lower())
-    if name == "split":
-        args, kwargs = _bind(op, inputs, em)
-        config = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
-        merged = {**config, **kwargs}
-        return _split(_tensor(_arg(args, merged, 0, "x"), op), _arg(args, merged, 1, "indices_or_sections"),
-                      _arg(args, merged, 2, "axis", 0), op, em)
-    if name == "top_k":
-        args, kwargs = _bind(op, inputs, em)
-        config = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
-        merged = {**config, **kwargs}
-        return _top_k(_tensor(_arg(args, merged, 0, "x"), op), _arg(args, merged, 1, "k"),
-                      _arg(args, merged, 2, "sorted", True), op, em)
-    if name not in KERAS_OPS:
+    if name not in KERAS_OPS and name not in MULTI_OUTPUT:
         raise refuse(op.layer, f"is the keras.ops operation {quoted(op.layer.class_name, 40)} "
                      f"({quoted(op.layer.module, 40)}), which has no conversion",
                      f"converted operations: {', '.join(sorted(KERAS_OPS))}")
     args, kwargs = _bind(op, inputs, em)
-    config_kwargs = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
+    config = {k: v for k, v in op.layer.config.items() if k not in ("name", "trainable", "dtype")}
     if name == "cast":
-        config_kwargs["dtype"] = op.layer.config.get("dtype")
-    return [KERAS_OPS[name](args, {**config_kwargs, **kwargs}, op, em)]
+        config["dtype"] = op.layer.config.get("dtype")
+    merged = {**config, **kwargs}
+    if name == "split":
+        return _split(_tensor(_arg(args, merged, 0, "x"), op), _arg(args, merged, 1, "indices_or_sections"),
+                      _arg(args, merged, 2, "axis", 0), op, em)
+    if name == "top_k":
+        return _top_k(_tensor(_arg(args, merged, 0, "x"), op), _arg(args, merged, 1, "k"),
+                      _arg(args, merged, 2, "sorted", True), op, em)
+    return [KERAS_OPS[name](args, merged, op, em)]
 
 
 TF_FUNCTIONS = {
