@@ -74,3 +74,15 @@ SMALL_CONFIGS: dict[str, dict[str, Any]] = {
     "resnet50": {"input_size": 32, "num_classes": 4},
     "mobilenet_v2": {"input_size": 32, "num_classes": 4, "alpha": 0.35},
 }
+
+
+def converted_exactly(model: Any, path: Path) -> None:
+    """Randomise ``model``'s weights, save it to ``path``, convert it and prove it in float32 and float64 against
+    the live model (the reference Keras cannot always reload)."""
+    from equivalence_tests import check_conversion
+
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(path)
+    check = check_conversion(path, keras_model=model)
+    assert check.passed, (check.results, check.reports)
+    assert {r.dtype for r in check.results} == {"float32", "float64"}

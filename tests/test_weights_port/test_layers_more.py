@@ -10,16 +10,9 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from porting import converted_exactly
 
-from equivalence_tests import check_conversion, randomise_keras_weights
-
-
-def _proven(model, path: Path) -> None:
-    randomise_keras_weights(model, np.random.default_rng(0))
-    model.save(path)
-    check = check_conversion(path, keras_model=model)
-    assert check.passed, (check.results, check.reports)
-    assert {r.dtype for r in check.results} == {"float32", "float64"}
+from equivalence_tests import randomise_keras_weights
 
 
 def test_random_crop_is_identity_at_inference_in_keras_3(tmp_path: Path) -> None:
@@ -33,7 +26,7 @@ def test_random_crop_is_identity_at_inference_in_keras_3(tmp_path: Path) -> None
     model = keras.Model([large, exact, small], outputs)
     assert [tuple(y.shape) for y in model([np.zeros((1, 7, 9, 3)), np.zeros((1, 4, 5, 3)), np.zeros((1, 3, 4, 2))],
                                           training=False)] == [(1, 7, 9, 3), (1, 4, 5, 3), (1, 3, 4, 2)]
-    _proven(model, tmp_path / "crop.keras")
+    converted_exactly(model, tmp_path / "crop.keras")
 
 
 @pytest.mark.sweep
@@ -42,7 +35,7 @@ def test_random_crop_of_tf_keras_is_smart_resize(tmp_path: Path) -> None:
 
     image = K.Input((7, 10, 3))
     model = K.Model(image, [K.layers.RandomCrop(4, 5)(image), K.layers.RandomCrop(6, 3)(image)])
-    _proven(model, tmp_path / "crop.h5")
+    converted_exactly(model, tmp_path / "crop.h5")
 
 
 def test_auto_contrast_and_solarization(tmp_path: Path) -> None:
@@ -55,7 +48,7 @@ def test_auto_contrast_and_solarization(tmp_path: Path) -> None:
     outputs = [L.AutoContrast(value_range=(-1, 1))(image), L.AutoContrast()(L.Rescaling(100.0, 120.0)(image)),
                L.AutoContrast(value_range=(0.1, 0.7))(image),
                L.Solarization(addition_factor=0.3, threshold_factor=0.5, value_range=(-1, 1))(image)]
-    _proven(keras.Model(image, outputs), tmp_path / "contrast.keras")
+    converted_exactly(keras.Model(image, outputs), tmp_path / "contrast.keras")
 
 
 @pytest.mark.sweep
@@ -88,7 +81,7 @@ def test_pipeline_composes_its_layers_rules(tmp_path: Path) -> None:
     image = keras.Input((6, 7, 3))
     inner = L.Pipeline([L.RandomFlip(), L.Dense(2), L.AutoContrast(value_range=(-1, 1))])
     out = L.Pipeline([L.Rescaling(0.5), L.Dense(4), L.CenterCrop(4, 4), inner, L.Resizing(3, 5)])(image)
-    _proven(keras.Model(image, out), tmp_path / "pipeline.keras")
+    converted_exactly(keras.Model(image, out), tmp_path / "pipeline.keras")
 
 
 def test_resizing_to_aspect_ratio(tmp_path: Path) -> None:
@@ -110,7 +103,7 @@ def test_resizing_to_aspect_ratio(tmp_path: Path) -> None:
         L.Resizing(3, 8, pad_to_aspect_ratio=True, interpolation="area")(odd),
         L.Resizing(5, 5, pad_to_aspect_ratio=True)(odd),
     ]
-    _proven(keras.Model([wide, tall, odd], outputs), tmp_path / "aspect.keras")
+    converted_exactly(keras.Model([wide, tall, odd], outputs), tmp_path / "aspect.keras")
 
 
 def test_sliding_window_attention(tmp_path: Path) -> None:
@@ -127,7 +120,7 @@ def test_sliding_window_attention(tmp_path: Path) -> None:
         *L.MultiHeadAttention(2, 4, sliding_window=3)(query, context, use_causal_mask=True,
                                                        return_attention_scores=True),
     ]
-    _proven(keras.Model([query, context], outputs), tmp_path / "window.keras")
+    converted_exactly(keras.Model([query, context], outputs), tmp_path / "window.keras")
 
 
 @pytest.mark.sweep
