@@ -256,6 +256,49 @@ def bench_convert(files: dict[str, Path], tiny: Path, directory: Path, runs: int
     return rows
 
 
+_FORWARD_PEAK_CODE = r"""
+import re, sys
+import numpy as np, torch
+import weights_port
+def status(field):
+    return int(re.search(field + r":\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+path, mode, batch = sys.argv[1], sys.argv[2], int(sys.argv[3])
+if mode == "zoo":
+    import zoo
+    module = zoo.get(sys.argv[4], backend="torch").eval()
+else:
+    module = weights_port.convert(path).build(keep_intermediates=mode == "kept")
+x = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (batch, 3, 224, 224)).astype("float32"))
+with torch.no_grad():
+    module(x[:1])
+    baseline = status("VmRSS")
+    open("/proc/self/clear_refs", "w").write("5")
+    module(x)
+print(status("VmHWM") - baseline)
+"""
+
+
+def bench_forward_memory(directory: Path, batch: int) -> list[dict[str, Any]]:
+    """Peak memory of one converted ``forward`` (batch 32, 224×224, no_grad) as written (each intermediate released
+    after its last use), with every intermediate kept until ``forward`` returns (the generator's old form), and the
+    zoo's hand-written module of the same architecture."""
+    import keras
+
+    rows = []
+    for name, build in (("resnet50", keras.applications.ResNet50), ("mobilenet_v2", keras.applications.MobileNetV2)):
+        path = directory / f"{name}-memory.keras"
+        build(weights=None).save(path)
+        row: dict[str, Any] = {"model": name, "batch": batch}
+        for mode in ("released", "kept", "zoo"):
+            result = subprocess.run([sys.executable, "-c", _FORWARD_PEAK_CODE, str(path), mode, str(batch), name],
+                                    capture_output=True, text=True, env={**ENV, "OMP_WAIT_POLICY": "PASSIVE"})
+            row[f"{mode}_peak_mb"] = int(result.stdout.split()[-1]) / 1e6 if result.returncode == 0 else None
+        if row["released_peak_mb"] and row["kept_peak_mb"]:
+            row["kept_over_released"] = row["kept_peak_mb"] / row["released_peak_mb"]
+        rows.append(row)
+    return rows
+
+
 def _timed(call: Any, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
@@ -304,6 +347,8 @@ def markdown(results: dict[str, Any]) -> str:
                         ("import zoo + zoo.get(name, backend='torch')", results["import_and_build"]),
                         ("Forward pass, PyTorch against Keras", results["forward"]),
                         ("zoo convert of a full-size ResNet50 (forward at the --batch size)", results["convert"]),
+                        ("Peak memory of a converted forward: intermediates released against kept, and the zoo's "
+                         "hand-written module", results.get("forward_memory", [])),
                         ("Graph resolution of a layer chain (weights_port.conversion.read_graph)",
                          results.get("graph", []))):
         lines += [f"## {title}", ""]
@@ -325,10 +370,11 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3)
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=None, metavar="SECTION",
-                        help="end_to_end in_process import_and_build forward convert graph equivalence_suite")
+                        help="end_to_end in_process import_and_build forward convert forward_memory graph "
+                             "equivalence_suite")
     args = parser.parse_args()
-    wanted = set(args.only or ["end_to_end", "in_process", "import_and_build", "forward", "convert", "graph",
-                               "equivalence_suite"])
+    wanted = set(args.only or ["end_to_end", "in_process", "import_and_build", "forward", "convert", "forward_memory",
+                               "graph", "equivalence_suite"])
     saved = HERE / "results.json"
     results: dict[str, Any] = json.loads(saved.read_text()) if args.only and saved.exists() else {}
     results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -342,6 +388,8 @@ def main() -> None:
             results["in_process"] = bench_in_process(files, tiny, args.runs)
         if "convert" in wanted:
             results["convert"] = bench_convert(files, tiny, Path(tmp), args.runs, args.batch)
+        if "forward_memory" in wanted:
+            results["forward_memory"] = bench_forward_memory(Path(tmp), args.batch)
     if "import_and_build" in wanted:
         results["import_and_build"] = bench_import_and_build(args.runs)
     if "forward" in wanted:
@@ -350,7 +398,7 @@ def main() -> None:
         results["graph"] = bench_graph_resolution(args.runs)
     if "equivalence_suite" in wanted:
         results["equivalence_suite"] = bench_equivalence_suite()
-    for section in ("end_to_end", "in_process", "import_and_build", "forward", "convert"):
+    for section in ("end_to_end", "in_process", "import_and_build", "forward", "convert", "forward_memory"):
         results.setdefault(section, [])
     (HERE / "results.json").write_text(json.dumps(results, indent=2))
     text = markdown(results)

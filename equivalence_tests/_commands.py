@@ -32,6 +32,10 @@ def add_convert(commands: Any) -> None:
     convert.add_argument("--stub-unknown", action="store_true",
                          help="turn each layer without a rule into a module that holds its weights and whose forward "
                               "raises NotImplementedError, for you to write")
+    convert.add_argument("--flat", action="store_true",
+                         help="one forward with one step per Keras layer, to diff against Keras layer by layer (default: "
+                              "forward_features, forward_head and a replaceable self.head where the model is a "
+                              "classifier)")
     convert.add_argument("--input-shape", action="append", type=_shape, metavar="D1,D2,...",
                          help="--check's input shape without the batch axis, one per input in order (default: the "
                               "declared shape, free image axes the smallest size the model accepts)")
@@ -79,7 +83,8 @@ def _convert(args: argparse.Namespace) -> int:
     rules = weights_port.DEFAULT_CONVERT_RULES.extended([*host().convert_rules, *extra_convert])
     port_rules = weights_port.DEFAULT_RULES.extended([*host().port_rules, *extra_port])
     conversion = weights_port.convert(args.model, args.weights, class_name=args.class_name, dtype=args.dtype,
-                                      rules=rules, port_rules=port_rules, stub_unknown=args.stub_unknown)
+                                      rules=rules, port_rules=port_rules, stub_unknown=args.stub_unknown,
+                                      flat=args.flat)
     for path in conversion.write(args.output):
         print(f"wrote {path}")
     stubs = conversion.manifest.get("stubs") or {}
@@ -96,7 +101,7 @@ def _convert(args: argparse.Namespace) -> int:
     from ._convert_check import check_conversion
 
     check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules,
-                             input_shape=args.input_shape)
+                             input_shape=args.input_shape, flat=args.flat)
     for result in check.results:
         status = "ok" if result.agreement.passed else "MISMATCH"
         print(f"{result.dtype:8} {one_line(result.output):30} max abs {result.agreement.max_abs:.2e}  "

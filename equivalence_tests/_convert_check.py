@@ -48,7 +48,7 @@ class ConversionCheck:
 def check_conversion(model: str | Path, weights: str | Path | None = None, *, dtypes: Sequence[str] = ("float32", "float64"),
                      batch: int = 2, seed: int = 0, class_name: str | None = None, rules: Any = None,
                      port_rules: Any = None, keras_model: Any = None,
-                     input_shape: Sequence[Sequence[int]] | None = None) -> ConversionCheck:
+                     input_shape: Sequence[Sequence[int]] | None = None, flat: bool = False) -> ConversionCheck:
     """Convert ``model`` in each dtype and compare with Keras on the same random batch.
 
     ``keras_model`` is the reference when given (the live model that wrote the file: Keras
@@ -63,7 +63,7 @@ def check_conversion(model: str | Path, weights: str | Path | None = None, *, dt
     for dtype in dtypes:
         conversion = weights_port.convert(model, weights, class_name=class_name, dtype=dtype,
                                           rules=rules or weights_port.DEFAULT_CONVERT_RULES,
-                                          port_rules=port_rules or weights_port.DEFAULT_RULES)
+                                          port_rules=port_rules or weights_port.DEFAULT_RULES, flat=flat)
         module = instantiate(conversion)
         reference = keras_model if dtype == "float32" else _as_float64(keras_model)
         inputs = [a.astype(dtype) if a.dtype.kind == "f" else a for a in inputs32]
@@ -81,7 +81,7 @@ def check_conversion(model: str | Path, weights: str | Path | None = None, *, dt
                                "this model in float64")
             continue
         try:
-            actual, local_values = _run_torch(module, inputs, conversion.manifest)
+            actual, _ = _run_torch(module, inputs, conversion.manifest)
         except RuntimeError as exc:  # torch's own refusal of an input Keras accepted: one line, not a traceback
             from weights_port import PortError
 
@@ -92,6 +92,7 @@ def check_conversion(model: str | Path, weights: str | Path | None = None, *, dt
             agreement = compare_arrays(got, want.transpose(entry["permutation"]), dtype, check.allowances)
             check.results.append(OutputAgreement(dtype, entry["name"], agreement))
         if not all(r.agreement.passed for r in check.results if r.dtype == dtype):
+            _, local_values = _run_torch(conversion.build(keep_intermediates=True), inputs, conversion.manifest)
             check.reports.append(_first_divergence(reference, inputs, local_values, conversion.manifest, dtype,
                                                    check.allowances))
     return check

@@ -274,9 +274,13 @@ def _configs_by_name(model_config: Mapping[str, Any]) -> dict[str, tuple[str | N
         config = entry.get("config") or {}
         children = config.get("layers") if isinstance(config, Mapping) else None
         name = entry.get("name") or (config.get("name") if isinstance(config, Mapping) else None)
+        wrapped = config.get("layer") if isinstance(config, Mapping) and _class_name(entry) == "TimeDistributed" \
+            else None
+        inner = wrapped.get("config") if isinstance(wrapped, Mapping) else None
+        wraps_model = isinstance(inner, Mapping) and isinstance(inner.get("layers"), list)
         if name:
-            found.setdefault(str(name), (_class_name(entry), config, isinstance(children, list)))
-        for child in children or []:
+            found.setdefault(str(name), (_class_name(entry), config, isinstance(children, list) or wraps_model))
+        for child in [*(children or []), *([wrapped] if wraps_model else [])]:
             if isinstance(child, Mapping):
                 visit(child)
 
@@ -303,6 +307,12 @@ def _keras3_container(group: h5py.Group, prefix: str, config: Mapping[str, Any] 
         real_name = _keras3_layer_name(child) or _entry_name(child_config) or path_name
         if "layers" in child:
             yield from _keras3_container(child, f"{prefix}{real_name}/", child_config)
+            continue
+        wrapped = child.get("layer")
+        if isinstance(wrapped, h5py.Group) and "layers" in wrapped:  # TimeDistributed(model): its layers by name
+            inner = child_config.get("config") if child_config else None
+            yield from _keras3_container(wrapped, f"{prefix}{real_name}/",
+                                         inner.get("layer") if isinstance(inner, Mapping) else None)
             continue
         weights = tuple(_keras3_weights(child))
         if not weights:

@@ -32,6 +32,7 @@ from hypothesis import strategies as st
 import weights_port
 from weights_port import KerasLayer, KerasSource, KerasWeight, PortError
 from weights_port.conversion._names import MODULE_ATTRIBUTES, RESERVED, snake_identifier
+from weights_port.conversion._render import is_generator_local
 from weights_port.conversion._vocabulary import F_FUNCTIONS, NN_CLASSES, RUNTIME_HELPERS, TENSOR_METHODS, TORCH_FUNCTIONS
 
 PAYLOAD = 'x"""; __import__("os").system("touch PWNED"); """'
@@ -47,7 +48,7 @@ payloads = st.one_of(st.sampled_from(SPECIAL), st.text(max_size=40),
 
 VOCABULARY = (TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | TENSOR_METHODS | RUNTIME_HELPERS |
               {"torch", "nn", "F", "OrderedDict", "self", "super", "float", "tuple", "Tensor", "float64", "__init__",
-               "forward", "annotations", "_", "int64"})
+               "forward", "annotations", "_", "int64", "forward_features", "forward_head", "head", "bool", "device"})
 IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]*\Z")
 FOREIGN = set("\"'\\#{};$`!?@") | {chr(c) for c in range(32) if chr(c) != "\n"} | {chr(c) for c in range(127, 0x3000)}
 """Characters generated code never holds outside string constants."""
@@ -167,7 +168,7 @@ def _assert_safe(conversion: weights_port.Conversion, strings: list[str], tmp_pa
     for node in ast.walk(model):
         if isinstance(node, ast.Name | ast.Attribute | ast.arg):
             name = node.id if isinstance(node, ast.Name) else node.attr if isinstance(node, ast.Attribute) else node.arg
-            assert name in VOCABULARY or name in generated, name
+            assert name in VOCABULARY or name in generated or is_generator_local(name, generated), name
     for name in conversion.manifest["names"]["attributes"]:
         assert name not in MODULE_ATTRIBUTES and name not in RESERVED
     stripped = ast.parse(text)

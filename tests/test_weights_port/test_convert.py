@@ -11,6 +11,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -234,7 +235,7 @@ def test_the_source_is_deterministic_lint_clean_and_exportable(small_cnn: Path, 
     exported = torch.export.export(module, (torch.randn(2, 3, 10, 10),))
     assert exported.module()(torch.ones(2, 3, 10, 10))[0].shape == (2, 3)
     assert "self.stem_conv = nn.Conv2d(3, 4, kernel_size=3, stride=2" in first.source
-    assert "def forward(self, image: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:" in first.source
+    assert "def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:" in first.source
 
 
 def test_the_manifest_states_layouts_and_the_layer_map(small_cnn: Path, tmp_path: Path) -> None:
@@ -399,3 +400,78 @@ def test_check_finds_an_input_size_a_free_shape_model_accepts(tmp_path: Path, ca
     assert main(["convert", str(path), "-o", str(tmp_path / "out3"), "--check", "--input-shape", "5,5,3"]) == 2
     error = capsys.readouterr().err
     assert error.startswith("zoo: error: ") and error.count("\n") == 1 and "Traceback" not in error
+
+
+def _locals_at_return(module: torch.nn.Module, *inputs: torch.Tensor) -> dict[str, object]:
+    captured: dict[str, object] = {}
+    code = type(module).forward.__code__
+
+    def profile(frame: Any, event: str, arg: Any) -> None:
+        if event == "return" and frame.f_code is code:
+            captured.update(frame.f_locals)
+
+    sys.setprofile(profile)
+    try:
+        with torch.no_grad():
+            module(*inputs)
+    finally:
+        sys.setprofile(None)
+    return captured
+
+
+def test_forward_releases_each_intermediate_after_its_last_use(tmp_path: Path) -> None:
+    """A residual model: the written ``forward`` rebinds one trunk variable and ``del``s a branch once the sum has
+    read it, so at ``return`` no tensor but the output is held; ``keep_intermediates`` keeps every layer's value
+    (what ``--check`` reads to name the first layer that differs). Both compute the same numbers."""
+    x = keras.Input((8, 8, 3))
+    y = L.Conv2D(4, 3, padding="same", activation="relu", name="stem")(x)
+    branch = L.BatchNormalization()(L.Conv2D(4, 3, padding="same")(y))
+    y = L.Activation("relu")(L.Add()([y, branch]))
+    both = L.Concatenate()([L.GlobalAveragePooling2D()(y), L.GlobalMaxPooling2D()(y)])
+    conversion = weights_port.convert(_saved(keras.Model(x, L.Dense(3, activation="softmax")(both)), tmp_path))
+    forward = conversion.source[conversion.source.index("def forward"):]
+    assert "x = self.stem(x)" in forward and "del " in forward
+    image = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (2, 3, 8, 8)).astype("float32"))
+    released, kept = conversion.build(), conversion.build(keep_intermediates=True)
+    tensors = {k for k, v in _locals_at_return(released, image).items() if isinstance(v, torch.Tensor)}
+    assert len(tensors) == 1, tensors                      # the output alone (the input was rebound)
+    kept_locals = _locals_at_return(kept, image)
+    assert all(entry["output"] in kept_locals for entry in conversion.manifest["layers"].values())
+    with torch.no_grad():
+        assert torch.equal(released(image), kept(image))
+
+
+def test_dropout_layers_are_torch_dropout_modules(tmp_path: Path) -> None:
+    """Dropout, AlphaDropout and SpatialDropout2D become nn.Dropout, nn.AlphaDropout and nn.Dropout2d with Keras's
+    rate: identity in eval() (the equivalence check), and in train() the same kind of noise as Keras's training=True
+    (kept values scaled by 1/(1-rate); spatial dropout zeroes whole channels)."""
+    x = keras.Input((6, 6, 4))
+    y = L.SpatialDropout2D(0.5)(L.Conv2D(8, 1)(x))
+    y = L.AlphaDropout(0.2)(L.Dropout(0.5)(L.Dense(16, activation="selu")(L.Flatten()(y))))
+    path = _saved(keras.Model(x, L.Dense(2)(y)), tmp_path)
+    _assert_equivalent(path)
+    module = weights_port.convert(path).build()
+    kinds = {type(m).__name__: getattr(m, "p", None) for m in module.modules()}
+    assert kinds["Dropout"] == 0.5 and kinds["AlphaDropout"] == 0.2 and kinds["Dropout2d"] == 0.5
+    spatial = next(m for m in module.modules() if isinstance(m, torch.nn.Dropout2d)).train()
+    ones = torch.ones(64, 8, 6, 6)
+    dropped = spatial(ones)
+    per_channel = dropped.flatten(2)
+    assert torch.all((per_channel == 0).all(-1) | (per_channel == 2.0).all(-1))  # whole channels, scaled by 1/(1-p)
+
+
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_time_distributed_around_a_nested_model(flavour: str, tmp_path: Path) -> None:
+    """``TimeDistributed(Sequential)`` and ``TimeDistributed(functional)`` (a per-frame CNN before an LSTM): batch
+    and time merged, the wrapped model's layers inlined with their weights from the wrapper, split again."""
+    K = keras if flavour == "keras" else tf_keras
+    frames = K.Input((4, 8, 8, 3))
+    cnn = K.Sequential([K.Input((8, 8, 3)), K.layers.Conv2D(4, 3, activation="relu"), K.layers.BatchNormalization(),
+                        K.layers.GlobalMaxPooling2D()], name="per_frame")
+    image = K.Input((8, 8, 3))
+    branch = K.Model(image, K.layers.Dense(3)(K.layers.Flatten()(K.layers.Conv2D(2, 3, strides=2)(image))))
+    steps = K.layers.Concatenate()([K.layers.TimeDistributed(cnn)(frames), K.layers.TimeDistributed(branch)(frames)])
+    model = K.Model(frames, K.layers.LSTM(2)(steps))
+    path = _saved(model, tmp_path, "video.keras" if flavour == "keras" else "video.h5")
+    check = check_conversion(path, keras_model=model)
+    assert check.passed, (check.results, check.reports)

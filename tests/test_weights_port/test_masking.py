@@ -103,3 +103,28 @@ def test_a_mask_a_layer_cannot_apply_is_refused_not_ignored(tmp_path: Path) -> N
     keras.Model(tokens, out).save(tmp_path / "refused.keras")
     with pytest.raises(weights_port.UnsupportedLayerError, match="mask"):
         weights_port.convert(tmp_path / "refused.keras")
+
+
+def test_attention_residual_on_a_masked_sequence(tmp_path: Path) -> None:
+    """keras.io's encoder block: ``Add([x, MultiHeadAttention(x, x)])`` on a masked ``x``. Keras 3's attention clears
+    the masks of its inputs, and the Add runs after it (it reads its output), so the Add passes the attention's query
+    mask on and the pooling averages the steps that count. A pooling of ``x`` beside the attention has its mask
+    recorded in the file (``mask=``), so it does not depend on which of the two Keras runs first."""
+    import keras
+
+    L = keras.layers
+    tokens = keras.Input((6,), dtype="int32")
+    x = L.Embedding(5, 4, mask_zero=True)(tokens)
+    y = L.LayerNormalization()(L.Add()([x, L.MultiHeadAttention(2, 2)(x, x)]))
+    model = keras.Model(tokens, [L.GlobalAveragePooling1D()(y), y, L.GlobalAveragePooling1D()(x)])
+    _assert_converts_exactly(model, tmp_path / "residual.keras", [TOKENS])
+
+
+def test_a_tf_op_layer_drops_the_mask(tmp_path: Path) -> None:
+    """tf.keras's TF-op layers (``x * 2.0``) take no mask and give none: the pooling after one averages every step."""
+    import tf_keras
+
+    tokens = tf_keras.Input((6,), dtype="int32")
+    x = tf_keras.layers.Embedding(5, 4, mask_zero=True)(tokens) * 2.0
+    model = tf_keras.Model(tokens, tf_keras.layers.GlobalAveragePooling1D()(x))
+    _assert_converts_exactly(model, tmp_path / "model.h5", [TOKENS])

@@ -253,3 +253,59 @@ def test_top_k_and_tf_gather_one_hot_tile(tmp_path: Path) -> None:
     with torch.no_grad():
         actual = convert(tmp_path / "gather.h5").build()(*map(torch.from_numpy, inputs))
     assert all(np.array_equal(a.numpy(), e) for a, e in zip(actual, expected, strict=True))
+
+
+def test_constants_that_broadcast(tmp_path: Path) -> None:
+    """A constant operand of another shape broadcasts as in NumPy (``x[:, -1, 0:1] * arange(1, 7)`` is (N, 6), so the
+    Reshape after it is possible); NumPy-array constants (Keras 3 ``__numpy__``), tf.keras's list operands (a
+    ``tf.range`` folded at save time) and its ``_CONSTANT_VALUE`` first arguments (``tf.maximum(0.0, x)``)."""
+    import keras
+    import tensorflow as tf
+    import tf_keras
+    import torch
+
+    from weights_port import convert
+    from weights_port._tolerance import compare_arrays
+
+    x = keras.Input((4, 3))
+    last = x[:, -1, 0:1]
+    ramp = keras.layers.Reshape((6, 1))(last * keras.ops.arange(1, 7, dtype="float32"))
+    shifted = keras.ops.arange(1, 7, dtype="float32") + last
+    scaled = last * np.arange(1, 7, dtype="float32")
+    model = keras.Model(x, [ramp, shifted, scaled, x * np.linspace(-1, 1, 3, dtype="float32")])
+    model.save(tmp_path / "broadcast.keras")
+    check = check_conversion(tmp_path / "broadcast.keras", keras_model=model)
+    assert check.passed, (check.results, check.reports)
+
+    tokens = tf_keras.Input((5,), dtype="int32")
+    legacy = tf_keras.Model(tokens, tf_keras.layers.Embedding(5, 3)(tokens * 0 + tf.range(5)))
+    randomise_keras_weights(legacy, np.random.default_rng(0))
+    legacy.save(tmp_path / "legacy.h5")
+    check = check_conversion(tmp_path / "legacy.h5", keras_model=legacy)
+    assert check.passed, (check.results, check.reports)
+
+    # float32 only: TensorFlow turns the constant 0.0 into a float32 tensor, so Keras cannot run this in float64
+    values = tf_keras.Input((5,))
+    legacy = tf_keras.Model(values, tf_keras.layers.Dense(2)(tf.math.maximum(0.0, values)))
+    legacy.save(tmp_path / "constant_first.h5")
+    inputs = np.random.default_rng(1).normal(size=(3, 5)).astype("float32")
+    with torch.no_grad():
+        actual = convert(tmp_path / "constant_first.h5").build()(torch.from_numpy(inputs)).numpy()
+    assert compare_arrays(actual, np.asarray(legacy(inputs)), "float32").passed
+
+
+def test_positions_from_tf_shape_and_tf_range(tmp_path: Path) -> None:
+    """tf.keras positions computed from a free sequence length: ``tf.range(tf.shape(x)[1])`` (a single bound is the
+    limit) and ``tf.range(0, limit=tf.shape(x)[-2], delta=1)`` become ``torch.arange`` of the input's size."""
+    import tensorflow as tf
+    import tf_keras
+
+    tokens = tf_keras.Input((None,), dtype="int32")
+    x = tf_keras.layers.Embedding(20, 4)(tokens)
+    first = tf_keras.layers.Embedding(64, 4)(tf.range(tf.shape(tokens)[1]))
+    second = tf_keras.layers.Embedding(64, 4)(tf.range(0, limit=tf.shape(x)[-2], delta=1))
+    model = tf_keras.Model(tokens, tf_keras.layers.GlobalAveragePooling1D()(x + first + second))
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(tmp_path / "positions.h5")
+    check = check_conversion(tmp_path / "positions.h5", keras_model=model, input_shape=[[7]])
+    assert check.passed, (check.results, check.reports)

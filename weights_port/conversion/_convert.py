@@ -31,8 +31,10 @@ from ._graph import Graph, Layer, Op, TensorRef, quoted, read_graph
 from ._ir import Global, ModelIR, Port, Value
 from ._names import NameTable, module_name_for, snake_identifier
 from ._render import build_module, render_source
+from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
+from ._structure import split_head
 from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
@@ -53,9 +55,14 @@ class Conversion:
         """The generated file: the checked tree, unparsed and formatted by ruff."""
         return render_source(self.ir)
 
-    def build(self) -> Any:
-        """The generated class, built from the checked tree with no argument, its state loaded strictly, in eval mode."""
-        return build_module(self.ir, self.state_dict)
+    def build(self, keep_intermediates: bool = False) -> Any:
+        """The generated class, built from the checked tree with no argument, its state loaded strictly, in eval mode.
+
+        ``keep_intermediates``: ``forward`` keeps each Keras layer's value in the local the manifest's
+        ``layers[...]["output"]`` names until it returns (for finding where two models diverge); the
+        written file releases each value after its last use instead.
+        """
+        return build_module(self.ir, self.state_dict, keep_intermediates)
 
     def write(self, directory: str | os.PathLike[str], module_name: str | None = None) -> list[Path]:
         """``<module>.py``, ``<module>.safetensors`` and ``<module>.json`` in ``directory``, all or none."""
@@ -87,13 +94,14 @@ class Conversion:
 
 def convert(model: str | os.PathLike[str] | KerasSource, weights: str | os.PathLike[str] | None = None, *,
             class_name: str | None = None, dtype: str = "float32", rules: ConvertRuleSet | None = None,
-            port_rules: RuleSet = DEFAULT_RULES, stub_unknown: bool = False) -> Conversion:
+            port_rules: RuleSet = DEFAULT_RULES, stub_unknown: bool = False, flat: bool = False) -> Conversion:
     """Convert a saved Keras model (``.keras``, full-model ``.h5``, or a ``to_json()`` file with ``weights``).
 
     ``model`` may also be an open ``KerasSource`` that records its architecture. ``class_name``
     (any text) becomes a safe Python class name. ``stub_unknown`` turns each layer without a
     rule into an ``UnconvertedLayer`` that holds its weights and whose ``forward`` raises
-    (listed in the manifest's ``stubs``), instead of refusing the model.
+    (listed in the manifest's ``stubs``), instead of refusing the model. ``flat`` keeps one
+    ``forward`` with one step per Keras layer (no ``forward_features``/``forward_head`` split).
     """
     from . import DEFAULT_CONVERT_RULES
 
@@ -106,20 +114,21 @@ def convert(model: str | os.PathLike[str] | KerasSource, weights: str | os.PathL
         if model.model_config is None:
             raise KerasFileError(f"{model.description}: records no architecture to convert")
         return _convert(model.model_config, model, model.description.split(" [")[0], class_name, dtype, rules,
-                        port_rules, stub_unknown)
+                        port_rules, stub_unknown, flat)
     path = Path(model)
     config, source = _open(path, Path(weights) if weights is not None else None)
     with source:
-        return _convert(config, source, path.name, class_name, dtype, rules, port_rules, stub_unknown)
+        return _convert(config, source, path.name, class_name, dtype, rules, port_rules, stub_unknown, flat)
 
 
 def _convert(config: Mapping[str, Any], source: KerasSource, file_name: str, class_name: str | None, dtype: str,
-             rules: ConvertRuleSet, port_rules: RuleSet, stub_unknown: bool = False) -> Conversion:
+             rules: ConvertRuleSet, port_rules: RuleSet, stub_unknown: bool = False, flat: bool = False
+             ) -> Conversion:
     recorded = config.get("keras_version")
     version = source.keras_version or (recorded if isinstance(recorded, str) else "3")
     graph = read_graph(config, _keras_major(version))
     converter = _Converter(graph, source, version, rules, port_rules, dtype, stub_unknown)
-    return converter.run(class_name if class_name is not None else graph.name, Path(file_name).name)
+    return converter.run(class_name if class_name is not None else graph.name, Path(file_name).name, flat)
 
 
 def _open(path: Path, weights: Path | None) -> tuple[Mapping[str, Any], KerasSource]:
@@ -212,7 +221,7 @@ class _Converter:
 
     # ------------------------------------------------------------------ graph
 
-    def run(self, class_hint: str, file_name: str) -> Conversion:
+    def run(self, class_hint: str, file_name: str, flat: bool = False) -> Conversion:
         values: dict[int, Value] = {}
         preferred = self.preferred_layouts()
         inputs: list[Port] = []
@@ -230,8 +239,8 @@ class _Converter:
             for ref in op.inputs:
                 consumers.setdefault(ref.id, []).append(op)
         for op in self.graph.ops:
-            emit = self.emitter(op.layer)
-            operation = emit in (emit_keras_op, emit_tf_op, emit_tf_op_layer)
+            emit = self.emitter(op)
+            operation = emit in (emit_keras_op, emit_tf_op, emit_tf_op_layer, emit_time_reshape)
             rule = None if operation else self.rules.for_layer(op.layer)
             if not operation:
                 check_layer_config(op.layer, self.em.keras_major)
@@ -261,6 +270,9 @@ class _Converter:
             produced = [None] * len(outputs) if operation else self.output_masks(op, rule, previous, outputs)
             for ref, mask in zip(op.outputs, produced, strict=True):  # an operation node passes no mask on
                 implicit[ref.id] = mask
+            if op.layer.class_name == "MultiHeadAttention" and self.em.keras_major >= 3:
+                for ref in refs:  # Keras 3's call sets its inputs' masks to None: later readers see none
+                    implicit[ref.id] = None
             layer_outputs.setdefault(op.layer.name, outputs)
         unused = [layer.name for layer in self.source.layers if layer.name not in self.used]
         if unused:
@@ -277,6 +289,10 @@ class _Converter:
         manifest = self.manifest(ir, layer_outputs, class_hint)
         state = {k: np.asarray(v, dtype=self.dtype) if np.asarray(v).dtype.kind not in "iub" else np.asarray(v)
                  for k, v in self.em.state.items()}
+        if not flat:
+            layer_classes = {value.name: op.layer.class_name for op in self.graph.ops
+                             for value in layer_outputs.get(op.layer.name, [])}
+            ir = split_head(ir, layer_classes, state, manifest)
         return Conversion(class_name, ir, state, manifest)
 
     def masks_for(self, op: Op, rule: ConvertRule | None, values: Mapping[int, Value],
@@ -289,6 +305,8 @@ class _Converter:
         """
         if op.mask_inputs:
             masks: list[Value | None] = [None if t is None else values[t.id] for t in op.mask_inputs]
+        elif is_operation(op.layer) or op.layer.class_name in _TF_OPERATION_LAYERS:
+            masks = []  # keras.ops calls and tf.keras's TF-op layers take no mask and drop it (expects_mask_arg)
         elif _masking(op.layer, "call_takes_mask", self.em.keras_major) is not False:
             masks = incoming
         else:
@@ -304,12 +322,16 @@ class _Converter:
     def refuse_order_dependent_masks(self, op: Op, refs: list[TensorRef], incoming: list[Value | None],
                                      consumers: Mapping[int, list[Op]]) -> None:
         """Keras 3's MultiHeadAttention removes the masks from its input tensors, so another layer reading the
-        same tensor's mask sees it or not by Keras's execution order: refused rather than guessed."""
+        same tensor's mask sees it or not by Keras's execution order: refused rather than guessed. A layer that
+        reads the attention's output (a residual ``Add([x, attention(x, x)])``) always runs after it and sees no
+        mask on ``x``: the caller clears those masks once the attention is emitted."""
+        after = _downstream(op, consumers)
         for ref, mask in zip(refs, incoming, strict=True):
             if mask is None:
                 continue
             for other in consumers.get(ref.id, []):
-                if other is op or is_operation(other.layer) or other.layer.class_name == "MultiHeadAttention":
+                if other is op or id(other) in after or is_operation(other.layer) or \
+                        other.layer.class_name == "MultiHeadAttention":
                     continue
                 uses = _masking(other.layer, "call_takes_mask", 3) is not False or \
                     _masking(other.layer, "supports_masking", 3) is not False
@@ -335,8 +357,11 @@ class _Converter:
                                         "not known for this class; remove the masking or convert by hand")
         return [incoming[0] if supports else None] + [None] * (len(outputs) - 1)
 
-    def emitter(self, layer: Layer) -> Any:
+    def emitter(self, op: Op) -> Any:
         """The rule's emitter; operation nodes (keras.ops calls, TFOpLambda) go through the ops table."""
+        layer = op.layer
+        if op.reshape:
+            return emit_time_reshape
         if is_operation(layer):
             return emit_keras_op
         if layer.class_name in ("TFOpLambda", "SlicingOpLambda"):
@@ -351,8 +376,7 @@ class _Converter:
         return rule.emit
 
     def stubbed(self, layer: Layer) -> bool:
-        return self.stub_unknown and not is_operation(layer) and \
-            layer.class_name not in ("TFOpLambda", "SlicingOpLambda", "TensorFlowOpLayer")
+        return self.stub_unknown and not is_operation(layer) and layer.class_name not in _TF_OPERATION_LAYERS
 
     def emit_stub(self, op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         """An ``UnconvertedLayer`` holding the layer's weights under its variables' names (``weight_0``, … in
@@ -428,6 +452,21 @@ def _bound(op: Op, values: Mapping[int, Value]) -> tuple[list[Any], dict[str, An
         return item
 
     return swap(op.args), {k: swap(v) for k, v in op.kwargs.items() if k != "mask"}
+
+
+def _downstream(op: Op, consumers: Mapping[int, list[Op]]) -> set[int]:
+    """The ops (by ``id``) that read ``op``'s outputs, directly or through others."""
+    seen: set[int] = set()
+    stack = list(op.outputs)
+    while stack:
+        for other in consumers.get(stack.pop().id, []):
+            if id(other) not in seen:
+                seen.add(id(other))
+                stack.extend(other.outputs)
+    return seen
+
+
+_TF_OPERATION_LAYERS = ("TFOpLambda", "SlicingOpLambda", "TensorFlowOpLayer")
 
 
 def _masking(layer: Layer, key: str, keras_major: int) -> bool | None:

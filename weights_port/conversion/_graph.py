@@ -15,7 +15,7 @@ from __future__ import annotations
 import heapq
 import reprlib
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from .._errors import KerasFileError
@@ -73,6 +73,9 @@ class Op:
     args: list[Any]
     kwargs: dict[str, Any]
     outputs: list[TensorRef] = field(default_factory=list)
+    reshape: str = ""
+    """Set by the reader alone, never from a file: "fold_time" merges batch and time before a model that
+    ``TimeDistributed`` wraps, "unfold_time" splits them after it (its second argument is the folded input)."""
 
     @property
     def inputs(self) -> list[TensorRef]:
@@ -304,11 +307,34 @@ class _Builder:
             raise KerasFileError(f"layer {quoted(_layer_name(entry))} is called on no tensor")
         if _class_name(entry) in MODEL_CLASSES:
             return self.model(entry, f"{prefix}{_layer_name(entry)}/", tensors, depth + 1)[1]
+        wrapped = _inner(entry).get("layer") if isinstance(_inner(entry), Mapping) else None
+        if _class_name(entry) == "TimeDistributed" and isinstance(wrapped, Mapping) and \
+                _class_name(wrapped) in MODEL_CLASSES:
+            return self.time_distributed_model(entry, wrapped, prefix, tensors, depth)
         layer = self.layer(entry, prefix)
         count = _output_count(layer, kwargs)
         op = Op(layer, args, kwargs, [self.tensor() for _ in range(count)])
         self.ops.append(op)
         return op.outputs
+
+
+    def time_distributed_model(self, entry: Mapping[str, Any], wrapped: Mapping[str, Any], prefix: str,
+                               tensors: list[TensorRef], depth: int) -> list[TensorRef]:
+        """``TimeDistributed(model)``: batch and time merged, the model's layers inlined under the wrapper's
+        name (where the file keeps their weights), batch and time split again."""
+        if len(tensors) != 1:
+            raise KerasFileError(f"layer {quoted(_layer_name(entry))} (TimeDistributed) is called on "
+                                 f"{len(tensors)} tensors; it takes one")
+        layer = self.layer(entry, prefix)
+        folded = Op(replace(layer, name=f"{layer.name}/steps"), [tensors[0]], {}, [self.tensor()], "fold_time")
+        self.ops.append(folded)
+        outputs = self.model(wrapped, f"{layer.name}/", folded.outputs, depth + 1)[1]
+        if len(outputs) != 1:
+            raise KerasFileError(f"{layer.describe()} wraps a model with {len(outputs)} outputs; Keras's "
+                                 "TimeDistributed takes one")
+        unfolded = Op(layer, [outputs[0], tensors[0]], {}, [self.tensor()], "unfold_time")
+        self.ops.append(unfolded)
+        return unfolded.outputs
 
 
 def _layer_name(entry: Any, slash_allowed: bool = True) -> str:
@@ -345,6 +371,7 @@ def _node_offsets(layers: Sequence[Any]) -> dict[str, int]:
 
 
 _KERAS3_TENSOR = "__keras_tensor__"
+_CONSTANT_VALUE = "_CONSTANT_VALUE"
 
 
 def _parse_node(node: Any) -> tuple[list[Any], dict[str, Any]]:
@@ -362,7 +389,10 @@ def _parse_node(node: Any) -> tuple[list[Any], dict[str, Any]]:
             if not isinstance(item, list) or len(item) < 3:
                 raise KerasFileError(f"unreadable inbound node {quoted(node)}: Keras 2 writes [layer, node, tensor, "
                                      "kwargs] per input")
-            refs.append(("ref", *_ref_triple(item)))
+            if item[0] == _CONSTANT_VALUE:  # tf.keras: a constant first argument, [name, -1, value, kwargs]
+                refs.append(item[2])
+            else:
+                refs.append(("ref", *_ref_triple(item)))
             if len(item) > 3 and isinstance(item[3], Mapping):
                 kwargs.update({str(k): _keras2_value(v) for k, v in item[3].items()})
         return ([refs] if len(refs) > 1 else refs), kwargs

@@ -419,6 +419,8 @@ class ModelIR:
     layer_count: int = 0
     sequential: bool = False
     """The Keras model is a Sequential: a chain of modules may become an ``nn.Sequential``."""
+    head: Any = None
+    """A ``_structure.HeadSplit``: ``forward`` as ``forward_features``, ``forward_head`` and the output activation."""
 
     def module_named(self, attr: str) -> ModuleSpec | None:
         return next((m for m in self.modules if m.attr == attr), None)

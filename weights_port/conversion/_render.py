@@ -16,7 +16,7 @@ import subprocess
 import sys
 import textwrap
 import types
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from typing import Any
 
 import numpy as np
@@ -47,7 +47,8 @@ from ._ir import (
 from ._names import module_name_for
 from ._vocabulary import F_FUNCTIONS, FUNCTIONAL_MODULES, NN_CLASSES, TENSOR_METHODS, TORCH_FUNCTIONS, allowed_global
 
-__all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "helper_definitions", "printable", "render", "render_source",
+__all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "helper_definitions", "is_generator_local", "printable",
+           "recycle_names", "render", "render_source",
            "runtime_helper"]
 
 _BINARY = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow, "@": ast.MatMult, "//": ast.FloorDiv,
@@ -57,6 +58,7 @@ _COMPARE = {"<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "==": ast.Eq
 
 _FILE_GLOBALS = frozenset({"torch", "nn", "F", "OrderedDict"})
 _FIXED_ATTRIBUTES = frozenset({"__init__", "to", "Tensor", "float64", "float32", "int64", "linalg", "norm",
+                               "forward_features", "forward_head", "device",
                                "vector_norm", "inf", "pi", "weight"})
 
 
@@ -307,11 +309,16 @@ def _globals_used(node: ast.stmt) -> set[str]:
 # --------------------------------------------------------------------------- the module
 
 
-def render(ir: ModelIR) -> ast.Module:
-    """The whole generated file as a tree, checked by ``check_tree``."""
+def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
+    """The whole generated file as a tree, checked by ``check_tree``.
+
+    ``forward`` releases each intermediate after its last use (``keep_intermediates`` keeps
+    every layer's value under its own name until ``forward`` returns, for finding where a
+    conversion diverges).
+    """
     steps = discard_unused(ir)
     chain = sequential_chain(ir)
-    model = _sequential_class(ir, chain) if chain is not None else _module_class(ir, steps)
+    model = _sequential_class(ir, chain) if chain is not None else _module_class(ir, steps, keep_intermediates)
     helpers = helper_definitions(ir.helpers)
     uses = {n.id for n in ast.walk(ast.Module([*helpers, model], [])) if isinstance(n, ast.Name)}
     imports: list[ast.stmt] = [ast.ImportFrom("__future__", [ast.alias("annotations")], 0)]
@@ -334,13 +341,16 @@ def render(ir: ModelIR) -> ast.Module:
 def _docstring(ir: ModelIR) -> str:
     def line(port: Any) -> str:
         value = port.value
-        return (f"    {value.name}: {_shape_text(value.torch_shape)}  (Keras {printable(port.keras_name, 60)} "
-                f"{_shape_text(value.shape)}, permutation {tuple(value.permutation)})")
+        permutation = tuple(value.permutation)
+        moved = "" if permutation == tuple(range(len(permutation))) else f", from Keras's {_shape_text(value.shape)} " \
+            f"by transpose{permutation}"
+        return f"    {printable(port.keras_name, 60)}: {_shape_text(value.torch_shape)}{moved}"
 
+    count = f"{ir.layer_count} layer" + ("s" if ir.layer_count != 1 else "")
     return "\n".join([
         f"{ir.class_name}: converted from {printable(ir.source_file)} (Keras {printable(ir.keras_version, 40)}, "
-        f"{ir.layer_count} layers).", "",
-        "Inputs, in Keras's input order (torch_array = keras_array.transpose(permutation)):",
+        f"{count}).", "",
+        "Inputs, in Keras's order (torch_array = keras_array.transpose(...) where a layout differs):",
         *(line(p) for p in ir.inputs), "Outputs:", *(line(p) for p in ir.outputs), ""])
 
 
@@ -368,18 +378,191 @@ def _arguments(names: list[str]) -> ast.arguments:
     return ast.arguments([], args, None, [], [], None, [])
 
 
-def _module_class(ir: ModelIR, steps: list[Step]) -> ast.ClassDef:
+def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = False) -> ast.ClassDef:
     init_body: list[ast.stmt] = [
         ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), spec.attr, ast.Store())], _constructor(spec))
         for spec in ir.modules]
+    if ir.head is not None and not keep_intermediates:  # one forward keeps every value in one frame
+        functions = _split_forward(ir, steps, keep_intermediates)
+        body = [ast.Expr(ast.Constant(_docstring(ir))), _init(init_body, [], ir.float64), *functions]
+        return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Module")))], [], body, [])
     forward_body: list[ast.stmt] = [ast.Assign([_target(step.target)], _expr(step.value)) for step in steps]
-    results: list[ast.expr] = [ast.Name(p.value.name, ast.Load()) for p in ir.outputs]
-    forward_body.append(ast.Return(results[0] if len(results) == 1 else ast.Tuple(results, ast.Load())))
-    returns: ast.expr = _tensor_annotation() if len(results) == 1 else ast.Subscript(
-        ast.Name("tuple", ast.Load()), ast.Tuple([_tensor_annotation()] * len(results), ast.Load()), ast.Load())
-    forward = ast.FunctionDef("forward", _arguments([p.value.name for p in ir.inputs]), forward_body, [], returns, None)
+    arguments = [p.value.name for p in ir.inputs]
+    results = [p.value.name for p in ir.outputs]
+    if not keep_intermediates:
+        arguments, forward_body, results = recycle_names(arguments, forward_body, results)
+    returned: list[ast.expr] = [ast.Name(name, ast.Load()) for name in results]
+    forward_body.append(ast.Return(returned[0] if len(returned) == 1 else ast.Tuple(returned, ast.Load())))
+    returns: ast.expr = _tensor_annotation() if len(returned) == 1 else ast.Subscript(
+        ast.Name("tuple", ast.Load()), ast.Tuple([_tensor_annotation()] * len(returned), ast.Load()), ast.Load())
+    forward = ast.FunctionDef("forward", _arguments(arguments), forward_body, [], returns, None)
     body = [ast.Expr(ast.Constant(_docstring(ir))), _init(init_body, [], ir.float64), forward]
     return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Module")))], [], body, [])
+
+
+def _split_forward(ir: ModelIR, steps: list[Step], keep_intermediates: bool) -> list[ast.FunctionDef]:
+    """``forward_features``, ``forward_head(x, pre_logits=False)`` ending in ``self.head``, and ``forward``, which
+    applies the output activation after the head (``_structure.split_head``)."""
+    split = ir.head
+    inputs = [p.value.name for p in ir.inputs]
+
+    def function(name: str, arguments: list[str], body: list[ast.stmt], results: list[str],
+                 tail: Callable[[str], list[ast.stmt]] | None = None) -> ast.FunctionDef:
+        if not keep_intermediates:
+            arguments, body, results = recycle_names(arguments, body, results)
+        returned: list[ast.expr] = [ast.Name(r, ast.Load()) for r in results]
+        args = _arguments(arguments)
+        if tail is not None:
+            args.args.append(ast.arg("pre_logits", ast.Name("bool", ast.Load())))
+            args.defaults.append(ast.Constant(False))
+        ending = tail(results[0]) if tail is not None else [
+            ast.Return(returned[0] if len(returned) == 1 else ast.Tuple(returned, ast.Load()))]
+        return ast.FunctionDef(name, args, [*body, *ending], [], _tensor_annotation(), None)
+
+    def head_tail(name: str) -> list[ast.stmt]:
+        logits = _expr(Call(Attr(Name("self"), "head"), (Name(name),)))
+        return [ast.If(ast.Name("pre_logits", ast.Load()), [ast.Return(ast.Name(name, ast.Load()))], []),
+                ast.Return(logits)]
+
+    head_step = steps[split.head_step]
+    assert isinstance(head_step.target, Name)
+    features = function("forward_features", inputs, _assigns(steps[:split.features_end]), [split.features])
+    head = function("forward_head", [split.features], _assigns(steps[split.features_end:split.head_step]),
+                    [split.pre_logits], head_tail)
+    body: list[ast.stmt] = [
+        ast.Assign([ast.Name(split.features, ast.Store())],
+                   _self_call("forward_features", *(ast.Name(n, ast.Load()) for n in inputs))),
+        ast.Assign([ast.Name(head_step.target.id, ast.Store())],
+                   _self_call("forward_head", ast.Name(split.features, ast.Load()))),
+        *_assigns(steps[split.head_step + 1:])]
+    forward = function("forward", inputs, body, [ir.outputs[0].value.name])
+    return [features, head, forward]
+
+
+def _assigns(steps: list[Step]) -> list[ast.stmt]:
+    return [ast.Assign([_target(step.target)], _expr(step.value)) for step in steps]
+
+
+_GENERIC_NAMES = ("x", "y", "z", "u", "v", "w")
+
+
+def is_generator_local(name: str, generated: set[str] | frozenset[str]) -> bool:
+    """A local the renderer names itself, with no file text in it: a variable carrying several values (``x``,
+    ``y_2``), a rebinding of a ``generated`` local (``dense__2``), or ``forward_head``'s ``pre_logits``."""
+    stem, _, number = name.partition("_")
+    if stem in _GENERIC_NAMES and (not number or (number.isdigit() and number.isascii() and number[0] != "0")):
+        return True
+    base, _, count = name.rpartition("__")
+    return name == "pre_logits" or (base in generated and count.isdigit() and count.isascii())
+
+
+def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str]
+                  ) -> tuple[list[str], list[ast.stmt], list[str]]:
+    """``forward`` holding each intermediate only until its last use, as a hand-written module does.
+
+    After ``_single_assignment`` every local is assigned once, so its last reader is known. A
+    step whose operand dies there takes that operand's variable (``x = self.conv(x)``; of
+    several, the oldest, so a residual sum stays on the trunk); an operand that dies without
+    being taken is released with ``del`` and its name is free for the next branch. A name
+    that carries one value keeps it (the Keras layer's); one that carries several gets a
+    short name (``x`` for a single input's trunk, then ``y``, ``z``...).
+    """
+    body, results = _single_assignment(body, results)
+    local = set(arguments)
+    for statement in body:
+        local.update(n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                     and n.id != "_")
+    reads_of = [list(dict.fromkeys(n.id for n in ast.walk(statement.value if isinstance(statement, ast.Assign)
+                                                          else statement)
+                                   if isinstance(n, ast.Name) and n.id in local)) for statement in body]
+    last_use = {name: index for index, reads in enumerate(reads_of) for name in reads}
+    last_use.update({name: len(body) for name in results})
+    slot_of: dict[str, int] = {}  # local -> the variable (slot) holding it; slots are numbered by age
+    carried: list[list[str]] = []
+    free: list[int] = []
+
+    def new_slot(name: str) -> None:
+        slot = free.pop(0) if free else len(carried)
+        if slot == len(carried):
+            carried.append([])
+        slot_of[name] = slot
+        carried[slot].append(name)
+
+    for name in arguments:
+        new_slot(name)
+    released_after: list[list[int]] = []
+    for index, statement in enumerate(body):
+        dying = sorted({slot_of[n] for n in reads_of[index] if last_use[n] == index})
+        written = [n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
+                   and n.id != "_"]
+        if len(written) == 1 and isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name) \
+                and dying:
+            slot_of[written[0]] = dying[0]
+            carried[dying[0]].append(written[0])
+            released = dying[1:]
+        else:
+            released = dying
+            for name in written:
+                new_slot(name)
+        released += [slot_of[n] for n in written if n not in last_use and slot_of[n] not in released]
+        free.extend(slot for slot in released if slot >= len(arguments) or len(arguments) == 1)
+        free.sort()
+        released_after.append(released)
+    taken = {n.id for statement in body for n in ast.walk(statement) if isinstance(n, ast.Name)} | set(arguments)
+    names: list[str] = []
+    for slot, values in enumerate(carried):
+        if slot == 0 and len(arguments) == 1 and "x" not in taken:
+            names.append("x")  # a single input is the trunk: ``forward(self, x)``
+        elif len(values) == 1 or (slot < len(arguments) and len(arguments) > 1):
+            names.append(values[0])
+        else:
+            names.append(next(n for n in _generic_names() if n not in taken and n not in names))
+    renamed = {local_name: names[slot] for local_name, slot in slot_of.items()}
+
+    class Rename(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            return ast.Name(renamed.get(node.id, node.id), node.ctx)
+
+    out: list[ast.stmt] = []
+    for statement, released in zip(body, released_after, strict=True):
+        out.append(Rename().visit(statement))
+        if released:
+            out.append(ast.Delete([ast.Name(names[slot], ast.Del()) for slot in released]))
+    return [renamed[a] for a in arguments], out, [renamed[r] for r in results]
+
+
+def _generic_names() -> Iterable[str]:
+    yield from _GENERIC_NAMES
+    for number in range(2, 10**6):
+        yield from (f"{g}_{number}" for g in _GENERIC_NAMES)
+
+
+def _single_assignment(body: list[ast.stmt], results: list[str]) -> tuple[list[ast.stmt], list[str]]:
+    """Each local assigned once: a rebinding (a fused activation, ``a = f(a)``) gets a new name ``a__2``."""
+    current: dict[str, str] = {}
+    counts: dict[str, int] = {}
+
+    class Reads(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            return ast.Name(current.get(node.id, node.id), node.ctx) if isinstance(node.ctx, ast.Load) else node
+
+    class Writes(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            if not isinstance(node.ctx, ast.Store) or node.id == "_":
+                return node
+            counts[node.id] = counts.get(node.id, 0) + 1
+            current[node.id] = node.id if counts[node.id] == 1 else f"{node.id}__{counts[node.id]}"
+            return ast.Name(current[node.id], node.ctx)
+
+    out: list[ast.stmt] = []
+    for statement in body:
+        if isinstance(statement, ast.Assign):
+            value = Reads().visit(statement.value)
+            targets = [Writes().visit(t) for t in statement.targets]
+            out.append(ast.Assign(targets, value))
+        else:
+            out.append(Reads().visit(statement))
+    return out, [current.get(r, r) for r in results]
 
 
 def _sequential_class(ir: ModelIR, chain: list[tuple[str, ast.expr]]) -> ast.ClassDef:
@@ -393,6 +576,7 @@ def _sequential_class(ir: ModelIR, chain: list[tuple[str, ast.expr]]) -> ast.Cla
 
 
 _ALLOWED_NODES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.Return,
+                  ast.Delete, ast.Del, ast.If,
                   ast.Expr, ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare,
                   ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.keyword, ast.Load, ast.Store, ast.operator,
                   ast.unaryop, ast.cmpop, ast.ImportFrom, ast.Import, ast.alias)
@@ -410,7 +594,10 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
         _FIXED_ATTRIBUTES
     all_helpers = helpers | {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
                              and n.name != ir.class_name}
-    names = locals_ | _FILE_GLOBALS | all_helpers | {"super", "float", "tuple"}
+    locals_ |= {n.arg if isinstance(n, ast.arg) else n.id for n in ast.walk(tree)
+                if isinstance(n, ast.Name | ast.arg) and is_generator_local(n.arg if isinstance(n, ast.arg) else n.id,
+                                                                            locals_)}
+    names = locals_ | _FILE_GLOBALS | all_helpers | {"super", "float", "tuple", "bool"}
     model = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == ir.class_name]
     if len(model) != 1:
         raise vocabulary_error("the generated file does not hold exactly one model class")
@@ -423,7 +610,8 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
             raise vocabulary_error(f"the model class reads the attribute {node.attr!r}")
         if isinstance(node, ast.arg) and node.arg not in locals_:
             raise vocabulary_error(f"the model class takes the argument {node.arg!r}")
-        if isinstance(node, ast.FunctionDef) and node.name not in ("__init__", "forward"):
+        if isinstance(node, ast.FunctionDef) and node.name not in ("__init__", "forward", "forward_features",
+                                                                     "forward_head"):
             raise vocabulary_error(f"the model class defines {node.name!r}")
     for node in ast.walk(model[0]):
         if isinstance(node, ast.Attribute) and isinstance(node.value, ast.Name) and node.value.id in ("torch", "F", "nn"):
@@ -483,11 +671,11 @@ def _formatted(source: str) -> str:
     return result.stdout
 
 
-def build_module(ir: ModelIR, state: Mapping[str, np.ndarray]) -> Any:
+def build_module(ir: ModelIR, state: Mapping[str, np.ndarray], keep_intermediates: bool = False) -> Any:
     """The generated class built from the checked tree (never from text), its state loaded strictly, in eval mode."""
     import torch
 
-    tree = render(ir)
+    tree = render(ir, keep_intermediates)
     namespace: dict[str, Any] = {"__name__": f"converted_{ir.class_name}"}
     module = types.ModuleType(namespace["__name__"])
     module.__dict__.update(namespace)

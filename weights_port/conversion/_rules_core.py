@@ -21,7 +21,7 @@ from ._ir import Attr, Call, Expr, F, Name, Value, compare, nn, torch
 from ._settings import Settings, check_layer_config, shown
 from ._table import ConvertRule, Emit, apply_activation
 
-__all__ = ["CORE_RULES", "as_keras_holds"]
+__all__ = ["CORE_RULES", "as_keras_holds", "emit_time_reshape"]
 
 _DATA_FORMATS = ("channels_last", "channels_first")
 
@@ -693,6 +693,20 @@ def _identity(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     return [inputs[0]]
 
 
+def _dropout(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """``nn.Dropout`` (``AlphaDropout``; ``Dropout1d``/``2d``/``3d`` for Keras's spatial dropout, which zeroes whole
+    channels): identity in ``eval()``, and in ``train()`` the same distribution as Keras's ``training=True``. A
+    ``noise_shape`` (dropout shared along axes) has no torch module: identity, as at inference."""
+    x, s = inputs[0], Settings(op.layer)
+    rate = s.number("rate", 0.0, minimum=0.0, maximum=1.0)
+    spatial = op.layer.class_name.startswith("SpatialDropout")
+    if op.layer.config.get("noise_shape") is not None or (spatial and not x.channels_first and
+                                                         op.layer.config.get("data_format") != "channels_first"):
+        return _identity(op, inputs, em)
+    kind = f"Dropout{x.rank - 2}d" if spatial else op.layer.class_name
+    return [em.let(op.layer.name, em.module(op.layer, getattr(nn, kind), rate)(x.ref), x)]
+
+
 # --------------------------------------------------------------------------- reshaping
 
 
@@ -1035,6 +1049,21 @@ def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
                    shape=(x.shape[0], x.shape[1], *out.shape[1:]))]
 
 
+def emit_time_reshape(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """The two halves of ``TimeDistributed(model)`` (``Op.reshape``): batch and time merged before the inlined
+    model, split again after it."""
+    if op.reshape == "fold_time":
+        x = em.to_layout(inputs[0], "keras")
+        if x.rank < 3:
+            raise refuse(op.layer, f"wraps a model over a tensor of rank {x.rank}",
+                         "TimeDistributed takes (batch, time, ...)")
+        return [em.let(op.layer.name, x.ref.m("flatten", 0, 1), x, shape=(None, *x.shape[2:]))]
+    out, x = em.to_layout(inputs[0], "keras"), inputs[1]  # the batch axis comes first in every layout
+    em.layer_map.setdefault(op.layer.name, [])
+    return [em.let(op.layer.name, out.ref.m("unflatten", 0, (x.ref.m("size", 0), -1)), out,
+                   shape=(x.shape[0], x.shape[1], *out.shape[1:]))]
+
+
 def _embedding_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
     """tf.keras's implicit mask of ``Embedding(mask_zero=True)``: the ids that are not 0."""
     if not Settings(op.layer).flag("mask_zero", False):
@@ -1125,8 +1154,10 @@ def _rules() -> list[ConvertRule]:
         ConvertRule("LayerScale", _layer_scale, "any"),
         ConvertRule("TimeDistributed", _time_distributed, "keras", masks=True, compute_mask=_mask_passes),
     ]
-    for name in ("Dropout", "SpatialDropout1D", "SpatialDropout2D", "SpatialDropout3D", "GaussianNoise",
-                 "GaussianDropout", "AlphaDropout", "ActivityRegularization", "StochasticDepth"):
+    rules += [ConvertRule("Dropout", _dropout, "any", doc="nn.Dropout"),
+              ConvertRule("AlphaDropout", _dropout, "any", doc="nn.AlphaDropout")]
+    rules += [ConvertRule(f"SpatialDropout{n}D", _dropout, "cf", doc=f"nn.Dropout{n}d") for n in (1, 2, 3)]
+    for name in ("GaussianNoise", "GaussianDropout", "ActivityRegularization", "StochasticDepth"):
         rules.append(ConvertRule(name, _identity, "any", doc="identity at inference"))
     for kind in ("Add", "Subtract", "Multiply", "Average", "Maximum", "Minimum"):
         rules.append(ConvertRule(kind, _merge(kind.lower()), "any", compute_mask=_merge_mask))

@@ -19,7 +19,7 @@ import numpy as np
 from .._errors import ConfigValueError
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op, TensorRef, quoted
-from ._ir import Expr, F, Value, compare, torch
+from ._ir import Attr, Expr, F, Value, compare, torch
 from ._settings import MAX_DIMENSION, shown
 
 __all__ = ["KERAS_OPS", "TF_FUNCTIONS", "TF_RAW_OPS", "emit_keras_op", "emit_tf_op", "emit_tf_op_layer", "is_operation"]
@@ -51,7 +51,7 @@ def _bind(op: Op, inputs: list[Value], em: Emitter) -> tuple[list[Any], dict[str
     def swap(value: Any) -> Any:
         if isinstance(value, TensorRef):
             return next(queue)
-        if isinstance(value, dict) and value.get("class_name") == "__tensor__":
+        if isinstance(value, dict) and value.get("class_name") in ("__tensor__", "__numpy__"):
             return em.constant(op.layer, _constant_array(op, value.get("config")))
         if isinstance(value, dict) and value.get("class_name") == "__slice__":
             bounds = value.get("config")
@@ -126,12 +126,17 @@ def _axes(value: Any, rank: int, op: Op) -> list[int]:
 
 
 def _binary(kind: str, a: Any, b: Any, op: Op, em: Emitter) -> Value:
-    tensors = em.align([v for v in (a, b) if isinstance(v, Value)])
-    if not tensors:
+    given = [v for v in (a, b) if isinstance(v, Value)]
+    if not given:
         raise refuse(op.layer, "combines two constants", "a node of the graph takes at least one tensor")
+    a, b = (_list_constant(v, given[0], op, em) if isinstance(v, list) else v for v in (a, b))
+    tensors = [v for v in (a, b) if isinstance(v, Value)]
+    if len({v.rank for v in tensors}) > 1 and min(v.rank for v in tensors) > 0:
+        tensors = [em.to_layout(v, "keras") for v in tensors]  # broadcasting aligns trailing Keras axes
+    tensors = em.align(tensors)
     aligned = iter(tensors)
     a, b = (next(aligned) if isinstance(v, Value) else v for v in (a, b))
-    like = max(tensors, key=lambda v: v.rank)
+    like = max(tensors, key=lambda v: v.rank).with_(shape=_broadcast_shape([v.shape for v in tensors], op))
     if kind in ("maximum", "minimum") and not all(isinstance(v, Value) for v in (a, b)):
         tensor, constant = (a, b) if isinstance(a, Value) else (b, a)
         bound = {"min": _operand(constant, op)} if kind == "maximum" else {"max": _operand(constant, op)}
@@ -140,6 +145,25 @@ def _binary(kind: str, a: Any, b: Any, op: Op, em: Emitter) -> Value:
         a, b = (em.to_layout(v, "keras") if isinstance(v, Value) else v for v in (a, b))
         like = em.to_layout(like, "keras")
     return em.let(op.layer.name, _BINARY[kind](_operand(a, op), _operand(b, op)), like)
+
+
+def _list_constant(value: list[Any], like: Value, op: Op, em: Emitter) -> Value:
+    """tf.keras keeps a Python list operand (``x + [0, 1, 2]``) as a list; TensorFlow converts it to the tensor's
+    dtype."""
+    return em.constant(op.layer, _constant_array(op, {"value": value, "dtype": "int64" if like.integer else "float32"}))
+
+
+def _broadcast_shape(shapes: list[tuple[int | None, ...]], op: Op) -> tuple[int | None, ...]:
+    """NumPy's broadcasting of Keras shapes (None: unknown size)."""
+    rank = max(len(s) for s in shapes)
+    padded = [(1,) * (rank - len(s)) + tuple(s) for s in shapes]
+    result: list[int | None] = []
+    for sizes in zip(*padded, strict=True):
+        known = {d for d in sizes if d is not None and d != 1}
+        if len(known) > 1:
+            raise _bad(op, "operand shapes", shapes, "shapes that broadcast")
+        result.append(known.pop() if known else None if None in sizes else 1)
+    return tuple(result)
 
 
 def _reduce(kind: str, x: Value, axis: Any, keepdims: Any, op: Op, em: Emitter) -> Value:
@@ -354,7 +378,7 @@ def _get_item(x: Value, key: Any, op: Op, em: Emitter) -> Value:
             shape.append(None if size is None else len(range(*item.indices(size))))
         elif size is not None and not -size <= item < size:
             raise _bad(op, "index", item, f"an index inside an axis of size {size}")
-        if isinstance(item, int) and axis == 0:
+        if isinstance(item, int) and axis == 0 and size is None:  # a sized first axis: tf.shape's vector
             raise refuse(op.layer, "indexes the batch axis", "not converted")
         axis += 1
     return em.let(op.layer.name, x.ref[tuple(items)], x, shape=tuple(shape))
@@ -712,6 +736,9 @@ def emit_tf_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         spec = kwargs.get("slice_spec", args[1] if len(args) > 1 else None)
         items = spec if isinstance(spec, list) else [spec]
         return [_get_item(_tensor(args[0] if args else None, op), tuple(_slice_spec(i, op) for i in items), op, em)]
+    if function in ("shape", "compat.v1.shape", "range"):
+        args, kwargs = _bind(op, inputs, em)
+        return [(_tf_shape if function != "range" else _tf_range)(args, kwargs, op, em)]
     name = TF_FUNCTIONS.get(function) if isinstance(function, str) else None
     if name is None:
         raise refuse(op.layer, f"calls the TensorFlow function {quoted(function, 60)}, which has no conversion",
@@ -748,6 +775,41 @@ def emit_tf_op(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         renamed["x"] = kwargs.pop("input", renamed.get("x"))
         kwargs = {"repeats": args[1] if len(args) > 1 else kwargs.get("multiples")}
     return [KERAS_OPS[name]([], {**renamed, **kwargs}, op, em)]
+
+
+def _tf_shape(args: list[Any], kwargs: dict[str, Any], op: Op, em: Emitter) -> Value:
+    """``tf.shape(x)``: the sizes in Keras's axis order, as an integer tensor (positions computed from a free
+    sequence length)."""
+    x = em.to_layout(_tensor(kwargs.get("input", args[0] if args else None), op, "input"), "keras")
+    if kwargs.get("out_type") not in (None, "int32", "int64"):
+        raise _bad(op, "out_type", kwargs.get("out_type"), "int32 or int64")
+    return em.let(op.layer.name, torch.tensor(Attr(x.ref, "shape"), device=Attr(x.ref, "device")), x,
+                  shape=(x.rank,), integer=True)
+
+
+def _tf_range(args: list[Any], kwargs: dict[str, Any], op: Op, em: Emitter) -> Value:
+    """``tf.range(start, limit=None, delta=1)``: ``torch.arange``; a bound may be a tensor (a size read with
+    ``tf.shape``), a single bound is the limit, as in Python's ``range``."""
+    named = dict(zip(("start", "limit", "delta"), args, strict=False)) | \
+        {k: v for k, v in kwargs.items() if k in ("start", "limit", "delta")}
+    if kwargs.get("dtype") not in (None, "int32", "int64"):
+        raise refuse(op.layer, f"makes a range of dtype {shown(kwargs.get('dtype'))}", "integer ranges are converted")
+    bounds = [named.get("start", 0), named.get("limit"), named.get("delta", 1)]
+    for bound in bounds:
+        if bound is not None and not isinstance(bound, Value) and (
+                not isinstance(bound, int) or isinstance(bound, bool)):
+            raise _bad(op, "range bound", bound, "integers or integer scalar tensors")
+        if isinstance(bound, Value) and (bound.rank != 0 or not bound.integer):
+            raise _bad(op, "range bound", bound.name, "an integer scalar")
+    start, limit, delta = bounds
+    if limit is None:
+        start, limit = 0, start
+    given = (start, limit, delta) if (start, delta) != (0, 1) else (limit,)
+    parts = [b.ref if isinstance(b, Value) else _number(b) for b in given]
+    like = next((b for b in bounds if isinstance(b, Value)), None)
+    device = {"device": Attr(like.ref, "device")} if like is not None else {}  # where the sizes were read
+    return em.let(op.layer.name, torch.arange(*parts, **device), like or Value("range", ()), shape=(None,),
+                  integer=True, layout="keras")
 
 
 TF_RAW_OPS = {

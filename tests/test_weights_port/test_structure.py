@@ -1,0 +1,76 @@
+"""The replaceable head of a converted classifier (conversion._structure): ``forward_features``, ``forward_head``
+with ``pre_logits``, ``self.head`` returning logits, and the output activation applied in ``forward``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import keras
+import numpy as np
+import torch
+from keras import layers as L
+
+import weights_port
+from equivalence_tests import check_conversion, randomise_keras_weights
+from weights_port._tolerance import compare_arrays
+
+
+def _classifier(tmp_path: Path) -> tuple[keras.Model, Path]:
+    x = keras.Input((8, 8, 3))
+    y = L.BatchNormalization()(L.Conv2D(6, 3, activation="relu", name="stem")(x))
+    y = L.GlobalAveragePooling2D(name="pool")(L.Conv2D(5, 3, padding="same")(y))
+    y = L.Dense(4, activation="relu", name="hidden")(L.Dropout(0.3)(y))
+    model = keras.Model(x, L.Dense(3, activation="softmax", name="predictions")(y))
+    randomise_keras_weights(model, np.random.default_rng(0))
+    path = tmp_path / "classifier.keras"
+    model.save(path)
+    return model, path
+
+
+def test_a_classifier_gets_features_a_head_and_its_activation_outside(tmp_path: Path) -> None:
+    model, path = _classifier(tmp_path)
+    check = check_conversion(path, keras_model=model)
+    assert check.passed, (check.results, check.reports)
+    conversion = weights_port.convert(path)
+    module = conversion.build()
+    assert isinstance(module.head, torch.nn.Linear) and not hasattr(module, "predictions")
+    assert conversion.manifest["head"]["keras_layer"] == "predictions"
+    assert conversion.manifest["layers"]["predictions"]["modules"] == ["head"]
+    assert {"head.weight", "head.bias"} <= set(module.state_dict())
+
+    images = np.random.default_rng(1).uniform(-1, 1, (4, 8, 8, 3)).astype("float32")
+    pooled = keras.Model(model.inputs, model.get_layer("pool").output)(images)
+    hidden = keras.Model(model.inputs, model.get_layer("hidden").output)(images)
+    dense = model.get_layer("predictions")
+    logits = np.asarray(hidden) @ np.asarray(dense.kernel) + np.asarray(dense.bias)
+    with torch.no_grad():
+        features = module.forward_features(torch.from_numpy(images.transpose(0, 3, 1, 2)))
+        assert compare_arrays(features.numpy(), np.asarray(pooled), "float32").passed
+        assert compare_arrays(module.forward_head(features, pre_logits=True).numpy(), np.asarray(hidden),
+                              "float32").passed
+        assert compare_arrays(module.forward_head(features).numpy(), logits, "float32").passed
+
+    module.head = torch.nn.Linear(4, 7)  # a new classifier, no edit of forward
+    loss = torch.nn.CrossEntropyLoss()(module.forward_head(features), torch.tensor([0, 6, 2, 1]))
+    loss.backward()
+    assert module.head.weight.grad is not None
+    with torch.no_grad():
+        assert module(torch.from_numpy(images.transpose(0, 3, 1, 2))).shape == (4, 7)
+
+
+def test_flat_keeps_one_forward_and_the_keras_names(tmp_path: Path) -> None:
+    _, path = _classifier(tmp_path)
+    conversion = weights_port.convert(path, flat=True)
+    assert "forward_features" not in conversion.source and "self.predictions(" in conversion.source
+    assert "head" not in conversion.manifest
+
+
+def test_a_model_that_is_not_a_classifier_is_left_whole(tmp_path: Path) -> None:
+    """Two outputs, or a last layer that is not a Dense: no head is invented."""
+    x = keras.Input((6,))
+    y = L.Dense(4)(x)
+    keras.Model(x, [L.Dense(2, activation="softmax")(y), L.Dense(1)(y)]).save(tmp_path / "two.keras")
+    keras.Model(x, L.Activation("tanh")(L.Dense(3)(x))).save(tmp_path / "tanh.keras")
+    for name in ("two.keras", "tanh.keras"):
+        conversion = weights_port.convert(tmp_path / name)
+        assert "forward_head" not in conversion.source and "head" not in conversion.manifest
