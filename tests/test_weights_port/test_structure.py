@@ -74,3 +74,41 @@ def test_a_model_that_is_not_a_classifier_is_left_whole(tmp_path: Path) -> None:
     for name in ("two.keras", "tanh.keras"):
         conversion = weights_port.convert(tmp_path / name)
         assert "forward_head" not in conversion.source and "head" not in conversion.manifest
+
+
+def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
+    """A siamese twin: one ``Twin`` class, held once, called on each input (state-dict keys ``twin.*``); a nested
+    backbone before a classifier head becomes ``self.backbone`` inside ``forward_features``. Both compute what Keras
+    computes, and the form that keeps every value (for ``--check``'s report) reaches the twin's modules through it."""
+    image = keras.Input((12, 12, 3))
+    conv = L.Conv2D(4, 3, activation="relu", name="conv")(image)
+    features = L.GlobalAveragePooling2D()(L.BatchNormalization(name="norm")(conv))
+    twin = keras.Model(image, L.Dense(6, activation="relu", name="embed")(features), name="twin")
+    left, right = keras.Input((12, 12, 3), name="left"), keras.Input((12, 12, 3), name="right")
+    distance = L.Subtract()([twin(left), twin(right)])
+    siamese = keras.Model([left, right], L.Dense(1, activation="sigmoid", name="score")(distance))
+    randomise_keras_weights(siamese, np.random.default_rng(0))
+    siamese.save(tmp_path / "siamese.keras")
+    check = check_conversion(tmp_path / "siamese.keras", keras_model=siamese)
+    assert check.passed, (check.results, check.reports)
+    conversion = weights_port.convert(tmp_path / "siamese.keras")
+    source = conversion.source
+    assert source.count("class Twin(nn.Module)") == 1 and source.count("self.twin = Twin()") == 1
+    assert source.count("self.twin(") == 2
+    module = conversion.build()
+    assert {k.rsplit(".", 1)[0] for k in module.state_dict()} == {"twin.conv", "twin.norm", "twin.embed", "score"}
+    assert conversion.manifest["layers"]["twin/conv"]["modules"] == ["twin.conv"]
+    pair = [torch.from_numpy(np.random.default_rng(k).uniform(-1, 1, (2, 3, 12, 12)).astype("float32")) for k in (1, 2)]
+    with torch.no_grad():
+        assert torch.equal(module(*pair), conversion.build(keep_intermediates=True)(*pair))
+
+    backbone = keras.Sequential([keras.Input((12, 12, 3)), L.Conv2D(4, 3), L.ReLU(), L.GlobalMaxPooling2D()],
+                                name="backbone")
+    x = keras.Input((12, 12, 3))
+    classifier = keras.Model(x, L.Dense(5, activation="softmax")(backbone(x)))
+    randomise_keras_weights(classifier, np.random.default_rng(3))
+    classifier.save(tmp_path / "classifier.keras")
+    check = check_conversion(tmp_path / "classifier.keras", keras_model=classifier)
+    assert check.passed, (check.results, check.reports)
+    source = weights_port.convert(tmp_path / "classifier.keras").source
+    assert "class Backbone(nn.Module)" in source and "x = self.backbone(x)" in source and "self.head" in source

@@ -34,7 +34,7 @@ from ._render import build_module, render_source
 from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
-from ._structure import split_head
+from ._structure import extract_submodules, split_head
 from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
@@ -249,6 +249,7 @@ class _Converter:
             masks = self.masks_for(op, rule, values, incoming)
             if op.layer.class_name == "MultiHeadAttention" and self.em.keras_major >= 3:
                 self.refuse_order_dependent_masks(op, refs, incoming, consumers)
+            self.em.nested_call = op.nested_call
             self.em.begin(op.layer, masks, *_bound(op, values))
             self.em.implicit_masks = {values[t.id].name: m for t, m in zip(refs, incoming, strict=True)}
             try:
@@ -274,6 +275,7 @@ class _Converter:
                 for ref in refs:  # Keras 3's call sets its inputs' masks to None: later readers see none
                     implicit[ref.id] = None
             layer_outputs.setdefault(op.layer.name, outputs)
+        self.em.nested_call = None
         unused = [layer.name for layer in self.source.layers if layer.name not in self.used]
         if unused:
             raise KerasFileError(f"the file holds weights of layers the architecture does not use: "
@@ -292,7 +294,7 @@ class _Converter:
         if not flat:
             layer_classes = {value.name: op.layer.class_name for op in self.graph.ops
                              for value in layer_outputs.get(op.layer.name, [])}
-            ir = split_head(ir, layer_classes, state, manifest)
+            ir = split_head(extract_submodules(ir, state, manifest), layer_classes, state, manifest)
         return Conversion(class_name, ir, state, manifest)
 
     def masks_for(self, op: Op, rule: ConvertRule | None, values: Mapping[int, Value],

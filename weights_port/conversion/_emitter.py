@@ -45,6 +45,8 @@ class Emitter:
         self.layer_map: dict[str, list[str]] = {}
         self._attrs: dict[tuple[str, str], str] = {}
         self._layer: str = ""
+        self.nested_call: tuple[int, str] | None = None
+        """The nested-model call the current op belongs to (the converter sets it per op)."""
         self.masks: list[Value | None] = []
         """The masks Keras passes to the current call, one per data input (None where there is none)."""
         self.call_args: list[Any] = []
@@ -88,7 +90,8 @@ class Emitter:
         attr = self.attributes.allocate(layer.name + (f"_{suffix}" if suffix else ""))
         self._attrs[key] = attr
         spec = ModuleSpec(attr, constructor, tuple(lift(a) for a in args),
-                          tuple((k, lift(v)) for k, v in kwargs.items()), layer.name)
+                          tuple((k, lift(v)) for k, v in kwargs.items()), layer.name,
+                          self.nested_call[1] if self.nested_call else "")
         self.modules.append(spec)
         for name, array in (state or {}).items():
             self.state[f"{attr}.{name}"] = array
@@ -146,7 +149,7 @@ class Emitter:
         whose intermediate value nothing else reads.
         """
         name = like.name if rebind else self.fresh(hint)
-        self.steps.append(Step(Name(name), lift(expr), self._layer))
+        self.steps.append(Step(Name(name), lift(expr), self._layer, self.nested_call))
         return like.with_(name=name, **changes)
 
     def unpack(self, expr: Expr, hints: Sequence[Any]) -> list[Any]:
@@ -160,7 +163,7 @@ class Emitter:
             return TupleTarget(tuple(p[0] for p in parts)), [p[1] for p in parts]
 
         node, names = target(list(hints))
-        self.steps.append(Step(node, expr, self._layer))
+        self.steps.append(Step(node, expr, self._layer, self.nested_call))
         return names
 
     def to_layout(self, value: Value, layout: str) -> Value:

@@ -73,6 +73,8 @@ class Op:
     args: list[Any]
     kwargs: dict[str, Any]
     outputs: list[TensorRef] = field(default_factory=list)
+    nested_call: tuple[int, str] | None = None
+    """(call number, model name) of the top-level call of a nested Keras model this op belongs to."""
     reshape: str = ""
     """Set by the reader alone, never from a file: "fold_time" merges batch and time before a model that
     ``TimeDistributed`` wraps, "unfold_time" splits them after it (its second argument is the folded input)."""
@@ -173,6 +175,8 @@ class _Builder:
         self.ops: list[Op] = []
         self.count = 0
         self.slash_allowed = keras_major < 3
+        self.nested_call: tuple[int, str] | None = None
+        self.nested_calls = 0
 
     def tensor(self) -> TensorRef:
         self.count += 1
@@ -306,14 +310,21 @@ class _Builder:
         if not tensors:
             raise KerasFileError(f"layer {quoted(_layer_name(entry))} is called on no tensor")
         if _class_name(entry) in MODEL_CLASSES:
-            return self.model(entry, f"{prefix}{_layer_name(entry)}/", tensors, depth + 1)[1]
+            if self.nested_call is not None:  # a model inside a nested model stays part of the outer call
+                return self.model(entry, f"{prefix}{_layer_name(entry)}/", tensors, depth + 1)[1]
+            self.nested_call = (self.nested_calls, f"{prefix}{_layer_name(entry)}")
+            self.nested_calls += 1
+            try:
+                return self.model(entry, f"{prefix}{_layer_name(entry)}/", tensors, depth + 1)[1]
+            finally:
+                self.nested_call = None
         wrapped = _inner(entry).get("layer") if isinstance(_inner(entry), Mapping) else None
         if _class_name(entry) == "TimeDistributed" and isinstance(wrapped, Mapping) and \
                 _class_name(wrapped) in MODEL_CLASSES:
             return self.time_distributed_model(entry, wrapped, prefix, tensors, depth)
         layer = self.layer(entry, prefix)
         count = _output_count(layer, kwargs)
-        op = Op(layer, args, kwargs, [self.tensor() for _ in range(count)])
+        op = Op(layer, args, kwargs, [self.tensor() for _ in range(count)], self.nested_call)
         self.ops.append(op)
         return op.outputs
 
@@ -326,13 +337,14 @@ class _Builder:
             raise KerasFileError(f"layer {quoted(_layer_name(entry))} (TimeDistributed) is called on "
                                  f"{len(tensors)} tensors; it takes one")
         layer = self.layer(entry, prefix)
-        folded = Op(replace(layer, name=f"{layer.name}/steps"), [tensors[0]], {}, [self.tensor()], "fold_time")
+        folded = Op(replace(layer, name=f"{layer.name}/steps"), [tensors[0]], {}, [self.tensor()], self.nested_call,
+                    "fold_time")
         self.ops.append(folded)
         outputs = self.model(wrapped, f"{layer.name}/", folded.outputs, depth + 1)[1]
         if len(outputs) != 1:
             raise KerasFileError(f"{layer.describe()} wraps a model with {len(outputs)} outputs; Keras's "
                                  "TimeDistributed takes one")
-        unfolded = Op(layer, [outputs[0], tensors[0]], {}, [self.tensor()], "unfold_time")
+        unfolded = Op(layer, [outputs[0], tensors[0]], {}, [self.tensor()], self.nested_call, "unfold_time")
         self.ops.append(unfolded)
         return unfolded.outputs
 

@@ -22,9 +22,9 @@ from .._errors import PortError
 from ._names import is_safe_identifier
 
 __all__ = [
-    "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "Call", "Compare", "Const", "Expr", "F", "Global", "Index", "ModelIR",
-    "ModuleSpec", "Name", "Seq", "Slice", "Step", "TupleTarget", "UnaryOp", "Value", "call", "const", "lift", "method",
-    "nn", "torch", "vocabulary_error",
+    "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "BlockClass", "Call", "Compare", "Const", "Expr", "F", "Global",
+    "Index", "ModelIR", "ModuleSpec", "Name", "Seq", "Slice", "Stage", "Step", "Submodule", "TupleTarget", "UnaryOp",
+    "Value", "call", "const", "lift", "method", "nn", "torch", "vocabulary_error",
 ]
 
 ConstValue = None | bool | int | float | str | tuple["ConstValue", ...]
@@ -332,6 +332,8 @@ class ModuleSpec:
     args: tuple[Expr, ...] = ()
     kwargs: tuple[tuple[str, Expr], ...] = ()
     keras_layer: str = ""
+    owner: str = ""
+    """The nested Keras model whose call created it ("" at the top level)."""
 
     def __post_init__(self) -> None:
         if not is_safe_identifier(self.attr):
@@ -381,6 +383,8 @@ class Step:
     target: Target
     value: Expr
     keras_layer: str = ""
+    nested_call: tuple[int, str] | None = None
+    """The top-level call of a nested Keras model this step computes part of (``Op.nested_call``)."""
 
     @property
     def bound(self) -> list[str]:
@@ -403,6 +407,47 @@ class Port:
     value: Value
 
 
+@dataclass(frozen=True)
+class Submodule:
+    """A nested Keras model as ``self.<attr> = <class_name>()``: the flat modules it owns, each under its name
+    inside the class; every call of the model in ``forward`` becomes one call of the submodule."""
+
+    attr: str
+    class_name: str
+    keras_model: str
+    attrs: tuple[tuple[str, str], ...]
+    """(flat attribute, attribute inside the submodule) for each module the nested model owns."""
+
+
+@dataclass(frozen=True)
+class BlockClass:
+    """A block that repeats (a residual span between two points where one tensor alone flows on), as one
+    ``nn.Module`` class: its modules built from keyword ``parameters`` (``Name``s in their arguments)."""
+
+    class_name: str
+    parameters: tuple[str, ...]
+    modules: tuple[tuple[str, Global, tuple[Expr, ...], tuple[tuple[str, Expr], ...]], ...]
+    """(attribute, constructor, args, kwargs); an argument is a constant or a parameter's ``Name``."""
+    steps: tuple[Step, ...]
+    """``forward`` of the first instance, its module calls renamed to the class's attributes."""
+    input: str
+    output: str
+
+
+@dataclass(frozen=True)
+class Stage:
+    """``self.<attr> = nn.Sequential(Block(...), ...)``: adjacent blocks, replacing steps ``start..end`` of the
+    structured ``forward`` (after submodules) with ``x = self.<attr>(x)``."""
+
+    attr: str
+    start: int
+    end: int
+    blocks: tuple[tuple[str, tuple[tuple[str, Expr], ...]], ...]
+    """(class name, keyword arguments) per block."""
+    paths: tuple[tuple[str, tuple[str | int, ...]], ...]
+    """(flat attribute, path inside the stage: block index, attribute)."""
+
+
 @dataclass
 class ModelIR:
     """Everything a generated module is, with no text in it but constants."""
@@ -421,6 +466,14 @@ class ModelIR:
     """The Keras model is a Sequential: a chain of modules may become an ``nn.Sequential``."""
     head: Any = None
     """A ``_structure.HeadSplit``: ``forward`` as ``forward_features``, ``forward_head`` and the output activation."""
+    submodules: list[Submodule] = field(default_factory=list)
+    """Nested Keras models rendered as their own ``nn.Module`` classes (``steps`` stay flat)."""
+    doc: str = ""
+    """The class docstring, where it is not the model's (a submodule's)."""
+    blocks: list[BlockClass] = field(default_factory=list)
+    stages: list[Stage] = field(default_factory=list)
+    parameters: tuple[str, ...] = ()
+    """Keyword parameters of ``__init__`` (a block class)."""
 
     def module_named(self, attr: str) -> ModuleSpec | None:
         return next((m for m in self.modules if m.attr == attr), None)

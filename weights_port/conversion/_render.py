@@ -17,6 +17,7 @@ import sys
 import textwrap
 import types
 from collections.abc import Callable, Iterable, Mapping
+from dataclasses import fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -36,20 +37,23 @@ from ._ir import (
     ModelIR,
     ModuleSpec,
     Name,
+    Port,
     Seq,
     Slice,
     Step,
+    Submodule,
     TupleTarget,
     UnaryOp,
+    Value,
     free_names,
     vocabulary_error,
 )
 from ._names import module_name_for
 from ._vocabulary import F_FUNCTIONS, FUNCTIONAL_MODULES, NN_CLASSES, TENSOR_METHODS, TORCH_FUNCTIONS, allowed_global
 
-__all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "helper_definitions", "is_generator_local", "printable",
-           "recycle_names", "render", "render_source",
-           "runtime_helper"]
+__all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "discard_unused", "helper_definitions", "is_generator_local",
+           "printable", "recycle_names", "render", "render_source", "run_interface", "runtime_helper", "sequential_chain",
+           "statement", "structured_steps", "submodule_ir", "submodule_runs"]
 
 _BINARY = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow, "@": ast.MatMult, "//": ast.FloorDiv,
            "%": ast.Mod, "&": ast.BitAnd, "|": ast.BitOr}
@@ -177,6 +181,67 @@ def _pruned(target: TupleTarget, read: set[str]) -> TupleTarget:
         else:
             items.append(None)
     return TupleTarget(tuple(items))
+
+
+def submodule_runs(steps: list[Step], sub: Submodule) -> list[list[int]]:
+    """The step indices of each call of ``sub``'s nested model, one list per call, in order."""
+    runs: dict[int, list[int]] = {}
+    for index, step in enumerate(steps):
+        if step.nested_call is not None and step.nested_call[1] == sub.keras_model:
+            runs.setdefault(step.nested_call[0], []).append(index)
+    return list(runs.values())
+
+
+def run_interface(steps: list[Step], run: list[int], outputs: Iterable[str]) -> tuple[list[str], list[str]]:
+    """(inputs, outputs) of a run of steps: the locals it reads that it does not bind, in reading order; the
+    locals it binds that a later step or the model's outputs read, in binding order."""
+    bound = [name for i in run for name in steps[i].bound]
+    reads = [n for i in run for n in free_names(steps[i].value)]
+    inputs = list(dict.fromkeys(n for n in reads if n not in bound))
+    later = {n for step in steps[run[-1] + 1:] for n in free_names(step.value)} | set(outputs)
+    return inputs, [n for n in dict.fromkeys(bound) if n in later]
+
+
+def structured_steps(ir: ModelIR) -> list[Step]:
+    """``forward``'s steps with each call of a nested model replaced by one call of its submodule."""
+    steps = discard_unused(ir)
+    replaced: dict[int, Step | None] = {}
+    outputs = [p.value.name for p in ir.outputs]
+    for sub in ir.submodules:
+        for run in submodule_runs(steps, sub):
+            inputs, results = run_interface(steps, run, outputs)
+            target: Name | TupleTarget = Name(results[0]) if len(results) == 1 else \
+                TupleTarget(tuple(Name(r) for r in results))
+            call = Call(Attr(Name("self"), sub.attr), tuple(Name(n) for n in inputs))
+            replaced[run[0]] = Step(target, call, sub.keras_model)
+            replaced.update({i: None for i in run[1:]})
+    kept: list[Step] = []
+    for index, step in enumerate(steps):
+        new = replaced.get(index, step)
+        if new is not None:
+            kept.append(new)
+    return kept
+
+
+def statement(step: Step) -> ast.stmt:
+    """One step as the statement ``forward`` holds."""
+    return ast.Assign([_target(step.target)], _expr(step.value))
+
+
+def submodule_ir(ir: ModelIR, sub: Submodule) -> ModelIR:
+    """The class of a nested model: its modules under their inner names, the steps of its first call."""
+    steps = discard_unused(ir)
+    run = submodule_runs(steps, sub)[0]
+    inputs, results = run_interface(steps, run, [p.value.name for p in ir.outputs])
+    inner = dict(sub.attrs)
+    modules = [replace(m, attr=inner[m.attr], owner="") for m in ir.modules if m.attr in inner]
+    calls = len(submodule_runs(steps, sub))
+    doc = (f"{sub.class_name}: the nested Keras model {printable(sub.keras_model, 60)}"
+           + (f", called {calls} times with the same weights." if calls > 1 else ".") + "\n")
+    paths = {flat: (name,) for flat, name in sub.attrs}
+    body = [replace(steps[i], value=_through_parents(steps[i].value, paths), nested_call=None) for i in run]
+    return ModelIR(sub.class_name, [Port(n, Value(n, ())) for n in inputs], modules, body,
+                   [Port(n, Value(n, ())) for n in results], doc=doc)
 
 
 def sequential_chain(ir: ModelIR) -> list[tuple[str, ast.expr]] | None:
@@ -316,11 +381,16 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
     every layer's value under its own name until ``forward`` returns, for finding where a
     conversion diverges).
     """
-    steps = discard_unused(ir)
-    chain = sequential_chain(ir)
-    model = _sequential_class(ir, chain) if chain is not None else _module_class(ir, steps, keep_intermediates)
+    chain = sequential_chain(ir) if not ir.submodules else None
+    if chain is not None:
+        model = _sequential_class(ir, chain)
+    elif keep_intermediates:  # every value in forward's one frame; nested modules reached through their parents
+        model = _module_class(ir, discard_unused(ir), keep_intermediates)
+    else:
+        model = _module_class(ir, structured_steps(ir))
+    nested = [_module_class(submodule_ir(ir, sub), discard_unused(submodule_ir(ir, sub))) for sub in ir.submodules]
     helpers = helper_definitions(ir.helpers)
-    uses = {n.id for n in ast.walk(ast.Module([*helpers, model], [])) if isinstance(n, ast.Name)}
+    uses = {n.id for n in ast.walk(ast.Module([*helpers, *nested, model], [])) if isinstance(n, ast.Name)}
     imports: list[ast.stmt] = [ast.ImportFrom("__future__", [ast.alias("annotations")], 0)]
     if "OrderedDict" in uses:
         imports.append(ast.ImportFrom("collections", [ast.alias("OrderedDict")], 0))
@@ -332,9 +402,11 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
     doc = (f"PyTorch module converted from the Keras model {printable(ir.source_file)} by keras-torch-zoo.\n\n"
            f"Depends on torch alone; load the weights with\n    model = {ir.class_name}()\n"
            f"    model.load_state_dict(safetensors.torch.load_file(\"{stem}.safetensors\"))\n")
-    tree = ast.Module([ast.Expr(ast.Constant(doc)), *imports, *helpers, model], [])
+    tree = ast.Module([ast.Expr(ast.Constant(doc)), *imports, *helpers, *nested, model], [])
     ast.fix_missing_locations(tree)
     check_tree(tree, ir)
+    for sub in ir.submodules:
+        check_tree(tree, submodule_ir(ir, sub))
     return tree
 
 
@@ -379,9 +451,19 @@ def _arguments(names: list[str]) -> ast.arguments:
 
 
 def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = False) -> ast.ClassDef:
+    owned = {flat: (sub.attr, inner) for sub in ir.submodules for flat, inner in sub.attrs}
+    specs: list[ModuleSpec] = []
+    for spec in ir.modules:
+        if spec.attr not in owned:
+            specs.append(spec)
+        elif all(s.attr != owned[spec.attr][0] for s in specs):
+            sub = next(s for s in ir.submodules if s.attr == owned[spec.attr][0])
+            specs.append(ModuleSpec(sub.attr, Global((sub.class_name,)), keras_layer=sub.keras_model))
     init_body: list[ast.stmt] = [
         ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), spec.attr, ast.Store())], _constructor(spec))
-        for spec in ir.modules]
+        for spec in specs]
+    if owned and keep_intermediates:
+        steps = [replace(step, value=_through_parents(step.value, owned)) for step in steps]
     if ir.head is not None and not keep_intermediates:  # one forward keeps every value in one frame
         functions = _split_forward(ir, steps, keep_intermediates)
         body = [ast.Expr(ast.Constant(_docstring(ir))), _init(init_body, [], ir.float64), *functions]
@@ -396,8 +478,30 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
     returns: ast.expr = _tensor_annotation() if len(returned) == 1 else ast.Subscript(
         ast.Name("tuple", ast.Load()), ast.Tuple([_tensor_annotation()] * len(returned), ast.Load()), ast.Load())
     forward = ast.FunctionDef("forward", _arguments(arguments), forward_body, [], returns, None)
-    body = [ast.Expr(ast.Constant(_docstring(ir))), _init(init_body, [], ir.float64), forward]
+    body = [ast.Expr(ast.Constant(ir.doc or _docstring(ir))), _init(init_body, [], ir.float64), forward]
     return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Module")))], [], body, [])
+
+
+def _through_parents(expr: Any, owned: Mapping[str, tuple[str, ...]]) -> Any:
+    """``self.<flat>`` → ``self.<submodule>.<inner>`` (or any path) throughout an expression."""
+    if isinstance(expr, Attr) and expr.value == Name("self") and expr.name in owned:
+        target: Expr = Name("self")
+        for part in owned[expr.name]:
+            target = Attr(target, part)
+        return target
+    if is_dataclass(expr) and not isinstance(expr, type):
+        changes = {}
+        for f in fields(expr):
+            value = getattr(expr, f.name)
+            if isinstance(value, tuple):
+                new = tuple(_through_parents(v, owned) if not isinstance(v, tuple) else
+                            tuple(_through_parents(x, owned) for x in v) for v in value)
+            else:
+                new = _through_parents(value, owned)
+            if new is not value and new != value:
+                changes[f.name] = new
+        return replace(expr, **changes) if changes else expr
+    return expr
 
 
 def _split_forward(ir: ModelIR, steps: list[Step], keep_intermediates: bool) -> list[ast.FunctionDef]:
@@ -440,7 +544,7 @@ def _split_forward(ir: ModelIR, steps: list[Step], keep_intermediates: bool) -> 
 
 
 def _assigns(steps: list[Step]) -> list[ast.stmt]:
-    return [ast.Assign([_target(step.target)], _expr(step.value)) for step in steps]
+    return [statement(step) for step in steps]
 
 
 _GENERIC_NAMES = ("x", "y", "z", "u", "v", "w")
@@ -590,7 +694,8 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
     """
     helpers = {h.name for h in ir.helpers}
     locals_ = {p.value.name for p in ir.inputs} | {n for s in ir.steps for n in s.bound} | {"self", "_"}
-    attributes = {m.attr for m in ir.modules} | TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | TENSOR_METHODS | \
+    attributes = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules} | \
+        {inner for s in ir.submodules for _, inner in s.attrs} | TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | TENSOR_METHODS | \
         _FIXED_ATTRIBUTES
     all_helpers = helpers | {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
                              and n.name != ir.class_name}

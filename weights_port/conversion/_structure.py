@@ -1,4 +1,7 @@
-"""Structure found in a converted model: the replaceable classifier head.
+"""Structure found in a converted model: nested Keras models as submodules, and the replaceable classifier head.
+
+A nested Keras model (a ``backbone``, a siamese twin called twice) becomes its own
+``nn.Module`` class, held once and called as often as Keras calls it.
 
 A classifier read as a PyTorch engineer reads timm's models is ``forward_features`` (the
 backbone up to its pooled or flattened features), ``forward_head(x, pre_logits=False)``
@@ -10,16 +13,18 @@ no edit of ``forward``.
 
 from __future__ import annotations
 
+import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, Call, Global, ModelIR, Name, Step, free_names
-from ._render import discard_unused, sequential_chain
+from ._ir import SELF, Attr, Call, Expr, Global, ModelIR, Name, Step, Submodule, free_names
+from ._names import NameTable, snake_identifier
+from ._render import discard_unused, run_interface, sequential_chain, statement, structured_steps, submodule_runs
 
-__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "split_head"]
+__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "split_head"]
 
 HEAD_ATTRIBUTE = "head"
 _FEATURE_LAYERS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
@@ -47,8 +52,9 @@ def split_head(ir: ModelIR, layer_classes: Mapping[str, str], state: dict[str, n
     classifier of that shape: one input, one output, a last ``nn.Linear`` whose logits only an output
     activation (softmax, sigmoid) follows, and a point before it where one value (the pooled or flattened
     features, else the head's input) is all that flows on. ``state`` and ``manifest`` are renamed in place."""
-    steps = discard_unused(ir)
-    if len(ir.inputs) != 1 or len(ir.outputs) != 1 or sequential_chain(ir) is not None or not steps:
+    steps = structured_steps(ir)
+    if len(ir.inputs) != 1 or len(ir.outputs) != 1 or (sequential_chain(ir) is not None and not ir.submodules) or \
+            not steps:
         return ir
     head_step = _head_step(ir, steps)
     if head_step is None:
@@ -61,7 +67,7 @@ def split_head(ir: ModelIR, layer_classes: Mapping[str, str], state: dict[str, n
     cut = _features_cut(ir, steps, head_step, layer_classes, pre_logits)
     if cut is None:
         return ir
-    renamed = replace(ir, steps=[_renamed_step(s, old_attr) for s in steps],
+    renamed = replace(ir, steps=[_renamed_step(s, old_attr) for s in ir.steps],
                       modules=[replace(m, attr=HEAD_ATTRIBUTE) if m.attr == old_attr else m for m in ir.modules],
                       head=HeadSplit(cut[0], cut[1], pre_logits, head_step))
     for key in [k for k in state if k.split(".", 1)[0] == old_attr]:
@@ -127,3 +133,87 @@ def _renamed_step(step: Step, old_attr: str) -> Step:
             value.func.name == old_attr:
         return replace(step, value=replace(value, func=Attr(SELF, HEAD_ATTRIBUTE)))
     return step
+
+
+def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
+    """``ir`` with each nested Keras model whose calls are self-contained runs of steps, all computing the same
+    function of their inputs (a shared twin), as a ``Submodule``; ``state`` keys and the manifest's module
+    names become the dotted paths (``backbone.conv2d.weight``)."""
+    steps = discard_unused(ir)
+    models = list(dict.fromkeys(s.nested_call[1] for s in steps if s.nested_call is not None))
+    taken = {m.attr for m in ir.modules}
+    classes = NameTable()
+    classes.reserve(ir.class_name, *(h.name for h in ir.helpers))
+    subs: list[Submodule] = []
+    for model in models:
+        owned = [m for m in ir.modules if m.owner == model]
+        runs = submodule_runs(steps, Submodule("", "", model, ()))
+        if not owned or not _self_contained(steps, runs, {m.attr for m in owned}, ir) or \
+                len({_canonical(steps, run, ir) for run in runs}) != 1:
+            continue
+        attr = _free_attribute(snake_identifier(model.rsplit("/", 1)[-1], "backbone"), taken)
+        inner_names = NameTable()
+        prefix = snake_identifier(model, "model") + "_"
+        inner = tuple((m.attr, inner_names.allocate(m.attr[len(prefix):] if m.attr.startswith(prefix) else m.attr))
+                      for m in owned)
+        subs.append(Submodule(attr, classes.allocate_class(model.rsplit("/", 1)[-1]), model, inner))
+    if not subs:
+        return ir
+    paths = {flat: f"{sub.attr}.{name}" for sub in subs for flat, name in sub.attrs}
+    for key in list(state):
+        head, _, rest = key.partition(".")
+        if head in paths:
+            state[f"{paths[head]}.{rest}"] = state.pop(key)
+    for entry in manifest["layers"].values():
+        entry["modules"] = [paths.get(m, m) for m in entry["modules"]]
+    attributes = manifest["names"]["attributes"]
+    for sub in subs:
+        attributes[sub.attr] = sub.keras_model
+        for flat, name in sub.attrs:
+            attributes[name] = attributes.get(flat, name)
+    manifest["names"]["class"].update({sub.class_name: sub.keras_model for sub in subs})
+    return replace(ir, submodules=subs)
+
+
+def _self_contained(steps: list[Step], runs: list[list[int]], owned: set[str], ir: ModelIR) -> bool:
+    """Each call is one unbroken run of steps that calls only the nested model's own modules, and the model's
+    modules are called nowhere else."""
+    inside = {i for run in runs for i in run}
+    for run in runs:
+        if run != list(range(run[0], run[-1] + 1)):
+            return False
+        if not run_interface(steps, run, [p.value.name for p in ir.outputs])[1]:
+            return False
+    for index, step in enumerate(steps):
+        called = _modules_called(step.value)
+        if (index in inside and not called <= owned) or (index not in inside and called & owned):
+            return False
+    return True
+
+
+def _modules_called(expr: Expr) -> set[str]:
+    tree = statement(Step(Name("_"), expr))
+    return {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            and n.value.id == "self"}
+
+
+def _canonical(steps: list[Step], run: list[int], ir: ModelIR) -> str:
+    """A run's steps with locals renamed by order of appearance: equal for two calls of one function."""
+    order: dict[str, str] = {}
+
+    class Canon(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            if node.id == "self" or node.id in ("torch", "nn", "F"):
+                return node
+            return ast.Name(order.setdefault(node.id, f"v{len(order)}"), node.ctx)
+
+    statements = [statement(steps[i]) for i in run]
+    return ast.dump(ast.Module([Canon().visit(s) for s in statements], []))
+
+
+def _free_attribute(hint: str, taken: set[str]) -> str:
+    name, count = hint, 2
+    while name in taken:
+        name, count = f"{hint}_{count}", count + 1
+    taken.add(name)
+    return name
