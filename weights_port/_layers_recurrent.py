@@ -23,8 +23,8 @@ from ._rules import (
     flatten_rows_to_channels_last,
 )
 
-__all__ = ["GATES", "RECURRENT_RULES", "cell_to_cudnn_keras", "cell_to_torch_arrays", "from_cudnn_kernels",
-           "to_cudnn_kernels"]
+__all__ = ["GATES", "RECURRENT_RULES", "cell_to_cudnn_keras", "cell_to_torch_arrays", "conv_lstm_to_torch",
+           "from_cudnn_kernels", "to_cudnn_kernels"]
 
 GATES = {"LSTM": 4, "GRU": 3, "RNN": 1}
 _KERAS_CLASS = {"LSTM": "LSTM", "GRU": "GRU", "RNN": "SimpleRNN"}
@@ -236,5 +236,39 @@ def _cudnn_rule(keras_class: str, kind: str) -> PortRule:
                     doc=f"{keras_class} → nn.{kind}: cuDNN's kernel layout undone, both biases kept")
 
 
+def conv_lstm_to_torch(arrays: Arrays, ctx: RuleContext) -> State:
+    """[kernel (*k, in, 4·filters), recurrent kernel (*k, filters, 4·filters), bias (4·filters,)?] → ConvLSTM's
+    ``input_conv.weight`` (4·filters, in, *k), ``recurrent_conv.weight`` (4·filters, filters, *k), ``input_conv.bias``:
+    each kernel transposed as a Conv kernel is; the gate blocks (i, f, c, o) stay in Keras's order."""
+    if len(arrays) not in (2, 3) or arrays[0].ndim < 3 or arrays[1].ndim != arrays[0].ndim:
+        raise RuleMismatch(f"expected a kernel, a recurrent kernel and maybe a bias, found {[a.shape for a in arrays]}")
+    rank = arrays[0].ndim - 2
+    kernel, recurrent = arrays[0], arrays[1]
+    width = kernel.shape[-1]
+    filters = width // 4
+    if width % 4 or recurrent.shape != (*kernel.shape[:rank], filters, width) or \
+            (len(arrays) == 3 and arrays[2].shape != (width,)):
+        raise RuleMismatch(f"kernel {kernel.shape}, recurrent kernel {recurrent.shape} and bias "
+                           f"{[a.shape for a in arrays[2:]]} are not a ConvLSTM's")
+    axes = (rank + 1, rank, *range(rank))
+    state = {"input_conv.weight": kernel.transpose(axes), "recurrent_conv.weight": recurrent.transpose(axes)}
+    if len(arrays) == 3:
+        state["input_conv.bias"] = arrays[2]
+    return state
+
+
+def _conv_lstm_to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
+    rank = state["input_conv.weight"].ndim - 2
+    axes = (*range(2, rank + 2), 1, 0)
+    arrays = [state["input_conv.weight"].transpose(axes), state["recurrent_conv.weight"].transpose(axes)]
+    return arrays + ([state["input_conv.bias"]] if "input_conv.bias" in state else [])
+
+
+_CONV_LSTM_RULES = [PortRule(f"ConvLSTM{n}D", ("ConvLSTM",), conv_lstm_to_torch, _conv_lstm_to_keras,
+                                 doc="kernels (*k, in, 4·filters) → conv weights (4·filters, in, *k), gates i, f, c, o")
+                        for n in (1, 2, 3)]
+"""ConvLSTM1D/2D/3D ↔ the runtime ``ConvLSTM`` of ``weights_port.torch_modules`` (what ``zoo convert`` builds)."""
+
+
 RECURRENT_RULES: list[PortRule] = [*(_recurrent_rule(kind) for kind in GATES), _bidirectional_rule(),
-                                   _cudnn_rule("CuDNNLSTM", "LSTM"), _cudnn_rule("CuDNNGRU", "GRU")]
+                                   _cudnn_rule("CuDNNLSTM", "LSTM"), _cudnn_rule("CuDNNGRU", "GRU"), *_CONV_LSTM_RULES]

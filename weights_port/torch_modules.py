@@ -277,8 +277,9 @@ class RecurrentLoop(nn.Module):
                 mask: torch.Tensor | None = None, zero_output_for_mask: bool = False
                 ) -> tuple[torch.Tensor, torch.Tensor | tuple[torch.Tensor, torch.Tensor]]:
         """``mask`` (batch, time), True where a step counts, as Keras's: a masked step keeps the state; its
-        output is the previous one, or zeros with ``zero_output_for_mask``. The backward direction
-        reads each sequence's own steps in reverse."""
+        output is the previous step's output (zeros before the first counted step, even from an initial
+        state), or zeros with ``zero_output_for_mask``. The backward direction reads each sequence's own
+        steps in reverse."""
         sequence = x if self.batch_first else x.transpose(0, 1)
         outputs, finals_h, finals_c = [], [], []
         for direction, suffix in enumerate(self.suffixes):
@@ -288,6 +289,7 @@ class RecurrentLoop(nn.Module):
             if hx is not None:
                 h, c = (hx[0][direction], hx[1][direction]) if isinstance(hx, tuple) else (hx[direction], c)
             hidden = []
+            previous = torch.zeros_like(h)  # Keras's output at a masked step before any counted one: zeros
             for t in range(steps.shape[1]):
                 new_h, new_c = self.cell(steps[:, t], h, c, suffix)
                 if keep is None:
@@ -295,7 +297,8 @@ class RecurrentLoop(nn.Module):
                     hidden.append(h)
                     continue
                 h, c = torch.where(keep[:, t], new_h, h), torch.where(keep[:, t], new_c, c)
-                hidden.append(torch.where(keep[:, t], new_h, torch.zeros_like(h)) if zero_output_for_mask else h)
+                previous = torch.where(keep[:, t], new_h, torch.zeros_like(h) if zero_output_for_mask else previous)
+                hidden.append(previous)
             out = torch.stack(hidden, dim=1)
             outputs.append(out if direction == 0 else out.flip(1))
             finals_h.append(h)

@@ -151,7 +151,7 @@ def _assert_safe(conversion: weights_port.Conversion, strings: list[str], tmp_pa
     text = conversion.source
     tree = ast.parse(text)
     generated = set(conversion.manifest["names"]["attributes"]) | set(conversion.manifest["names"]["locals"]) | \
-        {conversion.class_name}
+        {conversion.class_name} | set(conversion.manifest["names"]["class"])
     for node in ast.walk(tree):
         names = []
         if isinstance(node, ast.Name):

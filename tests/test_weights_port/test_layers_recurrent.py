@@ -413,9 +413,8 @@ def test_rnn_of_each_cell_every_option(flavour: str, cell: str, sequences: bool,
 
 
 def test_conv_lstm_weights_rule_round_trips_and_keeps_keras_gate_order() -> None:
-    from weights_port.conversion._rules_recurrent import CONV_LSTM_PORT_RULES
 
-    rule = next(r for r in CONV_LSTM_PORT_RULES if r.keras_class == "ConvLSTM2D")
+    rule = next(r for r in DEFAULT_RULES.for_torch_type("ConvLSTM") if r.keras_class == "ConvLSTM2D")  # the porter's
     rng = np.random.default_rng(7)
     arrays = [rng.standard_normal((3, 2, 5, 8)), rng.standard_normal((3, 2, 2, 8)), rng.standard_normal(8)]
     ctx = RuleContext(KerasLayer("c", "ConvLSTM2D", None, ()), TorchTarget("m", "ConvLSTM", {}))

@@ -128,3 +128,18 @@ def test_a_tf_op_layer_drops_the_mask(tmp_path: Path) -> None:
     x = tf_keras.layers.Embedding(5, 4, mask_zero=True)(tokens) * 2.0
     model = tf_keras.Model(tokens, tf_keras.layers.GlobalAveragePooling1D()(x))
     _assert_converts_exactly(model, tmp_path / "model.h5", [TOKENS])
+
+
+@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+def test_a_masked_decoder_started_from_the_encoder_states(flavour: str, tmp_path: Path) -> None:
+    """A seq2seq decoder ``LSTM(d, initial_state=[h, c])`` over a masked embedding. Keras 3 fills a layer's mask only
+    for a call with one tensor argument, so this decoder runs unmasked; tf.keras masks it, and a masked step before
+    any counted one outputs zeros, not the initial state (padding at the start is in ``TOKENS``)."""
+    K = _keras(flavour)
+    source, target = K.Input((6,), dtype="int32"), K.Input((6,), dtype="int32")
+    _, h, c = K.layers.LSTM(3, return_state=True)(K.layers.Embedding(5, 4, mask_zero=True)(source))
+    decoded = K.layers.LSTM(3, return_sequences=True)(K.layers.Embedding(5, 4, mask_zero=True)(target),
+                                                      initial_state=[h, c])
+    model = K.Model([source, target], [decoded, K.layers.GlobalAveragePooling1D()(decoded)])
+    _assert_converts_exactly(model, tmp_path / ("model.keras" if flavour == "keras" else "model.h5"),
+                             [TOKENS, TOKENS[::-1].copy()])

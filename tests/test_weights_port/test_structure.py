@@ -4,6 +4,7 @@ with ``pre_logits``, ``self.head`` returning logits, and the output activation a
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import keras
 import numpy as np
@@ -112,3 +113,39 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
     assert check.passed, (check.results, check.reports)
     source = weights_port.convert(tmp_path / "classifier.keras").source
     assert "class Backbone(nn.Module)" in source and "x = self.backbone(x)" in source and "self.head" in source
+
+
+def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> None:
+    """Five residual blocks of one structure at two widths: one ``Bottleneck`` class whose differing constructor
+    arguments are keyword parameters, instances in ``nn.Sequential`` stages (a projection block, which occurs once
+    per stage, opens each stage); state-dict keys and the manifest follow (``stage1.0.conv1.weight``); the module
+    computes what Keras computes, also in the form that keeps every value."""
+    def bottleneck(x: Any, width: int, name: str, project: bool = False) -> Any:
+        y = L.Conv2D(width, 1, activation="relu", name=f"{name}_1")(x)
+        y = L.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_2")(y)
+        y = L.BatchNormalization(name=f"{name}_bn")(L.Conv2D(4 * width, 1, name=f"{name}_3")(y))
+        shortcut = L.Conv2D(4 * width, 1, name=f"{name}_0")(x) if project else x
+        return L.Activation("relu", name=f"{name}_out")(L.Add(name=f"{name}_add")([shortcut, y]))
+
+    image = keras.Input((8, 8, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem")(image)
+    x = bottleneck(bottleneck(bottleneck(x, 2, "a1", project=True), 2, "a2"), 2, "a3")
+    x = bottleneck(bottleneck(x, 3, "b1", project=True), 3, "b2")
+    model = keras.Model(image, L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(tmp_path / "blocks.keras")
+    check = check_conversion(tmp_path / "blocks.keras", keras_model=model)
+    assert check.passed, (check.results, check.reports)
+    conversion = weights_port.convert(tmp_path / "blocks.keras")
+    source = conversion.source
+    assert source.count("class Bottleneck(nn.Module)") == 1 and source.count("class ProjectionBottleneck(") == 1
+    assert "x = self.stage1(x)" in source and "x = self.stage2(x)" in source
+    assert "Bottleneck(in_channels=8, width=2)" in source and "Bottleneck(in_channels=12, width=3)" in source
+    assert conversion.manifest["layers"]["a2_1"]["modules"] == ["stage1.1.conv1"]
+    module = conversion.build()
+    assert module.stage1[1].conv1.weight.shape == (2, 8, 1, 1) and "stage2.1.conv3.weight" in module.state_dict()
+    images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 8, 8)).astype("float32"))
+    with torch.no_grad():
+        assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
+    flat = weights_port.convert(tmp_path / "blocks.keras", flat=True)
+    assert "class Bottleneck" not in flat.source and "a2_1.weight" in flat.state_dict

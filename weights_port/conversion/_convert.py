@@ -34,7 +34,7 @@ from ._render import build_module, render_source
 from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
-from ._structure import extract_submodules, split_head
+from ._structure import extract_stages, extract_submodules, split_head
 from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
@@ -294,7 +294,8 @@ class _Converter:
         if not flat:
             layer_classes = {value.name: op.layer.class_name for op in self.graph.ops
                              for value in layer_outputs.get(op.layer.name, [])}
-            ir = split_head(extract_submodules(ir, state, manifest), layer_classes, state, manifest)
+            ir = extract_stages(extract_submodules(ir, state, manifest), state, manifest)
+            ir = split_head(ir, layer_classes, state, manifest)
         return Conversion(class_name, ir, state, manifest)
 
     def masks_for(self, op: Op, rule: ConvertRule | None, values: Mapping[int, Value],
@@ -309,6 +310,8 @@ class _Converter:
             masks: list[Value | None] = [None if t is None else values[t.id] for t in op.mask_inputs]
         elif is_operation(op.layer) or op.layer.class_name in _TF_OPERATION_LAYERS:
             masks = []  # keras.ops calls and tf.keras's TF-op layers take no mask and drop it (expects_mask_arg)
+        elif self.em.keras_major >= 3 and _tensor_arguments(op) > 1:
+            masks = []  # Keras 3 fills ``mask`` only for a call with one tensor argument (an RNN's initial_state)
         elif _masking(op.layer, "call_takes_mask", self.em.keras_major) is not False:
             masks = incoming
         else:
@@ -454,6 +457,20 @@ def _bound(op: Op, values: Mapping[int, Value]) -> tuple[list[Any], dict[str, An
         return item
 
     return swap(op.args), {k: swap(v) for k, v in op.kwargs.items() if k != "mask"}
+
+
+def _tensor_arguments(op: Op) -> int:
+    """How many of a call's arguments hold tensors (a list of tensors is one argument), ``mask`` aside."""
+    def holds(value: Any) -> bool:
+        if isinstance(value, TensorRef):
+            return True
+        if isinstance(value, list | tuple):
+            return any(holds(v) for v in value)
+        if isinstance(value, dict):
+            return any(holds(v) for v in value.values())
+        return False
+
+    return sum(holds(a) for a in op.args) + sum(holds(v) for k, v in op.kwargs.items() if k != "mask")
 
 
 def _downstream(op: Op, consumers: Mapping[int, list[Op]]) -> set[int]:

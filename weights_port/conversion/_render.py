@@ -27,6 +27,7 @@ from ._ir import (
     ELLIPSIS,
     Attr,
     BinOp,
+    BlockClass,
     Call,
     Compare,
     Const,
@@ -203,6 +204,28 @@ def run_interface(steps: list[Step], run: list[int], outputs: Iterable[str]) -> 
 
 
 def structured_steps(ir: ModelIR) -> list[Step]:
+    """``forward``'s steps with each call of a nested model replaced by one call of its submodule and each stage
+    of repeated blocks by one call of its ``nn.Sequential``."""
+    steps = submodule_steps(ir)
+    if not ir.stages:
+        return steps
+    out: list[Step] = []
+    stages = {stage.start: stage for stage in ir.stages}
+    index = 0
+    while index < len(steps):
+        stage = stages.get(index)
+        if stage is None:
+            out.append(steps[index])
+            index += 1
+            continue
+        inputs, results = run_interface(steps, list(range(stage.start, stage.end + 1)),
+                                        [p.value.name for p in ir.outputs])
+        out.append(Step(Name(results[-1]), Call(Attr(Name("self"), stage.attr), (Name(inputs[0]),)), stage.attr))
+        index = stage.end + 1
+    return out
+
+
+def submodule_steps(ir: ModelIR) -> list[Step]:
     """``forward``'s steps with each call of a nested model replaced by one call of its submodule."""
     steps = discard_unused(ir)
     replaced: dict[int, Step | None] = {}
@@ -389,6 +412,8 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
     else:
         model = _module_class(ir, structured_steps(ir))
     nested = [_module_class(submodule_ir(ir, sub), discard_unused(submodule_ir(ir, sub))) for sub in ir.submodules]
+    nested += [_block_class_def(block, [dict(arguments) for stage in ir.stages for name, arguments in stage.blocks
+                                        if name == block.class_name]) for block in ir.blocks]
     helpers = helper_definitions(ir.helpers)
     uses = {n.id for n in ast.walk(ast.Module([*helpers, *nested, model], [])) if isinstance(n, ast.Name)}
     imports: list[ast.stmt] = [ast.ImportFrom("__future__", [ast.alias("annotations")], 0)]
@@ -407,7 +432,41 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
     check_tree(tree, ir)
     for sub in ir.submodules:
         check_tree(tree, submodule_ir(ir, sub))
+    for block in ir.blocks:
+        check_tree(tree, block_ir(block))
     return tree
+
+
+def block_ir(block: BlockClass) -> ModelIR:
+    """A block class as a representation ``check_tree`` can prove (its modules by kind; arguments are the
+    class's own parameters or constants)."""
+    return ModelIR(block.class_name, [Port(block.input, Value(block.input, ()))],
+                   [ModuleSpec(attr, constructor) for attr, constructor, _, _ in block.modules], list(block.steps),
+                   [Port(block.output, Value(block.output, ()))], parameters=block.parameters)
+
+
+def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast.ClassDef:
+    """``class Bottleneck(nn.Module)`` with keyword parameters for what differs between its instances."""
+
+    def annotation(parameter: str) -> ast.expr | None:
+        values = [i[parameter] for i in instances if parameter in i]
+        if values and all(isinstance(v, Const) and type(v.value) is int for v in values):
+            return ast.Name("int", ast.Load())
+        return None
+
+    init_body: list[ast.stmt] = [
+        ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())],
+                   _expr(Call(constructor, args, kwargs)))
+        for attr, constructor, args, kwargs in block.modules]
+    init = _init(init_body, [], False)
+    init.args.kwonlyargs = [ast.arg(p, annotation(p)) for p in block.parameters]
+    init.args.kw_defaults = [None] * len(block.parameters)
+    arguments, body, results = recycle_names([block.input], _assigns(list(block.steps)), [block.output])
+    forward = ast.FunctionDef("forward", _arguments(arguments), [*body, ast.Return(ast.Name(results[0], ast.Load()))],
+                              [], _tensor_annotation(), None)
+    doc = f"{block.class_name}: a block the Keras model repeats, one instance per repetition.\n"
+    return ast.ClassDef(block.class_name, [_expr(Global(("nn", "Module")))], [],
+                        [ast.Expr(ast.Constant(doc)), init, forward], [])
 
 
 def _docstring(ir: ModelIR) -> str:
@@ -451,17 +510,27 @@ def _arguments(names: list[str]) -> ast.arguments:
 
 
 def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = False) -> ast.ClassDef:
-    owned = {flat: (sub.attr, inner) for sub in ir.submodules for flat, inner in sub.attrs}
-    specs: list[ModuleSpec] = []
+    owned: dict[str, tuple[str | int, ...]] = {flat: (sub.attr, inner) for sub in ir.submodules
+                                               for flat, inner in sub.attrs}
+    owned.update({flat: (stage.attr, *path) for stage in ir.stages for flat, path in stage.paths})
+    constructors: dict[str, ast.expr] = {}
     for spec in ir.modules:
         if spec.attr not in owned:
-            specs.append(spec)
-        elif all(s.attr != owned[spec.attr][0] for s in specs):
-            sub = next(s for s in ir.submodules if s.attr == owned[spec.attr][0])
-            specs.append(ModuleSpec(sub.attr, Global((sub.class_name,)), keras_layer=sub.keras_model))
+            constructors[spec.attr] = _constructor(spec)
+            continue
+        parent = str(owned[spec.attr][0])
+        if parent in constructors:
+            continue
+        sub = next((s for s in ir.submodules if s.attr == parent), None)
+        if sub is not None:
+            constructors[parent] = _expr(Call(Global((sub.class_name,))))
+        else:
+            stage = next(s for s in ir.stages if s.attr == parent)
+            constructors[parent] = _expr(Call(Global(("nn", "Sequential")), tuple(
+                Call(Global((name,)), (), arguments) for name, arguments in stage.blocks)))
     init_body: list[ast.stmt] = [
-        ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), spec.attr, ast.Store())], _constructor(spec))
-        for spec in specs]
+        ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())], constructor)
+        for attr, constructor in constructors.items()]
     if owned and keep_intermediates:
         steps = [replace(step, value=_through_parents(step.value, owned)) for step in steps]
     if ir.head is not None and not keep_intermediates:  # one forward keeps every value in one frame
@@ -482,12 +551,12 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
     return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Module")))], [], body, [])
 
 
-def _through_parents(expr: Any, owned: Mapping[str, tuple[str, ...]]) -> Any:
+def _through_parents(expr: Any, owned: Mapping[str, tuple[str | int, ...]]) -> Any:
     """``self.<flat>`` → ``self.<submodule>.<inner>`` (or any path) throughout an expression."""
     if isinstance(expr, Attr) and expr.value == Name("self") and expr.name in owned:
         target: Expr = Name("self")
         for part in owned[expr.name]:
-            target = Attr(target, part)
+            target = Index(target, (Const(part),)) if isinstance(part, int) else Attr(target, part)
         return target
     if is_dataclass(expr) and not isinstance(expr, type):
         changes = {}
@@ -693,16 +762,18 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
     every other node is checked here. A failure is a generator bug and nothing is written.
     """
     helpers = {h.name for h in ir.helpers}
-    locals_ = {p.value.name for p in ir.inputs} | {n for s in ir.steps for n in s.bound} | {"self", "_"}
+    locals_ = {p.value.name for p in ir.inputs} | {n for s in ir.steps for n in s.bound} | {"self", "_"} | \
+        set(ir.parameters)
     attributes = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules} | \
-        {inner for s in ir.submodules for _, inner in s.attrs} | TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | TENSOR_METHODS | \
-        _FIXED_ATTRIBUTES
+        {inner for s in ir.submodules for _, inner in s.attrs} | {s.attr for s in ir.stages} | \
+        {str(path[-1]) for s in ir.stages for _, path in s.paths} | TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | \
+        TENSOR_METHODS | _FIXED_ATTRIBUTES
     all_helpers = helpers | {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
                              and n.name != ir.class_name}
     locals_ |= {n.arg if isinstance(n, ast.arg) else n.id for n in ast.walk(tree)
                 if isinstance(n, ast.Name | ast.arg) and is_generator_local(n.arg if isinstance(n, ast.arg) else n.id,
                                                                             locals_)}
-    names = locals_ | _FILE_GLOBALS | all_helpers | {"super", "float", "tuple", "bool"}
+    names = locals_ | _FILE_GLOBALS | all_helpers | {"super", "float", "tuple", "bool", "int"}
     model = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == ir.class_name]
     if len(model) != 1:
         raise vocabulary_error("the generated file does not hold exactly one model class")

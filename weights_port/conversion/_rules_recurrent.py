@@ -19,8 +19,9 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigValueError
+from .._layers_recurrent import conv_lstm_to_torch
 from .._padding import window_output
-from .._rules import Arrays, PortRule, RuleContext, RuleMismatch, State, TorchTarget
+from .._rules import RuleContext, RuleMismatch, TorchTarget
 from .._source import KerasLayer
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op
@@ -28,7 +29,7 @@ from ._ir import Attr, Expr, Value, compare, nn, torch
 from ._settings import Settings, check_layer_config, shown
 from ._table import ConvertRule, activation_name
 
-__all__ = ["CONV_LSTM_PORT_RULES", "RECURRENT_RULES"]
+__all__ = ["RECURRENT_RULES"]
 
 _KIND = {"LSTM": "LSTM", "CuDNNLSTM": "LSTM", "GRU": "GRU", "CuDNNGRU": "GRU", "SimpleRNN": "RNN"}
 _LOOP_ACTIVATIONS = ("tanh", "sigmoid", "relu", "linear", "hard_sigmoid", "hard_sigmoid_keras2")
@@ -413,40 +414,6 @@ def _sequence_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: 
 # --------------------------------------------------------------------------- ConvLSTM
 
 
-def _conv_lstm_to_torch(arrays: Arrays, ctx: RuleContext) -> State:
-    """[kernel (*k, in, 4·filters), recurrent kernel (*k, filters, 4·filters), bias (4·filters,)?] → ConvLSTM's
-    ``input_conv.weight`` (4·filters, in, *k), ``recurrent_conv.weight`` (4·filters, filters, *k), ``input_conv.bias``:
-    each kernel transposed as a Conv kernel is; the gate blocks (i, f, c, o) stay in Keras's order."""
-    if len(arrays) not in (2, 3) or arrays[0].ndim < 3 or arrays[1].ndim != arrays[0].ndim:
-        raise RuleMismatch(f"expected a kernel, a recurrent kernel and maybe a bias, found {[a.shape for a in arrays]}")
-    rank = arrays[0].ndim - 2
-    kernel, recurrent = arrays[0], arrays[1]
-    width = kernel.shape[-1]
-    filters = width // 4
-    if width % 4 or recurrent.shape != (*kernel.shape[:rank], filters, width) or \
-            (len(arrays) == 3 and arrays[2].shape != (width,)):
-        raise RuleMismatch(f"kernel {kernel.shape}, recurrent kernel {recurrent.shape} and bias "
-                           f"{[a.shape for a in arrays[2:]]} are not a ConvLSTM's")
-    axes = (rank + 1, rank, *range(rank))
-    state = {"input_conv.weight": kernel.transpose(axes), "recurrent_conv.weight": recurrent.transpose(axes)}
-    if len(arrays) == 3:
-        state["input_conv.bias"] = arrays[2]
-    return state
-
-
-def _conv_lstm_to_keras(state: Mapping[str, np.ndarray], ctx: RuleContext) -> list[np.ndarray]:
-    rank = state["input_conv.weight"].ndim - 2
-    axes = (*range(2, rank + 2), 1, 0)
-    arrays = [state["input_conv.weight"].transpose(axes), state["recurrent_conv.weight"].transpose(axes)]
-    return arrays + ([state["input_conv.bias"]] if "input_conv.bias" in state else [])
-
-
-CONV_LSTM_PORT_RULES = [PortRule(f"ConvLSTM{n}D", ("ConvLSTM",), _conv_lstm_to_torch, _conv_lstm_to_keras,
-                                 doc="kernels (*k, in, 4·filters) → conv weights (4·filters, in, *k), gates i, f, c, o")
-                        for n in (1, 2, 3)]
-"""The porter-style rules of the runtime ``ConvLSTM`` (the conversion's weights go through them)."""
-
-
 def _conv_lstm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     layer, s = op.layer, Settings(op.layer)
     n = int(layer.class_name[-2])
@@ -493,7 +460,7 @@ def _conv_lstm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if x.shape[-1] is not None and x.shape[-1] != in_channels:
         raise ConfigValueError(f"{layer.describe()}: its input has {x.shape[-1]} channels, its kernel {in_channels}")
     try:
-        state = _conv_lstm_to_torch(arrays, RuleContext(KerasLayer(layer.name, layer.class_name, layer.config, ()),
+        state = conv_lstm_to_torch(arrays, RuleContext(KerasLayer(layer.name, layer.class_name, layer.config, ()),
                                                         TorchTarget(layer.name, "ConvLSTM", {})))
     except RuleMismatch as exc:
         raise ConfigValueError(f"{layer.describe()}: {exc}") from None
@@ -528,5 +495,5 @@ def _conv_lstm(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 RECURRENT_RULES = [*(ConvertRule(name, _recurrent, "keras", name, masks=True, compute_mask=_sequence_mask)
                      for name in ("LSTM", "GRU", "SimpleRNN", "Bidirectional", "CuDNNLSTM", "CuDNNGRU", "RNN")),
-                   *(ConvertRule(f"ConvLSTM{n}D", _conv_lstm, "cf", None, doc="runtime ConvLSTM; weights by "
-                                 "CONV_LSTM_PORT_RULES") for n in (1, 2, 3))]
+                   *(ConvertRule(f"ConvLSTM{n}D", _conv_lstm, "cf", None, doc="runtime ConvLSTM; weights by the "
+                                 "porter's ConvLSTM rule") for n in (1, 2, 3))]

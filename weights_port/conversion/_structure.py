@@ -16,15 +16,16 @@ from __future__ import annotations
 import ast
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
+from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, Call, Expr, Global, ModelIR, Name, Step, Submodule, free_names
+from ._ir import SELF, Attr, BinOp, BlockClass, Call, Const, Expr, Global, ModelIR, Name, Stage, Step, Submodule, free_names
 from ._names import NameTable, snake_identifier
-from ._render import discard_unused, run_interface, sequential_chain, statement, structured_steps, submodule_runs
+from ._render import discard_unused, run_interface, sequential_chain, statement, structured_steps, submodule_runs, submodule_steps
 
-__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "split_head"]
+__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_stages", "extract_submodules", "split_head"]
 
 HEAD_ATTRIBUTE = "head"
 _FEATURE_LAYERS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
@@ -217,3 +218,277 @@ def _free_attribute(hint: str, taken: set[str]) -> str:
         name, count = f"{hint}_{count}", count + 1
     taken.add(name)
     return name
+
+
+# --------------------------------------------------------------------------- repeated blocks
+
+_SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
+                "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm"}
+_ARGUMENT_NAMES = {"Conv1d": ("in_channels", "out_channels"), "Conv2d": ("in_channels", "out_channels"),
+                   "Conv3d": ("in_channels", "out_channels"), "Linear": ("in_features", "out_features"),
+                   "BatchNorm1d": ("num_features",), "BatchNorm2d": ("num_features",),
+                   "BatchNorm3d": ("num_features",), "GroupNorm": ("num_groups", "num_channels")}
+
+
+def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
+    """Repeated blocks as classes: the spans of ``forward`` between two points where one tensor alone flows on
+    that hold a branch (a residual block), grouped by structure (the same steps and module kinds; constructor
+    arguments may differ and become keyword parameters); adjacent blocks form ``nn.Sequential`` stages, a new
+    stage starting at each block of the kind that opens the run (ResNet's projection block)."""
+    if len(ir.inputs) != 1 or ir.stages:
+        return ir
+    steps = submodule_steps(ir)
+    modules = {m.attr: m for m in ir.modules}
+    segments = _segments(ir, steps)
+    kinds: dict[str, list[tuple[int, int]]] = {}
+    for start, end in segments:
+        key = _block_key(steps, start, end, modules)
+        if key is not None:
+            kinds.setdefault(key, []).append((start, end))
+    kinds = {k: v for k, v in kinds.items() if len(v) >= 2}
+    if not kinds:
+        return ir
+    taken = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules}
+    class_names = NameTable()
+    class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(s.class_name for s in ir.submodules))
+    kind_of: dict[tuple[int, int], tuple[BlockClass, list[str]]] = {}
+    blocks: list[BlockClass] = []
+    for members in kinds.values():
+        block, arguments = _block_class(steps, members, modules, class_names)
+        blocks.append(block)
+        for member, argument_values in zip(members, arguments, strict=True):
+            kind_of[member] = (block, argument_values)
+    stages: list[Stage] = []
+    for run in _stage_runs(sorted(kind_of), {segment: kind_of[segment][0].class_name for segment in kind_of}):
+        stages.append(_stage(_free_attribute(f"stage{len(stages) + 1}", taken), run, steps, kind_of, modules))
+    paths = {flat: path for stage in stages for flat, path in stage.paths}
+    _rename_state(state, manifest, {flat: ".".join(str(p) for p in (stage.attr, *path))
+                                    for stage in stages for flat, path in stage.paths})
+    manifest["names"]["class"].update({b.class_name: b.class_name for b in blocks})
+    for stage in stages:
+        manifest["names"]["attributes"][stage.attr] = stage.attr
+        for flat, path in stage.paths:
+            manifest["names"]["attributes"][str(path[-1])] = manifest["names"]["attributes"].get(flat, flat)
+    del paths
+    return replace(ir, blocks=blocks, stages=stages)
+
+
+def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], str]) -> list[list[tuple[int, int]]]:
+    """Adjacent blocks of one kind form a stage; a kind that never repeats back to back (ResNet's projection
+    block, which opens each stage) joins the run after it."""
+    runs: list[list[tuple[int, int]]] = []
+    for segment in segments:
+        if runs and runs[-1][-1][1] + 1 == segment[0] and kind[runs[-1][-1]] == kind[segment]:
+            runs[-1].append(segment)
+        else:
+            runs.append([segment])
+    lengths: dict[str, list[int]] = {}
+    for run in runs:
+        lengths.setdefault(kind[run[0]], []).append(len(run))
+    transition = {k for k, sizes in lengths.items() if all(n == 1 for n in sizes)}
+    merged: list[list[tuple[int, int]]] = []
+    for run in runs:
+        previous = merged[-1] if merged else None
+        if previous is not None and len(previous) == 1 and kind[previous[0]] in transition and \
+                previous[0][1] + 1 == run[0][0] and kind[run[0]] not in transition:
+            previous.extend(run)
+        else:
+            merged.append(list(run))
+    return merged
+
+
+def _rename_state(state: dict[str, np.ndarray], manifest: dict[str, Any], paths: Mapping[str, str]) -> None:
+    for key in list(state):
+        head, _, rest = key.partition(".")
+        if head in paths:
+            state[f"{paths[head]}.{rest}"] = state.pop(key)
+    for entry in manifest["layers"].values():
+        entry["modules"] = [paths.get(m, m) for m in entry["modules"]]
+
+
+def _segments(ir: ModelIR, steps: list[Step]) -> list[tuple[int, int]]:
+    """(start, end) of each span between consecutive points where one value alone is live, spans of more than one
+    step (a chain of single steps has a cut after every step)."""
+    live_after = _live_after(ir, steps)
+    cuts = [-1] + [i for i, step in enumerate(steps)
+                   if isinstance(step.target, Name) and live_after[i] == {step.target.id}]
+    spans = [(a + 1, b) for a, b in pairwise(cuts)]
+    merged: list[tuple[int, int]] = []
+    absorbed = False
+    for start, end in spans:  # a block keeps the function steps after its merge (the relu after a residual sum)
+        single_function = start == end and not _ordered_calls(steps[start].value)
+        if merged and single_function and merged[-1][1] == start - 1 and merged[-1][1] > merged[-1][0] and \
+                not absorbed:
+            merged[-1] = (merged[-1][0], end)
+            absorbed = True
+        else:
+            merged.append((start, end))
+            absorbed = False
+    return [(start, end) for start, end in merged if end - start >= 2 and _branches(steps, start, end)]
+
+
+def _branches(steps: list[Step], start: int, end: int) -> bool:
+    """The span's input is read by more than one step (it forks), so the span is not a plain chain."""
+    first = free_names(steps[start].value)
+    return bool(first) and sum(first[0] in free_names(steps[i].value) for i in range(start, end + 1)) > 1
+
+
+def _module_calls(steps: list[Step], start: int, end: int) -> list[str]:
+    return list(dict.fromkeys(attr for i in range(start, end + 1) for attr in _ordered_calls(steps[i].value)))
+
+
+def _ordered_calls(expr: Expr) -> list[str]:
+    tree = statement(Step(Name("_"), expr))
+    return [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            and n.value.id == "self"]
+
+
+def _block_key(steps: list[Step], start: int, end: int, modules: Mapping[str, Any]) -> str | None:
+    """The structure of a span: its steps with locals and module attributes renamed by order of appearance, and
+    the kind, argument count and keyword names of each module; None when it calls no module twice or a module
+    used outside it or a submodule."""
+    calls = _module_calls(steps, start, end)
+    if len(calls) < 2 or any(c not in modules for c in calls):
+        return None
+    outside = {a for i, step in enumerate(steps) if not start <= i <= end for a in _ordered_calls(step.value)}
+    if outside & set(calls):
+        return None
+    order: dict[str, str] = {}
+    renamed = {attr: f"m{k}" for k, attr in enumerate(calls)}
+
+    class Canon(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            if node.id in ("self", "torch", "nn", "F"):
+                return node
+            return ast.Name(order.setdefault(node.id, f"v{len(order)}"), node.ctx)
+
+        def visit_Attribute(self, node: ast.Attribute) -> ast.Attribute:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id == "self" and node.attr in renamed:
+                return ast.Attribute(node.value, renamed[node.attr], node.ctx)
+            return node
+
+    body = ast.dump(ast.Module([Canon().visit(statement(steps[i])) for i in range(start, end + 1)], []))
+    kinds = [(modules[c].constructor.path, len(modules[c].args), tuple(k for k, _ in modules[c].kwargs))
+             for c in calls]
+    return body + repr(kinds)
+
+
+def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Mapping[str, Any],
+                 class_names: NameTable) -> tuple[BlockClass, list[list[str]]]:
+    """One class for structurally equal spans; the arguments that differ between them are its parameters."""
+    calls = [_module_calls(steps, s, e) for s, e in members]
+    counts: dict[str, int] = {}
+    inner: list[str] = []
+    for attr in calls[0]:
+        kind = modules[attr].constructor.path[-1]
+        short = _SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
+        counts[short] = counts.get(short, 0) + 1
+        inner.append(f"{short}{counts[short]}")
+    slots: dict[tuple[int, str], list[Any]] = {}
+    for position in range(len(inner)):
+        for member_calls in calls:
+            spec = modules[member_calls[position]]
+            for index, value in enumerate(spec.args):
+                slots.setdefault((position, str(index)), []).append(value)
+            for key, value in spec.kwargs:
+                slots.setdefault((position, key), []).append(value)
+    parameters: dict[tuple[Any, ...], str] = {}
+    slot_parameter: dict[tuple[int, str], str] = {}
+    read_as_input = {tuple(values) for (position, slot), values in slots.items() if position > 0 and slot == "0"
+                     and modules[calls[0][position]].constructor.path[-1].startswith(("Conv", "Linear"))}
+    for (position, slot), values in slots.items():
+        if len(set(values)) == 1:
+            continue
+        vector = tuple(values)
+        if vector not in parameters:
+            kind = modules[calls[0][position]].constructor.path[-1]
+            names = _ARGUMENT_NAMES.get(kind, ())
+            base = names[int(slot)] if slot.isdigit() and int(slot) < len(names) else \
+                slot if not slot.isdigit() else f"arg{slot}"
+            if base.startswith("out_") and vector in read_as_input:
+                base = "width"  # an inner width: a later module's input size
+            name, count = base, 2
+            while name in parameters.values():
+                name, count = f"{base}_{count}", count + 1
+            parameters[vector] = name
+        slot_parameter[(position, slot)] = parameters[vector]
+    block_modules = []
+    for position, attr in enumerate(calls[0]):
+        spec = modules[attr]
+        args = tuple(Name(slot_parameter[(position, str(i))]) if (position, str(i)) in slot_parameter else v
+                     for i, v in enumerate(spec.args))
+        kwargs = tuple((k, Name(slot_parameter[(position, k)]) if (position, k) in slot_parameter else v)
+                       for k, v in spec.kwargs)
+        block_modules.append((inner[position], spec.constructor, args, kwargs))
+    start, end = members[0]
+    mapping = {attr: (name,) for attr, name in zip(calls[0], inner, strict=True)}
+    from ._render import _through_parents  # the same rewriting the renderer uses for paths
+
+    body = tuple(replace(steps[i], value=_through_parents(steps[i].value, mapping), nested_call=None)
+                 for i in range(start, end + 1))
+    inputs, outputs = run_interface(steps, list(range(start, end + 1)), [])
+    block = BlockClass(class_names.allocate_class(_block_name(block_modules, body, calls)),
+                       tuple(dict.fromkeys(slot_parameter.values())), tuple(block_modules), body,
+                       inputs[0] if inputs else "x", outputs[-1] if outputs else body[-1].bound[0])
+    order = list(block.parameters)
+    arguments = []
+    for member_index in range(len(members)):
+        chosen: dict[str, Any] = {}
+        for (position, slot), parameter in slot_parameter.items():
+            chosen[parameter] = slots[(position, slot)][member_index]
+        arguments.append([chosen[p] for p in order])
+    return block, arguments
+
+
+def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: list[list[str]]) -> str:
+    """After the structure where a known one fits (torchvision's names): a depthwise residual with a
+    squeeze-excitation is an ``MBConv``, without one an ``InvertedResidual``; a residual of three convolutions,
+    1×1 first and last, a ``Bottleneck`` (``Projection…`` when its shortcut is a convolution too); a span that
+    concatenates its input with what it computes a ``DenseLayer``. Otherwise the Keras names' common prefix
+    (``block35_…`` → ``Block35``), else ``ResidualBlock`` or ``Block``."""
+    text = "\n".join(ast.unparse(ast.fix_missing_locations(ast.Module([statement(step)], []))) for step in body)
+    residual = any(isinstance(step.value, BinOp) and step.value.op == "+" for step in body)
+    convs = [dict(kwargs) for _, ctor, _, kwargs in block_modules if ctor.path[-1].startswith("Conv")]
+    depthwise = any("groups" in kwargs for kwargs in convs)
+    excitation = ".mean(" in text and any(isinstance(step.value, BinOp) and step.value.op == "*" for step in body)
+    first = free_names(body[0].value)
+    projection = bool(first) and sum(first[0] in free_names(step.value) and bool(_ordered_calls(step.value))
+                                     for step in body) == 2
+    main = convs[:-1] if projection else convs  # the shortcut convolution is created first-called last
+    if residual and depthwise:
+        return "MBConv" if excitation else "InvertedResidual"
+    if residual and len(main) == 3 and main[0].get("kernel_size") == Const(1) and \
+            main[-1].get("kernel_size") == Const(1) and not excitation:
+        return ("Projection" if projection else "") + "Bottleneck"
+    if "torch.cat(" in text and first and f"[{first[0]}," in text.replace(" ", ""):
+        return "DenseLayer"
+    prefix = _common_prefix([a for attrs in member_attrs for a in attrs])
+    if len(prefix) >= 3:
+        return prefix
+    return "ResidualBlock" if residual else "Block"
+
+
+def _common_prefix(names: list[str]) -> str:
+    """The Keras naming pattern the instances share, up to a whole word (``block35_1_conv``, ``block35_2_…`` →
+    ``block35``)."""
+    if not names:
+        return ""
+    shortest, longest = min(names), max(names)
+    size = 0
+    while size < len(shortest) and shortest[size] == longest[size]:
+        size += 1
+    words = shortest[:size].split("_")
+    whole = words if size < len(shortest) and shortest[size] == "_" else words[:-1]
+    return "_".join(w for w in whole if w)
+
+
+def _stage(attr: str, run: list[tuple[int, int]], steps: list[Step], kind_of: Mapping[tuple[int, int], Any],
+           modules: Mapping[str, Any]) -> Stage:
+    blocks, paths = [], []
+    for index, member in enumerate(run):
+        block, values = kind_of[member]
+        blocks.append((block.class_name, tuple(zip(block.parameters, values, strict=True))))
+        for flat, (inner, *_rest) in zip(_module_calls(steps, *member), block.modules, strict=True):
+            paths.append((flat, (index, inner)))
+    return Stage(attr, run[0][0], run[-1][1], tuple(blocks), tuple(paths))
