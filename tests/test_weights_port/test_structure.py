@@ -28,6 +28,15 @@ def _classifier(tmp_path: Path) -> tuple[keras.Model, Path]:
     return model, path
 
 
+def _proven(model: keras.Model, path: Path) -> weights_port.Conversion:
+    """Randomise, save, prove the conversion against Keras in float32 and float64, and return it."""
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(path)
+    check = check_conversion(path, keras_model=model)
+    assert check.passed, (check.results, check.reports)
+    return weights_port.convert(path)
+
+
 def test_a_classifier_gets_features_a_head_and_its_activation_outside(tmp_path: Path) -> None:
     model, path = _classifier(tmp_path)
     check = check_conversion(path, keras_model=model)
@@ -88,11 +97,7 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
     left, right = keras.Input((12, 12, 3), name="left"), keras.Input((12, 12, 3), name="right")
     distance = L.Subtract()([twin(left), twin(right)])
     siamese = keras.Model([left, right], L.Dense(1, activation="sigmoid", name="score")(distance))
-    randomise_keras_weights(siamese, np.random.default_rng(0))
-    siamese.save(tmp_path / "siamese.keras")
-    check = check_conversion(tmp_path / "siamese.keras", keras_model=siamese)
-    assert check.passed, (check.results, check.reports)
-    conversion = weights_port.convert(tmp_path / "siamese.keras")
+    conversion = _proven(siamese, tmp_path / "siamese.keras")
     source = conversion.source
     assert source.count("class Twin(nn.Module)") == 1 and source.count("self.twin = Twin()") == 1
     assert source.count("self.twin(") == 2
@@ -107,11 +112,7 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
                                 name="backbone")
     x = keras.Input((12, 12, 3))
     classifier = keras.Model(x, L.Dense(5, activation="softmax")(backbone(x)))
-    randomise_keras_weights(classifier, np.random.default_rng(3))
-    classifier.save(tmp_path / "classifier.keras")
-    check = check_conversion(tmp_path / "classifier.keras", keras_model=classifier)
-    assert check.passed, (check.results, check.reports)
-    source = weights_port.convert(tmp_path / "classifier.keras").source
+    source = _proven(classifier, tmp_path / "classifier.keras").source
     assert "class Backbone(nn.Module)" in source and "x = self.backbone(x)" in source and "self.head" in source
 
 
@@ -132,11 +133,7 @@ def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> 
     x = bottleneck(bottleneck(bottleneck(x, 2, "a1", project=True), 2, "a2"), 2, "a3")
     x = bottleneck(bottleneck(x, 3, "b1", project=True), 3, "b2")
     model = keras.Model(image, L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x)))
-    randomise_keras_weights(model, np.random.default_rng(0))
-    model.save(tmp_path / "blocks.keras")
-    check = check_conversion(tmp_path / "blocks.keras", keras_model=model)
-    assert check.passed, (check.results, check.reports)
-    conversion = weights_port.convert(tmp_path / "blocks.keras")
+    conversion = _proven(model, tmp_path / "blocks.keras")
     source = conversion.source
     assert source.count("class Bottleneck(nn.Module)") == 1 and source.count("class ProjectionBottleneck(") == 1
     assert "x = self.stage1(x)" in source and "x = self.stage2(x)" in source

@@ -160,13 +160,7 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
         subs.append(Submodule(attr, classes.allocate_class(model.rsplit("/", 1)[-1]), model, inner))
     if not subs:
         return ir
-    paths = {flat: f"{sub.attr}.{name}" for sub in subs for flat, name in sub.attrs}
-    for key in list(state):
-        head, _, rest = key.partition(".")
-        if head in paths:
-            state[f"{paths[head]}.{rest}"] = state.pop(key)
-    for entry in manifest["layers"].values():
-        entry["modules"] = [paths.get(m, m) for m in entry["modules"]]
+    _rename_state(state, manifest, {flat: f"{sub.attr}.{name}" for sub in subs for flat, name in sub.attrs})
     attributes = manifest["names"]["attributes"]
     for sub in subs:
         attributes[sub.attr] = sub.keras_model
@@ -261,7 +255,6 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     stages: list[Stage] = []
     for run in _stage_runs(sorted(kind_of), {segment: kind_of[segment][0].class_name for segment in kind_of}):
         stages.append(_stage(_free_attribute(f"stage{len(stages) + 1}", taken), run, steps, kind_of, modules))
-    paths = {flat: path for stage in stages for flat, path in stage.paths}
     _rename_state(state, manifest, {flat: ".".join(str(p) for p in (stage.attr, *path))
                                     for stage in stages for flat, path in stage.paths})
     manifest["names"]["class"].update({b.class_name: b.class_name for b in blocks})
@@ -269,7 +262,6 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         manifest["names"]["attributes"][stage.attr] = stage.attr
         for flat, path in stage.paths:
             manifest["names"]["attributes"][str(path[-1])] = manifest["names"]["attributes"].get(flat, flat)
-    del paths
     return replace(ir, blocks=blocks, stages=stages)
 
 
@@ -298,6 +290,7 @@ def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], 
 
 
 def _rename_state(state: dict[str, np.ndarray], manifest: dict[str, Any], paths: Mapping[str, str]) -> None:
+    """State-dict keys and the manifest's module names moved to their structural paths (``stage1.0.conv1``)."""
     for key in list(state):
         head, _, rest = key.partition(".")
         if head in paths:
