@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-from ._catalog import DEFAULT_RULES
 from ._errors import (
     ConfigValueError,
     KerasFileError,
@@ -18,13 +17,26 @@ from ._errors import (
     WeightValueError,
 )
 from ._files import atomic_write, save_safetensors
-from ._keras_side import assign_to_keras, torch_to_keras
-from ._port import HINTS_ATTRIBUTE, Pairing, pair_layers, torch_targets
-from ._readers import open_keras
-from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
-from ._source import KerasLayer, KerasSource, KerasWeight
-from ._torch_side import apply_module_settings, keras_to_state_dict, load_into_torch, port_to_torch
 from .conversion import DEFAULT_CONVERT_RULES, Conversion, ConvertRule, ConvertRuleSet, convert
+from .porting import (
+    DEFAULT_RULES,
+    HINTS_ATTRIBUTE,
+    Pairing,
+    PortRule,
+    RuleContext,
+    RuleMismatch,
+    RuleSet,
+    TorchTarget,
+    apply_module_settings,
+    assign_to_keras,
+    keras_to_state_dict,
+    load_into_torch,
+    pair_layers,
+    port_to_torch,
+    torch_targets,
+    torch_to_keras,
+)
+from .readers import KerasLayer, KerasSource, KerasWeight, open_keras
 
 __all__ = [
     "DEFAULT_CONVERT_RULES",

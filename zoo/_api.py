@@ -148,7 +148,7 @@ def port(name: str, source: str | os.PathLike[str] | Any, output: str | os.PathL
 
 def _weights_source(weights: Any) -> Any:
     """A path, or a live ``keras.Model`` (duck-typed: Keras is never imported for the check)."""
-    from weights_port._readers import is_live_model
+    from weights_port.readers import is_live_model
 
     if is_live_model(weights):
         return weights

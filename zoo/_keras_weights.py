@@ -28,8 +28,7 @@ def load_into_keras(model: Any, path: Any, arch: Architecture, config: dict[str,
 
 def _from_keras_file(model: Any, path: Any) -> list[tuple[Any, np.ndarray]]:
     import weights_port
-    from weights_port._port import checked_array, pair_layers
-    from weights_port._rules import PortRule, RuleSet, TorchTarget
+    from weights_port.porting import PortRule, RuleSet, TorchTarget, checked_array, pair_layers
 
     own = weights_port.open_keras(model).layers
     # The model's own layers act as targets that take the file's arrays unchanged: the

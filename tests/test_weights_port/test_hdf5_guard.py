@@ -1,4 +1,4 @@
-"""A weights file never makes the porter read another file (weights_port._hdf5_guard).
+"""A weights file never makes the porter read another file (weights_port.readers._hdf5_guard).
 
 Each crafted file replaces the first kernel of a real Keras file by one of HDF5's ways of
 reaching outside the file: external storage, a virtual dataset, an external link.

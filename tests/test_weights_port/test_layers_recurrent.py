@@ -1,4 +1,4 @@
-"""Recurrent rules against real Keras layers (weights_port._layers_recurrent)."""
+"""Recurrent rules against real Keras layers (weights_port.porting._layers_recurrent)."""
 
 from __future__ import annotations
 

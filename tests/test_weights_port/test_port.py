@@ -1,4 +1,4 @@
-"""Pairing errors, value checks and all-or-nothing loading (weights_port._port, _torch_side, _files)."""
+"""Pairing errors, value checks and all-or-nothing loading (weights_port.porting, _files)."""
 
 from __future__ import annotations
 

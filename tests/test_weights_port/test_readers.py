@@ -1,4 +1,4 @@
-"""Every Keras weights format read into the same layer list (weights_port._readers)."""
+"""Every Keras weights format read into the same layer list (weights_port.readers)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Each porting rule against real Keras layers, and its inverse (weights_port._rules)."""
+"""Each porting rule against real Keras layers, and its inverse (weights_port.porting)."""
 
 from __future__ import annotations
 
@@ -10,8 +10,7 @@ from torch import nn
 
 from equivalence_tests import randomise_keras_weights
 from weights_port import DEFAULT_RULES, load_into_torch, open_keras
-from weights_port._port import pair_layers, torch_targets
-from weights_port._rules import flatten_rows_to_channels_first, flatten_rows_to_channels_last
+from weights_port.porting import flatten_rows_to_channels_first, flatten_rows_to_channels_last, pair_layers, torch_targets
 
 
 def _port_and_run(keras_model, torch_model, x: np.ndarray, to_torch_layout) -> tuple[np.ndarray, np.ndarray]:

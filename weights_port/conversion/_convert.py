@@ -19,13 +19,10 @@ from typing import Any
 
 import numpy as np
 
-from .._catalog import DEFAULT_RULES
 from .._errors import ConfigValueError, KerasFileError, PortError, UnknownLayerError, UnsupportedLayerError
 from .._files import atomic_write, check_output_path
-from .._port import checked_array
-from .._readers import open_keras, parse_json_object
-from .._rules import RuleContext, RuleMismatch, RuleSet, TorchTarget
-from .._source import KerasLayer, KerasSource
+from ..porting import DEFAULT_RULES, RuleContext, RuleMismatch, RuleSet, TorchTarget, checked_array
+from ..readers import KerasLayer, KerasSource, open_keras, parse_json_object
 from ._emitter import Emitter
 from ._graph import Graph, Layer, Op, TensorRef, quoted, read_graph
 from ._ir import Global, ModelIR, Port, Value

@@ -19,10 +19,9 @@ from typing import Any
 import numpy as np
 
 from .._errors import ConfigValueError
-from .._layers_recurrent import conv_lstm_to_torch
 from .._padding import window_output
-from .._rules import RuleContext, RuleMismatch, TorchTarget
-from .._source import KerasLayer
+from ..porting import RuleContext, RuleMismatch, TorchTarget, conv_lstm_to_torch
+from ..readers import KerasLayer
 from ._emitter import Emitter, refuse
 from ._graph import Layer, Op
 from ._ir import Attr, Expr, Value, compare, nn, torch
@@ -329,8 +328,7 @@ def _reset_after(kind: str, inner_class: str, s: Settings, arrays: list[np.ndarr
 def _loop_state(kind: str, arrays: list[np.ndarray], directions: int, reset_after: bool,
                 units: int) -> dict[str, np.ndarray]:
     """Keras arrays → the loop module's PyTorch-named parameters (gates in PyTorch order)."""
-    from .._layers_recurrent import cell_to_torch_arrays
-    from .._rules import RuleMismatch
+    from ..porting import RuleMismatch, cell_to_torch_arrays
 
     half = len(arrays) // directions
     state: dict[str, np.ndarray] = {}

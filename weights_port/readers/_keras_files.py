@@ -30,7 +30,7 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ._errors import KerasFileError
+from .._errors import KerasFileError
 from ._hdf5_guard import check_global_heaps, check_self_contained, handle_length
 from ._source import (
     KerasLayer,

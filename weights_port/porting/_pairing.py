@@ -14,10 +14,10 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import LayoutMismatchError, UnsupportedLayerError, WeightValueError
+from ..readers import KerasLayer, KerasSource
 from ._catalog import DEFAULT_RULES
-from ._errors import LayoutMismatchError, UnsupportedLayerError, WeightValueError
 from ._rules import PortRule, RuleContext, RuleMismatch, RuleSet, TorchTarget
-from ._source import KerasLayer, KerasSource
 
 __all__ = ["HINTS_ATTRIBUTE", "Pairing", "checked_array", "convert_pairs", "pair_layers", "torch_targets"]
 

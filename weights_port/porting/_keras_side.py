@@ -7,10 +7,10 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import LayoutMismatchError
+from ..readers import open_keras
 from ._catalog import DEFAULT_RULES
-from ._errors import LayoutMismatchError
-from ._port import pair_layers, torch_targets
-from ._readers import open_keras
+from ._pairing import pair_layers, torch_targets
 from ._rules import RuleSet
 
 __all__ = ["assign_to_keras", "torch_to_keras"]

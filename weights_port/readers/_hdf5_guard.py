@@ -17,7 +17,7 @@ from typing import Any, Protocol
 
 import h5py
 
-from ._errors import KerasFileError
+from .._errors import KerasFileError
 
 __all__ = ["check_global_heaps", "check_self_contained"]
 

@@ -17,8 +17,8 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import UnsupportedLayerError
-from ._source import KerasLayer
+from .._errors import UnsupportedLayerError
+from ..readers import KerasLayer
 
 __all__ = [
     "Arrays",

@@ -12,7 +12,7 @@ import struct
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-from ._errors import KerasFileError
+from .._errors import KerasFileError
 
 __all__ = ["Fields", "decode", "integer", "messages", "read_table", "text", "varint"]
 

@@ -7,11 +7,11 @@ from typing import Any
 
 import numpy as np
 
+from .._errors import LayoutMismatchError, UnsupportedLayerError
+from ..readers import KerasSource
 from ._catalog import DEFAULT_RULES
-from ._errors import LayoutMismatchError, UnsupportedLayerError
-from ._port import convert_pairs, module_settings, pair_layers, torch_targets
+from ._pairing import convert_pairs, module_settings, pair_layers, torch_targets
 from ._rules import RuleSet
-from ._source import KerasSource
 
 __all__ = ["apply_module_settings", "keras_to_state_dict", "load_into_torch", "port_to_torch"]
 
@@ -83,7 +83,7 @@ def apply_module_settings(model: Any, settings: Mapping[str, Mapping[str, Any]])
                if _check_setting(path, module, key, value)]
     for path, module, key, value in checked:
         if key == "recurrent_activation":
-            from .torch_modules import GateActivationLSTM
+            from ..torch_modules import GateActivationLSTM
 
             if value != getattr(module, "recurrent_activation", "sigmoid"):
                 model.set_submodule(path, GateActivationLSTM.like(model.get_submodule(path), value))

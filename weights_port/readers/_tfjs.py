@@ -21,7 +21,7 @@ from typing import Any, TypeGuard
 import h5py
 import numpy as np
 
-from ._errors import KerasFileError
+from .._errors import KerasFileError
 
 __all__ = ["TfjsModel", "is_tfjs_model_json", "read_tfjs"]
 

@@ -12,7 +12,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import UnsupportedLayerError
+from .._errors import UnsupportedLayerError
 from ._rules import (
     Arrays,
     PortRule,

@@ -18,7 +18,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import KerasFileError
+from .._errors import KerasFileError
 from ._protowire import Fields, decode, integer, messages, read_table, text, varint
 from ._source import KerasLayer, KerasSource, KerasWeight
 

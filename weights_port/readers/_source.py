@@ -14,7 +14,7 @@ from typing import Any, Protocol
 
 import numpy as np
 
-from ._errors import KerasFileError
+from .._errors import KerasFileError
 
 __all__ = ["ArrayLike", "KerasLayer", "KerasSource", "KerasWeight", "native_float", "natural_key", "snake_case"]
 
