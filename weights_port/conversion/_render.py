@@ -54,7 +54,7 @@ from ._vocabulary import F_FUNCTIONS, FUNCTIONAL_MODULES, NN_CLASSES, TENSOR_MET
 
 __all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "discard_unused", "helper_definitions", "is_generator_local",
            "printable", "recycle_names", "render", "render_source", "run_interface", "runtime_helper", "sequential_chain",
-           "statement", "structured_steps", "submodule_ir", "submodule_runs"]
+           "statement", "structured_steps", "submodule_ir", "submodule_runs", "through_paths"]
 
 _BINARY = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow, "@": ast.MatMult, "//": ast.FloorDiv,
            "%": ast.Mod, "&": ast.BitAnd, "|": ast.BitOr}
@@ -184,11 +184,11 @@ def _pruned(target: TupleTarget, read: set[str]) -> TupleTarget:
     return TupleTarget(tuple(items))
 
 
-def submodule_runs(steps: list[Step], sub: Submodule) -> list[list[int]]:
-    """The step indices of each call of ``sub``'s nested model, one list per call, in order."""
+def submodule_runs(steps: list[Step], keras_model: str) -> list[list[int]]:
+    """The step indices of each call of the nested Keras model ``keras_model``, one list per call, in order."""
     runs: dict[int, list[int]] = {}
     for index, step in enumerate(steps):
-        if step.nested_call is not None and step.nested_call[1] == sub.keras_model:
+        if step.nested_call is not None and step.nested_call[1] == keras_model:
             runs.setdefault(step.nested_call[0], []).append(index)
     return list(runs.values())
 
@@ -231,7 +231,7 @@ def submodule_steps(ir: ModelIR) -> list[Step]:
     replaced: dict[int, Step | None] = {}
     outputs = [p.value.name for p in ir.outputs]
     for sub in ir.submodules:
-        for run in submodule_runs(steps, sub):
+        for run in submodule_runs(steps, sub.keras_model):
             inputs, results = run_interface(steps, run, outputs)
             target: Name | TupleTarget = Name(results[0]) if len(results) == 1 else \
                 TupleTarget(tuple(Name(r) for r in results))
@@ -254,15 +254,15 @@ def statement(step: Step) -> ast.stmt:
 def submodule_ir(ir: ModelIR, sub: Submodule) -> ModelIR:
     """The class of a nested model: its modules under their inner names, the steps of its first call."""
     steps = discard_unused(ir)
-    run = submodule_runs(steps, sub)[0]
+    run = submodule_runs(steps, sub.keras_model)[0]
     inputs, results = run_interface(steps, run, [p.value.name for p in ir.outputs])
     inner = dict(sub.attrs)
     modules = [replace(m, attr=inner[m.attr], owner="") for m in ir.modules if m.attr in inner]
-    calls = len(submodule_runs(steps, sub))
+    calls = len(submodule_runs(steps, sub.keras_model))
     doc = (f"{sub.class_name}: the nested Keras model {printable(sub.keras_model, 60)}"
            + (f", called {calls} times with the same weights." if calls > 1 else ".") + "\n")
     paths = {flat: (name,) for flat, name in sub.attrs}
-    body = [replace(steps[i], value=_through_parents(steps[i].value, paths), nested_call=None) for i in run]
+    body = [replace(steps[i], value=through_paths(steps[i].value, paths), nested_call=None) for i in run]
     return ModelIR(sub.class_name, [Port(n, Value(n, ())) for n in inputs], modules, body,
                    [Port(n, Value(n, ())) for n in results], doc=doc)
 
@@ -411,7 +411,8 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
         model = _module_class(ir, discard_unused(ir), keep_intermediates)
     else:
         model = _module_class(ir, structured_steps(ir))
-    nested = [_module_class(submodule_ir(ir, sub), discard_unused(submodule_ir(ir, sub))) for sub in ir.submodules]
+    sub_irs = [submodule_ir(ir, sub) for sub in ir.submodules]
+    nested = [_module_class(sub_ir, discard_unused(sub_ir)) for sub_ir in sub_irs]
     nested += [_block_class_def(block, [dict(arguments) for stage in ir.stages for name, arguments in stage.blocks
                                         if name == block.class_name]) for block in ir.blocks]
     helpers = helper_definitions(ir.helpers)
@@ -430,8 +431,8 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
     tree = ast.Module([ast.Expr(ast.Constant(doc)), *imports, *helpers, *nested, model], [])
     ast.fix_missing_locations(tree)
     check_tree(tree, ir)
-    for sub in ir.submodules:
-        check_tree(tree, submodule_ir(ir, sub))
+    for sub_ir in sub_irs:
+        check_tree(tree, sub_ir)
     for block in ir.blocks:
         check_tree(tree, block_ir(block))
     return tree
@@ -532,7 +533,7 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
         ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())], constructor)
         for attr, constructor in constructors.items()]
     if owned and keep_intermediates:
-        steps = [replace(step, value=_through_parents(step.value, owned)) for step in steps]
+        steps = [replace(step, value=through_paths(step.value, owned)) for step in steps]
     if ir.head is not None and not keep_intermediates:  # one forward keeps every value in one frame
         functions = _split_forward(ir, steps, keep_intermediates)
         body = [ast.Expr(ast.Constant(_docstring(ir))), _init(init_body, [], ir.float64), *functions]
@@ -551,7 +552,7 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
     return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Module")))], [], body, [])
 
 
-def _through_parents(expr: Any, owned: Mapping[str, tuple[str | int, ...]]) -> Any:
+def through_paths(expr: Any, owned: Mapping[str, tuple[str | int, ...]]) -> Any:
     """``self.<flat>`` → ``self.<submodule>.<inner>`` (or any path) throughout an expression."""
     if isinstance(expr, Attr) and expr.value == Name("self") and expr.name in owned:
         target: Expr = Name("self")
@@ -563,10 +564,10 @@ def _through_parents(expr: Any, owned: Mapping[str, tuple[str | int, ...]]) -> A
         for f in fields(expr):
             value = getattr(expr, f.name)
             if isinstance(value, tuple):
-                new = tuple(_through_parents(v, owned) if not isinstance(v, tuple) else
-                            tuple(_through_parents(x, owned) for x in v) for v in value)
+                new = tuple(through_paths(v, owned) if not isinstance(v, tuple) else
+                            tuple(through_paths(x, owned) for x in v) for v in value)
             else:
-                new = _through_parents(value, owned)
+                new = through_paths(value, owned)
             if new is not value and new != value:
                 changes[f.name] = new
         return replace(expr, **changes) if changes else expr

@@ -23,7 +23,16 @@ import numpy as np
 
 from ._ir import SELF, Attr, BinOp, BlockClass, Call, Const, Expr, Global, ModelIR, Name, Stage, Step, Submodule, free_names
 from ._names import NameTable, snake_identifier
-from ._render import discard_unused, run_interface, sequential_chain, statement, structured_steps, submodule_runs, submodule_steps
+from ._render import (
+    discard_unused,
+    run_interface,
+    sequential_chain,
+    statement,
+    structured_steps,
+    submodule_runs,
+    submodule_steps,
+    through_paths,
+)
 
 __all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_stages", "extract_submodules", "split_head"]
 
@@ -148,7 +157,7 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
     subs: list[Submodule] = []
     for model in models:
         owned = [m for m in ir.modules if m.owner == model]
-        runs = submodule_runs(steps, Submodule("", "", model, ()))
+        runs = submodule_runs(steps, model)
         if not owned or not _self_contained(steps, runs, {m.attr for m in owned}, ir) or \
                 len({_canonical(steps, run, ir) for run in runs}) != 1:
             continue
@@ -180,16 +189,10 @@ def _self_contained(steps: list[Step], runs: list[list[int]], owned: set[str], i
         if not run_interface(steps, run, [p.value.name for p in ir.outputs])[1]:
             return False
     for index, step in enumerate(steps):
-        called = _modules_called(step.value)
+        called = set(_ordered_calls(step.value))
         if (index in inside and not called <= owned) or (index not in inside and called & owned):
             return False
     return True
-
-
-def _modules_called(expr: Expr) -> set[str]:
-    tree = statement(Step(Name("_"), expr))
-    return {n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-            and n.value.id == "self"}
 
 
 def _canonical(steps: list[Step], run: list[int], ir: ModelIR) -> str:
@@ -416,9 +419,7 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
         block_modules.append((inner[position], spec.constructor, args, kwargs))
     start, end = members[0]
     mapping = {attr: (name,) for attr, name in zip(calls[0], inner, strict=True)}
-    from ._render import _through_parents  # the same rewriting the renderer uses for paths
-
-    body = tuple(replace(steps[i], value=_through_parents(steps[i].value, mapping), nested_call=None)
+    body = tuple(replace(steps[i], value=through_paths(steps[i].value, mapping), nested_call=None)
                  for i in range(start, end + 1))
     inputs, outputs = run_interface(steps, list(range(start, end + 1)), [])
     block = BlockClass(class_names.allocate_class(_block_name(block_modules, body, calls)),
