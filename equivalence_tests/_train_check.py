@@ -41,7 +41,7 @@ import numpy as np
 
 from weights_port._tolerance import FLOAT32_TRAINING_FACTOR, TRAINING_TOLERANCES
 from zoo._api import architecture
-from zoo._train_loss import make_loss
+from zoo.training._loss import make_loss
 
 from ._convert_check import kernel_allowances
 from ._random import random_inputs, randomise_keras_weights
@@ -88,14 +88,10 @@ def targets_for(loss: str, specs: Sequence[Any], batch: int, dtype: str, rng: np
 @contextmanager
 def _floatx(dtype: str) -> Iterator[None]:
     """Keras computes the loss and keeps the learning rate in floatx: the proof in float64 needs it there too."""
-    import keras
+    from zoo.architectures._keras_dtype import keras_dtype_policy
 
-    previous = keras.config.floatx()
-    keras.config.set_floatx(dtype)
-    try:
+    with keras_dtype_policy(dtype):
         yield
-    finally:
-        keras.config.set_floatx(previous)
 
 
 def _keras_side(name: str, config: Mapping[str, Any], dtype: str, optimizer: Mapping[str, Any],

@@ -1,4 +1,4 @@
-"""The ``zoo`` command: list, info, plugins, port, check.
+"""The ``zoo`` command: list, info, plugins, port, convert, check.
 
 Every user mistake ends with one ``zoo: error: ...`` line on stderr and exit status 2;
 a failed equivalence check exits 1. No traceback reaches the user for bad input.
@@ -14,17 +14,10 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["COMMANDS_GROUP", "EXIT_MISMATCH", "config_options", "main", "quiet_tensorflow_import"]
+from ._commands import add_check, add_convert
+from ._terminal import EXIT_USAGE, config_options, one_line, quiet_tensorflow_import
 
-EXIT_MISMATCH = 1
-EXIT_USAGE = 2
-
-
-def one_line(text: str) -> str:
-    """A message for the terminal: control characters (a file's name may hold newlines or escape sequences)
-    shown escaped, so an error stays one line and cannot drive the terminal."""
-    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in text)
-
+__all__ = ["COMMANDS_GROUP", "main"]
 
 def main(argv: Sequence[str] | None = None) -> int:
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -90,19 +83,25 @@ def _parser() -> argparse.ArgumentParser:
     config_options(port)
     port.set_defaults(run=_port)
 
+    add_convert(commands)
+    add_check(commands)
     _add_contributed_commands(commands)
     return parser
 
 
 COMMANDS_GROUP = "zoo.commands"
-"""Entry points adding subcommands: each names ``add(subparsers)``. equivalence_tests adds ``check`` and
-``convert`` this way, so the zoo never imports the suite that imports it."""
+"""Entry points adding subcommands for other distributions: each names ``add(subparsers)``; a name the zoo
+already has is skipped with a warning."""
 
 
 def _add_contributed_commands(commands: Any) -> None:
     import importlib.metadata
 
     for entry_point in sorted(importlib.metadata.entry_points(group=COMMANDS_GROUP), key=lambda ep: ep.name):
+        if entry_point.name in commands.choices:
+            print(f"zoo: warning: command '{entry_point.name}' from {entry_point.value} is skipped: the zoo has one",
+                  file=sys.stderr)
+            continue
         try:
             add = entry_point.load()
         except Exception as exc:  # a broken install must not take the other commands down
@@ -110,13 +109,6 @@ def _add_contributed_commands(commands: Any) -> None:
                   file=sys.stderr)
             continue
         add(commands)
-
-
-def config_options(parser: argparse.ArgumentParser) -> None:
-    """--config KEY=VALUE... and --dtype, as every command taking an architecture config has them."""
-    parser.add_argument("--config", action="extend", nargs="+", default=[], metavar="KEY=VALUE",
-                        help="config keywords; VALUE is a JSON or Python literal (hidden=[64,32] or hidden=(64,32))")
-    parser.add_argument("--dtype", default="float32", choices=("float32", "float64"))
 
 
 def _list(args: argparse.Namespace) -> int:
@@ -191,24 +183,3 @@ def _port(args: argparse.Namespace) -> int:
     written = zoo.port(args.name, args.weights, args.output, dtype=args.dtype, **config)
     print(f"wrote {written}")
     return 0
-
-
-def quiet_tensorflow_import() -> None:
-    """Import TensorFlow with file descriptor 2 muted: its C++ start-up lines (CUDA probing,
-    absl notices) bypass Python and TF_CPP_MIN_LOG_LEVEL, and would bury the output."""
-    import logging
-
-    logging.getLogger("absl").setLevel(logging.ERROR)  # "saving as HDF5 is legacy" on every .h5 check
-    if "tensorflow" in sys.modules:
-        return
-    saved = os.dup(2)
-    try:
-        with open(os.devnull, "w") as devnull:
-            os.dup2(devnull.fileno(), 2)
-            try:
-                import tensorflow  # noqa: F401
-            except ImportError:
-                pass  # reported properly where Keras is needed
-    finally:
-        os.dup2(saved, 2)
-        os.close(saved)

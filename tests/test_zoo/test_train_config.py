@@ -1,5 +1,5 @@
 """A recorded training config is data: each malformed optimizer, schedule, loss or weight is one clean error
-(zoo._train_config)."""
+(zoo.training._config)."""
 
 from __future__ import annotations
 

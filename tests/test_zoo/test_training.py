@@ -14,6 +14,7 @@ import torch
 
 import zoo
 from equivalence_tests._train_check import _keras_loss_config, train_both
+from zoo.architectures._keras_dtype import keras_dtype_policy
 from zoo.training import TrainingConfigError, keras_initialize, make_loss, make_optimizer
 
 MLP = {"in_features": 5, "hidden": (4,), "num_classes": 3}
@@ -43,17 +44,12 @@ def _keras_apply(optimizer_config: dict, weights: np.ndarray, gradients: list[np
         "boundaries": [1, 3], "values": [0.01, 0.005, 0.001]}}, "weight_decay": 0.01}},
 ], ids=lambda c: c["class_name"] + "-" + "-".join(k for k in c["config"] if k != "learning_rate"))
 def test_each_optimizer_performs_keras_update_exactly_in_float64(optimizer: dict) -> None:
-    import keras
 
     rng = np.random.default_rng(0)
     weights = rng.normal(size=(3, 4))
     gradients = [rng.normal(size=(3, 4)) for _ in range(6)]
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
+    with keras_dtype_policy("float64"):
         expected = _keras_apply(optimizer, weights, gradients)
-    finally:
-        keras.config.set_floatx(previous)
     parameter = torch.nn.Parameter(torch.tensor(weights))
     ours = make_optimizer(optimizer, [parameter], floatx="float64")
     for gradient in gradients:
@@ -144,12 +140,12 @@ def test_float32_training_stays_within_the_stated_bound(name: str, config: dict,
 
 def test_a_plain_torch_adam_is_caught_and_the_term_named(monkeypatch: pytest.MonkeyPatch) -> None:
     """Swap Keras's Adam for torch.optim.Adam (ε inside the correction, 1e-8): the report must say where."""
-    from zoo import training
+    from zoo.training import _setup
 
     def torch_adam(config, params, floatx="float32"):  # the classic migration mistake
         return torch.optim.Adam(params, lr=0.01)
 
-    monkeypatch.setattr(training, "make_optimizer", torch_adam)
+    monkeypatch.setattr(_setup, "make_optimizer", torch_adam)
     report = train_both("mlp", MLP, "float64", {"class_name": "Adam", "config": {"learning_rate": 0.01}},
                         "sparse_categorical_crossentropy", steps=2)
     assert not report.ok
@@ -249,7 +245,7 @@ def test_schedules_follow_tensorflow_graph_arithmetic() -> None:
     import keras
     import tensorflow as tf
 
-    from zoo._train_optim import Schedule
+    from zoo.training._optim import Schedule
 
     for name, config, bound in [
         ("ExponentialDecay", {"initial_learning_rate": 0.02, "decay_steps": 10, "decay_rate": 0.5}, "ulp"),
@@ -282,17 +278,13 @@ def test_embedding_gradients_follow_keras_per_lookup_arithmetic(family: str, set
     lookups = [np.array([1, 3, 1, 1]), np.array([0, 3, 5, 3])]
     row_gradients = [rng.normal(size=(4, 3)) for _ in lookups]
     config = {"class_name": family, "config": {"learning_rate": 0.05, **settings}}
-    previous = keras.config.floatx()
-    keras.config.set_floatx("float64")
-    try:
+    with keras_dtype_policy("float64"):
         variable = keras.Variable(table.copy(), dtype="float64")
         optimizer = keras.optimizers.deserialize(copy.deepcopy(config))
         for rows, values in zip(lookups, row_gradients, strict=True):
             optimizer.apply([tf.IndexedSlices(tf.constant(values), tf.constant(rows), tf.constant([6, 3]))],
                             [variable])
         expected = np.asarray(variable.numpy())
-    finally:
-        keras.config.set_floatx(previous)
     embedding = torch.nn.Embedding(6, 3, sparse=True).double()
     with torch.no_grad():
         embedding.weight.copy_(torch.from_numpy(table))

@@ -31,6 +31,7 @@ import zoo
 from equivalence_tests import random_inputs, randomise_keras_weights
 from zoo._api import architecture
 from zoo._spec import resolve_config
+from zoo.architectures._keras_dtype import keras_dtype_policy
 
 
 @contextmanager
@@ -38,14 +39,8 @@ def keras_in_float64() -> Iterator[Any]:
     """floatx and the global dtype policy float64 (a policy set elsewhere would override floatx), restored after."""
     import keras
 
-    floatx, policy = keras.config.floatx(), keras.config.dtype_policy()
-    keras.config.set_floatx("float64")
-    keras.config.set_dtype_policy("float64")
-    try:
+    with keras_dtype_policy("float64"):
         yield keras
-    finally:
-        keras.config.set_floatx(floatx)
-        keras.config.set_dtype_policy(policy)
 
 
 AMPLIFICATION = 16.0

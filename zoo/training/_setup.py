@@ -1,19 +1,4 @@
-"""Train a PyTorch model exactly as Keras would: the same optimizer step, loss and train-mode layers.
-
->>> model = zoo.get("cifar_cnn", backend="torch", weights="cnn.keras")
->>> setup = zoo.training_setup(model, "cnn.keras")        # compile settings and optimizer state from the file
->>> setup.step(images, labels)                            # one Keras train_on_batch, in PyTorch
->>> setup = zoo.training_setup(model, optimizer={"class_name": "Adam", "config": {"learning_rate": 1e-3}},
-...                            loss="sparse_categorical_crossentropy")
-
-What the set-up changes on the model, so it trains as Keras's layers do: a BatchNorm in
-training mode updates its moving variance with the biased batch variance (PyTorch's is
-unbiased); an ``nn.LSTM``'s ``bias_hh`` is frozen (Keras's LSTM has one bias, which the
-porter puts in ``bias_ih``); a sigmoid or softmax output remembers its logits so
-crossentropy uses them as TensorFlow does; an ``nn.Embedding`` gives its gradient per
-lookup (``sparse=True``), because Keras's optimizers square and clip each lookup's row
-of TensorFlow's IndexedSlices before summing them. ``close()`` undoes all of it.
-"""
+"""``training_setup``: read Keras's compile settings, optimizer state and regularizers, and make the layers train as Keras's."""
 
 from __future__ import annotations
 
@@ -27,28 +12,11 @@ import numpy as np
 import torch
 from torch import nn
 
-from ._errors import TrainingConfigError, TrainingConfigWarning
-from ._train_config import checked_loss_weights
-from ._train_init import keras_initialize, keras_initializer_
-from ._train_loss import LOGITS_ATTRIBUTE, LOSSES, KerasLoss, Regularizer, make_loss, make_regularizer
-from ._train_optim import OPTIMIZERS, SCHEDULES, KerasOptimizer, make_optimizer
-from ._train_state import KerasVariable, keras_variables, slot_layout
-
-__all__ = [
-    "LOSSES",
-    "OPTIMIZERS",
-    "SCHEDULES",
-    "KerasLoss",
-    "KerasOptimizer",
-    "TrainingConfigError",
-    "TrainingConfigWarning",
-    "TrainingSetup",
-    "keras_initialize",
-    "keras_initializer_",
-    "make_loss",
-    "make_optimizer",
-    "training_setup",
-]
+from .._errors import TrainingConfigError, TrainingConfigWarning
+from ._config import checked_loss_weights
+from ._loss import LOGITS_ATTRIBUTE, KerasLoss, Regularizer, make_loss, make_regularizer
+from ._optim import KerasOptimizer, make_optimizer
+from ._state import KerasVariable, keras_variables, slot_layout
 
 Tensors = torch.Tensor | Sequence[torch.Tensor]
 
@@ -138,7 +106,7 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     Warns:
         TrainingConfigWarning: the file does not record a setting exactly (a Huber loss's delta).
     """
-    from ._api import _weights_source
+    from .._api import _weights_source
 
     recorded: Mapping[str, Any] = {}
     variables: list[KerasVariable] = []
@@ -216,7 +184,7 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
                                                           list[tuple[str, np.ndarray]], dict[str, float], str | None]:
     import weights_port
 
-    from ._api import _rules
+    from .._api import _rules
 
     rules = _rules()
     live = not isinstance(source, Path)

@@ -1,6 +1,6 @@
-"""``zoo check`` and ``zoo convert``: the suite's commands, added to the ``zoo`` CLI through the entry-point
-group ``zoo.commands`` (the zoo imports nothing from here by name; the layering reads weights_port ← zoo ←
-equivalence_tests)."""
+"""``zoo convert`` and ``zoo check``: the commands that prove equivalence. The checkers live in
+``equivalence_tests`` (they need Keras and hypothesis) and are imported only when a command runs them, so
+``zoo list`` and ``zoo port`` never import the suite, and no module of ``zoo`` imports it at load time."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
-from zoo._cli import EXIT_MISMATCH, config_options, quiet_tensorflow_import
+from ._terminal import EXIT_MISMATCH, config_options, one_line, quiet_tensorflow_import
 
 __all__ = ["add_check", "add_convert"]
 
@@ -76,8 +76,8 @@ def add_check(commands: Any) -> None:
 
 def _convert(args: argparse.Namespace) -> int:
     import weights_port
-    from zoo._cli import one_line
-    from zoo._plugins import host, rules_from_file
+
+    from ._plugins import host, rules_from_file
 
     extra_convert, extra_port = rules_from_file(args.rules) if args.rules is not None else ([], [])
     rules = weights_port.DEFAULT_CONVERT_RULES.extended([*host().convert_rules, *extra_convert])
@@ -98,7 +98,7 @@ def _convert(args: argparse.Namespace) -> int:
               "their forward, or pass --rules with a rule for each, then check")
         return EXIT_MISMATCH
     quiet_tensorflow_import()
-    from ._convert_check import check_conversion
+    from equivalence_tests._convert_check import check_conversion
 
     check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules,
                              input_shape=args.input_shape, flat=args.flat)
@@ -118,10 +118,10 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     import zoo
-    from zoo._api import architecture, config_from_pairs
-    from zoo._spec import resolve_config
+    from equivalence_tests._check import check_architecture
 
-    from ._check import check_architecture
+    from ._api import architecture, config_from_pairs
+    from ._spec import resolve_config
 
     names = zoo.list_models() if args.all else list(args.names)
     if not names:
@@ -163,8 +163,7 @@ def _check_training(names: list[str], config: dict[str, Any], args: argparse.Nam
     import json
 
     import zoo
-
-    from ._train_check import train_both
+    from equivalence_tests._train_check import train_both
 
     if args.steps < 1:
         raise zoo.ConfigError(f"--steps must be at least 1, got {args.steps}")
@@ -185,7 +184,7 @@ def _check_training(names: list[str], config: dict[str, Any], args: argparse.Nam
 
 def _keras_optimizer_config(config: dict[str, Any]) -> dict[str, Any]:
     """A name in any case ("adam") → Keras's class name, so keras.optimizers.deserialize accepts it."""
-    from zoo.training import OPTIMIZERS, TrainingConfigError
+    from .training import OPTIMIZERS, TrainingConfigError
 
     names = {name.lower(): name for name in OPTIMIZERS}
     class_name = names.get(str(config.get("class_name", "")).lower())

@@ -13,7 +13,7 @@ import reprlib
 from collections.abc import Mapping
 from typing import Any
 
-from ._errors import TrainingConfigError
+from .._errors import TrainingConfigError
 
 __all__ = ["checked_entry", "checked_loss_weights", "checked_settings", "shown"]
 

@@ -15,7 +15,7 @@ import math
 import torch
 from torch import nn
 
-from ._errors import TrainingConfigError
+from .._errors import TrainingConfigError
 
 __all__ = ["INITIALIZERS", "keras_initialize", "keras_initializer_"]
 

@@ -14,7 +14,7 @@ from typing import Any
 
 import numpy as np
 
-from ._errors import TrainingConfigError
+from .._errors import TrainingConfigError
 
 __all__ = ["KerasVariable", "keras_variables", "slot_layout"]
 

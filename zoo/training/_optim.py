@@ -19,8 +19,8 @@ from typing import Any, ClassVar
 import numpy as np
 import torch
 
-from ._errors import TrainingConfigError
-from ._train_config import checked_entry, checked_settings, shown
+from .._errors import TrainingConfigError
+from ._config import checked_entry, checked_settings, shown
 
 __all__ = ["OPTIMIZERS", "SCHEDULES", "KerasGradient", "KerasOptimizer", "Schedule", "make_optimizer", "make_schedule"]
 

@@ -18,8 +18,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from ._errors import TrainingConfigError
-from ._train_config import checked_entry, shown
+from .._errors import TrainingConfigError
+from ._config import checked_entry, shown
 
 __all__ = ["EPSILON", "LOSSES", "KerasLoss", "Regularizer", "make_loss", "make_regularizer"]
 
