@@ -22,10 +22,11 @@ The Keras rules followed here:
   with ``(batch loss, sample_weight=batch size)``: a batch weighs its number of samples,
   not the sum of its sample weights.
 
-Tensors are read as given: metrics that Keras casts (``y_true`` to the prediction's dtype,
-predictions to the state dtype) cast them here too. A sigmoid or softmax output that carries
-its logits (``zoo._train_loss.LOGITS_ATTRIBUTE``, set by the training hooks) gives its
-crossentropy from those logits, as TensorFlow's ``_get_logits`` does.
+Tensors are read as given; where Keras casts (``y_true`` to the prediction's dtype,
+predictions to the state dtype) they are cast here too. States live on the CPU, detached
+from autograd. A sigmoid or softmax output that carries its logits
+(``zoo._train_loss.LOGITS_ATTRIBUTE``, set by the training hooks) gives its crossentropy
+from those logits, as TensorFlow's ``_get_logits`` does.
 """
 
 from __future__ import annotations
@@ -129,11 +130,11 @@ class Mean:
         self.count = torch.zeros((), dtype=self.dtype)
 
     def update(self, values: torch.Tensor | float, sample_weight: Weights | None = None) -> None:
-        values = torch.as_tensor(values).detach().to(self.dtype)
+        values = torch.as_tensor(values).detach().to(device="cpu", dtype=self.dtype)
         if sample_weight is None:
             count = torch.tensor(float(values.shape[0]) if values.dim() else 1.0, dtype=self.dtype)
         else:
-            weights = torch.as_tensor(sample_weight).detach().to(self.dtype)
+            weights = torch.as_tensor(sample_weight).detach().to(device="cpu", dtype=self.dtype)
             values, weights = _squeeze_or_expand(values, weights)
             if values.dim() > weights.dim():
                 values = values.mean(dim=tuple(range(weights.dim(), values.dim())))
@@ -558,8 +559,10 @@ class _ConfusionMetric(KerasMetric):
 
     def update(self, y_true: torch.Tensor, y_pred: torch.Tensor, sample_weight: Weights | None = None) -> None:
         with torch.no_grad():
-            batch = _confusion_counts(torch.as_tensor(y_true), self._scores(torch.as_tensor(y_pred)), sample_weight,
-                                      self.thresholds, self.dtype, self._evenly, self.top_k, self.class_id)
+            scores = self._scores(torch.as_tensor(y_pred)).detach().cpu()
+            weights = None if sample_weight is None else torch.as_tensor(sample_weight).detach().cpu()
+            batch = _confusion_counts(torch.as_tensor(y_true).detach().cpu(), scores, weights, self.thresholds,
+                                      self.dtype, self._evenly, self.top_k, self.class_id)
         c = self.counts
         self.counts = _Counts(c.tp + batch.tp, c.fp + batch.fp, c.tn + batch.tn, c.fn + batch.fn)
 
