@@ -27,7 +27,6 @@ import pytest
 import torch
 
 from zoo._errors import TrainingConfigError
-from zoo._train_loss import LOGITS_ATTRIBUTE
 from zoo.lightning._metrics import (
     METRICS,
     BinaryCrossentropy,
@@ -37,6 +36,7 @@ from zoo.lightning._metrics import (
     compiled_metrics,
     make_metric,
 )
+from zoo.training._loss import LOGITS_ATTRIBUTE
 
 RTOL = {"float64": 1e-12, "float32": 1e-6}
 PR_GAIN_ATOL = 5e-7  # float32 PR-gain AUC: TensorFlow's Sum kernel rounds tn/fn's total differently, see above

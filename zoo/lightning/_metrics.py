@@ -41,8 +41,8 @@ import numpy as np
 import torch
 
 from .._errors import TrainingConfigError
-from .._train_config import checked_entry, shown
-from .._train_loss import LOGITS_ATTRIBUTE
+from ..training._config import checked_entry, shown
+from ..training._loss import LOGITS_ATTRIBUTE
 
 __all__ = [
     "AUC",

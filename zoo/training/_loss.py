@@ -54,12 +54,20 @@ class KerasLoss:
     reduction: str = "sum_over_batch_size"
     floatx: str = "float32"
 
-    def __call__(self, output: torch.Tensor, target: torch.Tensor) -> torch.Tensor:
+    def __call__(self, output: torch.Tensor, target: torch.Tensor,
+                 sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         dtype = getattr(torch, self.floatx)
         logits = getattr(output, LOGITS_ATTRIBUTE, None) if output.dtype == dtype else None  # a cast loses them
         y_pred = output.to(dtype)
         y_true = target.to(dtype)
         values = self._per_sample(y_true, y_pred, None if logits is None else logits.to(dtype))
+        if sample_weight is not None:  # Keras's reduce_weighted_values: weight, then divide by the count, not Σw
+            weight = sample_weight.to(dtype)
+            while weight.dim() > values.dim() and weight.shape[-1] == 1:
+                weight = weight.squeeze(-1)
+            while weight.dim() < values.dim():
+                weight = weight.unsqueeze(-1)
+            values = values * weight
         total = values.sum()
         return total if self.reduction == "sum" else total / values.numel()
 

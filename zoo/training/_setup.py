@@ -35,31 +35,49 @@ class TrainingSetup:
                  activity: Mapping[str, Regularizer] | None = None,
                  batch_norm_momentum: Mapping[str, float] | None = None) -> None:
         self.model, self.optimizer, self.losses = model, optimizer, list(losses)
+        self.compile_config: dict[str, Any] = {}  # what the Keras file recorded at compile (metrics among it)
+        self.floatx = "float32"
         self.loss_weights = list(loss_weights) if loss_weights is not None else [1.0] * len(self.losses)
         self.penalties = list(penalties)
         self._activity_values: list[torch.Tensor] = []
-        self._hooks = _install_hooks(model, activity or {}, batch_norm_momentum or {}, self._activity_values)
+        self._collecting = [False]  # activity penalties are gathered only inside forward_loss
+        self._hooks = _install_hooks(model, activity or {}, batch_norm_momentum or {}, self._activity_values,
+                                     self._collecting)
         # TensorFlow hands Keras an embedding's gradient per lookup (IndexedSlices); so does sparse=True.
         self._dense_embeddings = [m for m in model.modules() if isinstance(m, nn.Embedding) and not m.sparse]
         for module in self._dense_embeddings:
             module.sparse = True
 
-    def loss(self, outputs: Tensors, targets: Tensors) -> torch.Tensor:
+    def loss(self, outputs: Tensors, targets: Tensors, sample_weight: torch.Tensor | None = None) -> torch.Tensor:
         outs, tgts = _as_list(outputs), _as_list(targets)
         if len(outs) != len(self.losses) or len(tgts) != len(outs):
             raise TrainingConfigError(f"the model gives {len(outs)} output(s) and {len(tgts)} target(s) were passed; "
                                       f"the set-up has {len(self.losses)} loss(es)")
-        total = sum((w * loss(o, t) for loss, w, o, t in zip(self.losses, self.loss_weights, outs, tgts, strict=True)),
-                    torch.zeros(()))
+        total = sum((w * loss(o, t, sample_weight)
+                     for loss, w, o, t in zip(self.losses, self.loss_weights, outs, tgts, strict=True)), torch.zeros(()))
         extra = [regularizer(tensors) for regularizer, tensors in self.penalties] + self._activity_values
         return total + sum(extra, torch.zeros(())) if extra else total
 
-    def step(self, inputs: Tensors, targets: Tensors) -> float:
+    def forward_loss(self, inputs: Tensors, targets: Tensors, sample_weight: torch.Tensor | None = None
+                     ) -> tuple[list[torch.Tensor], torch.Tensor]:
+        """The model's outputs and Keras's total loss on a batch, in the mode the model is in.
+
+        As Keras's ``compute_loss``, the activity penalties of this forward pass count in
+        evaluation too (Keras adds them on every call of the layer, training or not).
+        """
+        self._activity_values.clear()
+        self._collecting[0] = True
+        try:
+            outputs = _as_list(self.model(*_as_list(inputs)))
+        finally:
+            self._collecting[0] = False
+        return outputs, self.loss(outputs, targets, sample_weight)
+
+    def step(self, inputs: Tensors, targets: Tensors, sample_weight: torch.Tensor | None = None) -> float:
         """One Keras ``train_on_batch``: forward in training mode, loss, gradients, clipped update."""
         self.model.train()
         self.optimizer.zero_grad(set_to_none=True)
-        self._activity_values.clear()
-        loss = self.loss(self.model(*_as_list(inputs)), targets)
+        _, loss = self.forward_loss(inputs, targets, sample_weight)
         loss.backward()
         self.optimizer.step()
         return float(loss.detach())
@@ -139,7 +157,10 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     if isinstance(source, Path):
         _warn_about_unrecorded_delta(loss, source)
     penalties, activity = _regularizers(model, variables)
-    return TrainingSetup(model, torch_optimizer, losses, loss_weights, penalties, activity, momentum)
+    setup = TrainingSetup(model, torch_optimizer, losses, loss_weights, penalties, activity, momentum)
+    setup.compile_config = dict(recorded)
+    setup.floatx = floatx
+    return setup
 
 
 # --------------------------------------------------------------------------- reading the Keras side
@@ -372,7 +393,7 @@ def _regularizers(model: nn.Module, variables: Sequence[KerasVariable]
 
 
 def _install_hooks(model: nn.Module, activity: Mapping[str, Regularizer], momentum: Mapping[str, float],
-                   collected: list[torch.Tensor]) -> list[Any]:
+                   collected: list[torch.Tensor], collecting: list[bool]) -> list[Any]:
     hooks = []
     for path, module in model.named_modules():
         if isinstance(module, nn.Sigmoid | nn.Softmax):
@@ -382,7 +403,7 @@ def _install_hooks(model: nn.Module, activity: Mapping[str, Regularizer], moment
             hooks.append(module.register_forward_pre_hook(_keep_statistics))
             hooks.append(module.register_forward_hook(_keras_statistics_update(keras_momentum)))
         if path in activity:
-            hooks.append(module.register_forward_hook(_activity_penalty(activity[path], collected)))
+            hooks.append(module.register_forward_hook(_activity_penalty(activity[path], collected, collecting)))
     return hooks
 
 
@@ -417,11 +438,12 @@ def _keras_statistics_update(keras_momentum: float) -> Callable[..., None]:
     return hook
 
 
-def _activity_penalty(regularizer: Regularizer, collected: list[torch.Tensor]) -> Callable[..., None]:
+def _activity_penalty(regularizer: Regularizer, collected: list[torch.Tensor],
+                      collecting: list[bool]) -> Callable[..., None]:
     """Keras adds regularizer(output) / batch size for each output of the layer's call."""
 
     def hook(module: nn.Module, inputs: tuple[Any, ...], output: Any) -> None:
-        if module.training:
+        if collecting[0]:
             for tensor in _as_list(output if not isinstance(output, tuple) else output[0]):
                 collected.append(regularizer([tensor]) / tensor.shape[0] if tensor.dim() else regularizer([tensor]))
 
