@@ -39,11 +39,11 @@ __all__ = [
     "avg_pool_same",
     "keras2_hard_sigmoid",
     "pad_same",
-    "resize_antialiased",
     "resize_area",
     "resize_bicubic",
     "resize_bilinear",
     "same_padding",
+    "scale_and_translate",
     "sliding_window_mask",
     "sparse_plus",
     "sparse_sigmoid",
@@ -660,16 +660,56 @@ def resize_area(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return (total * (1.0 / scales.double()).float()).to(x.dtype)
 
 
-def _span_axis(in_size: int, out_size: int, kernel: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """TensorFlow's ``scale_and_translate`` spans of one axis with antialiasing: (out, span) indices and weights.
+def _sinf(y: torch.Tensor) -> torch.Tensor:
+    """The C library's single-precision ``sinf`` (glibc ≥ 2.28) of float32 values in [0, 120), bit for bit.
 
-    The kernel ('triangle' or 'keyscubic') is stretched by in/out when shrinking, sampled at
-    half-pixel centres and normalised to sum to one, all in float32 as TensorFlow does.
+    TensorFlow's Lanczos kernel takes float32 sines with ``std::sin``; a correctly rounded sine differs from
+    glibc's in about one float32 in a hundred, enough to change a resize weight. glibc works in float64: below
+    0.75 a polynomial of y; above, y less its nearest multiple of π/2, then the sine or cosine polynomial of that
+    quadrant, rounded to float32 once.
+    """
+    half_pi, quadrants_2_24 = float.fromhex("0x1.921fb54442d18p0"), float.fromhex("0x1.45f306dc9c883p23")
+    s1, s2, s3 = (float.fromhex(c) for c in ("-0x1.555545995a603p-3", "0x1.1107605230bc4p-7", "-0x1.994eb3774cf24p-13"))
+    c1, c2, c3, c4 = (float.fromhex(c) for c in ("-0x1.ffffffd0c621cp-2", "0x1.55553e1068f19p-5",
+                                                 "-0x1.6c087e89a359dp-10", "0x1.99343027bf8c3p-16"))
+    x = y.to(torch.float64)
+    quadrant = torch.floor((torch.floor(x * quadrants_2_24) + 2.0**23) / 2.0**24)  # round(x·2/π), as glibc does
+    quadrant = torch.where(y < 0.75, torch.zeros_like(quadrant), quadrant)
+    r = x - quadrant * half_pi
+    turn = quadrant.long() % 4
+    r2 = r * r
+    r = torch.where((turn == 1) | (turn == 2), -r, r)
+    r3 = r * r2
+    sine = (r + r3 * s1) + (r3 * r2) * (s2 + r2 * s3)
+    r4 = r2 * r2
+    cosine = ((1.0 + r2 * c1) + r4 * c2) + (r4 * r2) * (c3 + r2 * c4)
+    cosine = torch.where(turn >= 2, -cosine, cosine)
+    result = torch.where(turn % 2 == 1, cosine, sine).to(torch.float32)
+    return torch.where(y < 2.0**-12, y, result)
+
+
+def _lanczos(distance: torch.Tensor, radius: float) -> torch.Tensor:
+    """TensorFlow's Lanczos kernel of float32 distances ≥ 0: r·sin(πx)·sin(πx/r) / (π²x²), 1 at x ≤ 1e-3."""
+    pi = torch.tensor(3.14159265359, dtype=torch.float32, device=distance.device)
+    angle = pi * distance
+    weights = radius * _sinf(angle) * _sinf(angle / radius) / (pi * pi * distance * distance)
+    weights = torch.where(distance.double() <= 1e-3, torch.ones_like(weights), weights)  # a float64 comparison in C
+    return torch.where(distance > radius, torch.zeros_like(weights), weights)
+
+
+def _span_axis(in_size: int, out_size: int, kernel: str, antialias: bool,
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """TensorFlow's ``scale_and_translate`` spans of one axis: (out, span) indices and weights.
+
+    The kernel ('triangle', 'keyscubic', 'lanczos3' or 'lanczos5') is sampled at half-pixel
+    centres (stretched by in/out when shrinking with ``antialias``) and normalised to sum to
+    one, all in float32 as TensorFlow does.
     """
     scale = torch.tensor(float(out_size), dtype=torch.float32) / torch.tensor(float(in_size), dtype=torch.float32)
     inverse = (1.0 / scale.double()).float()
-    stretch = torch.clamp(inverse, min=1.0)
-    radius = {"triangle": 1.0, "keyscubic": 2.0}[kernel] * stretch
+    stretch = torch.clamp(inverse, min=1.0) if antialias else torch.tensor(1.0)
+    support = {"triangle": 1.0, "keyscubic": 2.0, "lanczos3": 3.0, "lanczos5": 5.0}[kernel]
+    radius = support * stretch
     span = min(2 * int(torch.ceil(radius)) + 1, in_size)
     sample = (torch.arange(out_size, dtype=torch.float32, device=device) + 0.5) * inverse
     start = torch.ceil(sample - radius - 0.5).long().clamp(0, in_size - 1)
@@ -678,10 +718,12 @@ def _span_axis(in_size: int, out_size: int, kernel: str, device: torch.device) -
     distance = torch.abs(((sources.to(torch.float32) + 0.5) - sample.unsqueeze(-1)) * (1.0 / stretch))
     if kernel == "triangle":
         weights = torch.where(distance < 1, 1 - distance, torch.zeros_like(distance))
-    else:
+    elif kernel == "keyscubic":
         far = ((-0.5 * distance + 2.5) * distance - 4.0) * distance + 2.0
         near = ((1.5 * distance - 2.5) * distance) * distance + 1.0
         weights = torch.where(distance >= 2, torch.zeros_like(distance), torch.where(distance >= 1, far, near))
+    else:
+        weights = _lanczos(distance, support)
     weights = torch.where(sources < end.unsqueeze(-1), weights, torch.zeros_like(weights))
     total = weights[:, 0]
     for k in range(1, span):
@@ -691,15 +733,16 @@ def _span_axis(in_size: int, out_size: int, kernel: str, device: torch.device) -
     return sources.clamp(max=in_size - 1), weights
 
 
-def resize_antialiased(x: torch.Tensor, size: tuple[int, int], kernel: str = "triangle") -> torch.Tensor:
-    """``tf.image.resize(..., antialias=True)`` of an (N, C, H, W) tensor: TensorFlow's ``scale_and_translate``.
+def scale_and_translate(x: torch.Tensor, size: tuple[int, int], kernel: str, antialias: bool = True) -> torch.Tensor:
+    """TensorFlow's ``scale_and_translate`` resize of an (N, C, H, W) tensor (``tf.image.resize`` with
+    ``antialias=True``, or with a Lanczos method).
 
-    ``kernel`` is 'triangle' (bilinear) or 'keyscubic' (bicubic). In float32 whatever the
-    input dtype, in its kernel's order: rows first, then columns, each a running sum of
-    weight·value over the span.
+    ``kernel`` is 'triangle' (bilinear), 'keyscubic' (bicubic), 'lanczos3' or 'lanczos5'. In
+    float32 whatever the input dtype, in its kernel's order: rows first, then columns, each a
+    running sum of weight·value over the span.
     """
-    rows, row_weights = _span_axis(x.shape[-2], size[0], kernel, x.device)
-    columns, column_weights = _span_axis(x.shape[-1], size[1], kernel, x.device)
+    rows, row_weights = _span_axis(x.shape[-2], size[0], kernel, antialias, x.device)
+    columns, column_weights = _span_axis(x.shape[-1], size[1], kernel, antialias, x.device)
     image = x.to(torch.float32)
     vertical = image[..., rows[:, 0], :] * row_weights[:, 0, None]
     for k in range(1, rows.shape[1]):

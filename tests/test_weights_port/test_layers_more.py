@@ -7,12 +7,13 @@ the cases without an exact conversion refused with the reason."""
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
 from porting import converted_exactly
 
-from equivalence_tests import randomise_keras_weights
+from equivalence_tests import ConversionCheck, randomise_keras_weights
 
 
 def test_random_crop_is_identity_at_inference_in_keras_3(tmp_path: Path) -> None:
@@ -104,6 +105,37 @@ def test_resizing_to_aspect_ratio(tmp_path: Path) -> None:
         L.Resizing(5, 5, pad_to_aspect_ratio=True)(odd),
     ]
     converted_exactly(keras.Model([wide, tall, odd], outputs), tmp_path / "aspect.keras")
+
+
+def reloaded_exactly(model: Any, path: Path) -> ConversionCheck:
+    """Randomise ``model``'s weights, save it to ``path``, convert it and prove it in float32 and float64 against
+    Keras reloading the file."""
+    from equivalence_tests import check_conversion
+
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(path)
+    check = check_conversion(path)
+    assert check.passed, (check.results, check.reports)
+    assert {r.dtype for r in check.results} == {"float32", "float64"}
+    return check
+
+
+def test_lanczos_resizing_and_upsampling(tmp_path: Path) -> None:
+    """TensorFlow's Lanczos kernels (its ``scale_and_translate`` with glibc's float32 sines) shrinking and
+    enlarging, with and without antialias, after an aspect-ratio crop or pad, and in UpSampling2D."""
+    import keras
+    from keras import layers as L
+
+    wide, small = keras.Input((7, 10, 3)), keras.Input((3, 4, 2))
+    outputs = [
+        L.Resizing(4, 6, interpolation="lanczos3")(wide),
+        L.Resizing(3, 13, interpolation="lanczos5", antialias=True)(wide),
+        L.Resizing(5, 4, interpolation="lanczos3", antialias=True, crop_to_aspect_ratio=True)(wide),
+        L.Resizing(6, 3, interpolation="lanczos5", pad_to_aspect_ratio=True, fill_value=0.5)(wide),
+        L.UpSampling2D((2, 3), interpolation="lanczos3")(small),
+        L.UpSampling2D(2, interpolation="lanczos5")(small),
+    ]
+    reloaded_exactly(keras.Model([wide, small], outputs), tmp_path / "lanczos.keras")
 
 
 def test_sliding_window_attention(tmp_path: Path) -> None:

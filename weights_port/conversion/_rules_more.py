@@ -19,7 +19,7 @@ from ._rules_core import wrapped_layer
 from ._settings import Settings, check_layer_config
 from ._table import ConvertRule
 
-__all__ = ["INFERENCE_IDENTITY", "MORE_RULES"]
+__all__ = ["INFERENCE_IDENTITY", "MORE_RULES", "resized"]
 
 INFERENCE_IDENTITY = (
     "Identity", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
@@ -82,8 +82,8 @@ def _rms_normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 def _resizing(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     """Keras's Resizing as ``tf.image.resize`` computes it: TensorFlow's bilinear (``resize_bilinear``), bicubic
-    (``resize_bicubic``, Keys' a = −0.5) and area (``resize_area``) kernels, antialiased bilinear and bicubic
-    (``resize_antialiased``, its ``scale_and_translate``), and half-pixel nearest (torch's ``nearest-exact``);
+    (``resize_bicubic``, Keys' a = −0.5) and area (``resize_area``) kernels, antialiased bilinear and bicubic and
+    both Lanczos kernels (its ``scale_and_translate``), and half-pixel nearest (torch's ``nearest-exact``);
     with ``crop_to_aspect_ratio`` the centred box of the target's aspect ratio is cut out first, with
     ``pad_to_aspect_ratio`` ``fill_value`` rows or columns are added on both sides first (Keras 3's
     ``backend.tensorflow.image.resize``, its box computed in float32 as there)."""
@@ -98,9 +98,6 @@ def _resizing(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     antialias = s.flag("antialias", False)
     if s.choice("data_format", ("channels_last", "channels_first"), "channels_last", nullable=True) != "channels_last":
         raise refuse(layer, "uses data_format='channels_first'", "not converted yet")
-    if method.startswith("lanczos"):
-        raise refuse(layer, f"resizes with {method!r}", "bilinear, bicubic, area and nearest are converted "
-                     "(TensorFlow's Lanczos kernel, float32 sines, has no port checked bit for bit yet)")
     x = em.to_layout(inputs[0], "cf")
     source: Expr = x.ref
     if crop:
@@ -110,15 +107,17 @@ def _resizing(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         rows, columns = _aspect_pad(layer, x, height, width)
         if rows or columns:
             source = F.pad(x.ref, (columns, columns, rows, rows), value=fill_value)
-    expr = _resized(em, source, (height, width), method, antialias)
+    expr = resized(em, source, (height, width), method, antialias)
     return [em.let(layer.name, expr, x, shape=(x.shape[0], height, width, x.shape[-1]))]
 
 
-def _resized(em: Emitter, x: Expr, size: tuple[int, int], method: str, antialias: bool) -> Expr:
+def resized(em: Emitter, x: Expr, size: tuple[int, int], method: str, antialias: bool = False) -> Expr:
     """``tf.image.resize`` of a channels-first image batch: TensorFlow's kernels, float32 coordinates and
-    arithmetic whatever the dtype, bit for bit."""
+    arithmetic whatever the dtype, bit for bit (the Lanczos kernels with glibc's float32 sines)."""
+    if method.startswith("lanczos"):
+        return em.runtime("scale_and_translate")(x, size, method, antialias)
     if antialias and method in ("bilinear", "bicubic"):
-        return em.runtime("resize_antialiased")(x, size, "triangle" if method == "bilinear" else "keyscubic")
+        return em.runtime("scale_and_translate")(x, size, "triangle" if method == "bilinear" else "keyscubic")
     if method in ("bilinear", "bicubic", "area"):
         return em.runtime(f"resize_{method}")(x, size)
     return F.interpolate(x, size=size, mode="nearest-exact")  # nearest: tf.image.resize ignores antialias
