@@ -348,7 +348,8 @@ CASES: list[Case] = [
     C("Resizing", lambda L: L.Resizing(12, 10, interpolation="bicubic"), IMG, option="bicubic"),
     C("CenterCrop", lambda L: L.CenterCrop(4, 5), IMG),
     C("AutoContrast", lambda L: L.AutoContrast(value_range=(-1, 1)), RGB),
-    C("Equalization", lambda L: L.Equalization(value_range=(-1, 1)), RGB),
+    # alone, Equalization's output spec is its input tensor (a cycle Keras refuses); a Pipeline builds it
+    C("Equalization", lambda L: L.Pipeline([L.Equalization(value_range=(-1, 1))]), RGB),
     C("ContrastLimitedAdaptiveHistogramEqualization",
       lambda L: L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(-1, 1), tile_grid_size=(2, 2)), RGB),
     C("Solarization", lambda L: L.Solarization(threshold_factor=0.5, value_range=(-1, 1)), RGB),

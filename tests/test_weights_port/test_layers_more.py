@@ -138,6 +138,19 @@ def test_lanczos_resizing_and_upsampling(tmp_path: Path) -> None:
     reloaded_exactly(keras.Model([wide, small], outputs), tmp_path / "lanczos.keras")
 
 
+def test_equalization_and_max_num_bounding_boxes_are_identity_at_inference(tmp_path: Path) -> None:
+    """Equalization equalises only in training (Keras builds it inside a Pipeline: alone, its output spec is its
+    input tensor, a cycle); MaxNumBoundingBoxes returns an image tensor as it is."""
+    import keras
+    from keras import layers as L
+
+    image = keras.Input((6, 5, 3))
+    outputs = [L.Pipeline([L.Equalization(value_range=(-1, 1))])(image),
+               L.Pipeline([L.Rescaling(2.0), L.Equalization(bins=16)])(image),
+               L.MaxNumBoundingBoxes(max_number=3)(image)]
+    reloaded_exactly(keras.Model(image, outputs), tmp_path / "identity.keras")
+
+
 def test_sliding_window_attention(tmp_path: Path) -> None:
     """The band |t − s| < window ANDed with the causal mask, a query mask and returned scores, for
     MultiHeadAttention and GroupQueryAttention, self and cross attention."""
@@ -180,7 +193,7 @@ def test_sliding_window_with_a_keras_mask(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("case", "message"), [
-    ("pipeline_equalization", "holds a layer of class 'Equalization', which has no conversion rule"),
+    ("pipeline_unknown", "holds a layer of class 'Doubling', which has no conversion rule"),
     ("pipeline_masking", "holds a 'Masking' that makes a mask, which Pipeline would pass on"),
     ("window_over_axes", "attends over more than one axis with a mask, a causal mask, a sliding window"),
 ])
@@ -190,9 +203,9 @@ def test_refusals(case: str, message: str, tmp_path: Path) -> None:
 
     from weights_port import UnsupportedLayerError, convert
 
-    if case == "pipeline_equalization":
+    if case == "pipeline_unknown":
         image = keras.Input((4, 4, 3))
-        model = keras.Model(image, L.Pipeline([L.Rescaling(2.0), L.Equalization()])(image))
+        model = keras.Model(image, L.Pipeline([L.Rescaling(2.0), _doubling_layer()()])(image))
     elif case == "pipeline_masking":
         steps = keras.Input((5, 3))
         model = keras.Model(steps, L.Pipeline([L.Masking(), L.Dense(2)])(steps))
@@ -202,3 +215,15 @@ def test_refusals(case: str, message: str, tmp_path: Path) -> None:
     model.save(tmp_path / f"{case}.keras")
     with pytest.raises(UnsupportedLayerError, match=message):
         convert(tmp_path / f"{case}.keras")
+
+
+def _doubling_layer() -> Any:
+    """A custom layer class (registered so Keras can save it), which no conversion rule knows."""
+    import keras
+
+    @keras.saving.register_keras_serializable("zoo_tests")
+    class Doubling(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            return x * 2.0
+
+    return Doubling

@@ -26,9 +26,11 @@ INFERENCE_IDENTITY = (
     "RandomBrightness", "RandomHue", "RandomSaturation", "RandomSharpness", "RandomShear", "RandomPerspective",
     "RandomPosterization", "RandomInvert", "RandomGrayscale", "RandomColorDegeneration", "RandomColorJitter",
     "RandomGaussianBlur", "RandomErasing", "RandomElasticTransform", "AugMix", "CutMix", "MixUp", "RandAugment",
-    "RandomHeight", "RandomWidth",
+    "RandomHeight", "RandomWidth", "Equalization", "MaxNumBoundingBoxes",
 )
-"""Layers that return their input unchanged at inference (checked against Keras in the tests)."""
+"""Layers that return their input unchanged at inference (checked against Keras in the tests): Keras 3.15's
+Equalization equalises only when ``training``; MaxNumBoundingBoxes pads and truncates bounding boxes and returns
+an image tensor as it is."""
 
 
 def _wrapped_at_inference(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
