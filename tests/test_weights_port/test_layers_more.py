@@ -11,9 +11,9 @@ from typing import Any
 
 import numpy as np
 import pytest
-from porting import converted_exactly
+from porting import converted_exactly, reloaded_exactly
 
-from equivalence_tests import ConversionCheck, randomise_keras_weights
+from equivalence_tests import randomise_keras_weights
 
 
 def test_random_crop_is_identity_at_inference_in_keras_3(tmp_path: Path) -> None:
@@ -105,19 +105,6 @@ def test_resizing_to_aspect_ratio(tmp_path: Path) -> None:
         L.Resizing(5, 5, pad_to_aspect_ratio=True)(odd),
     ]
     converted_exactly(keras.Model([wide, tall, odd], outputs), tmp_path / "aspect.keras")
-
-
-def reloaded_exactly(model: Any, path: Path) -> ConversionCheck:
-    """Randomise ``model``'s weights, save it to ``path``, convert it and prove it in float32 and float64 against
-    Keras reloading the file."""
-    from equivalence_tests import check_conversion
-
-    randomise_keras_weights(model, np.random.default_rng(0))
-    model.save(path)
-    check = check_conversion(path)
-    assert check.passed, (check.results, check.reports)
-    assert {r.dtype for r in check.results} == {"float32", "float64"}
-    return check
 
 
 def test_lanczos_resizing_and_upsampling(tmp_path: Path) -> None:

@@ -20,6 +20,7 @@ TORCH_FUNCTIONS = frozenset({
     "zeros_like", "arange", "full", "linalg", "sort", "argsort", "cummax", "cummin", "floor_divide", "fmod",
     "logical_xor", "nan_to_num", "pow", "prod", "sum", "mean", "repeat_interleave", "take_along_dim",
     "bitwise_and", "bitwise_or", "bitwise_xor", "signbit", "lerp", "Tensor", "bucketize", "searchsorted",
+    "stft", "log10",
 })
 
 F_FUNCTIONS = frozenset({
