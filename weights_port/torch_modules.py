@@ -37,6 +37,7 @@ __all__ = [
     "activation_function",
     "auto_contrast",
     "avg_pool_same",
+    "clahe",
     "keras2_hard_sigmoid",
     "pad_same",
     "resize_area",
@@ -562,6 +563,75 @@ def auto_contrast(images: torch.Tensor, value_range: tuple[float, float]) -> tor
     results = torch.clamp(x * scale + offset, 0.0, 255.0)
     results = _to_value_range(results, (0.0, 255.0), value_range)
     return torch.where(torch.isnan(results), images, results)
+
+
+def _running_sum(x: torch.Tensor) -> torch.Tensor:
+    """Cumulative sums over the last axis rounded after each addition, as TensorFlow's float32 ``cumsum`` adds
+    (torch's CPU ``cumsum`` accumulates in float64)."""
+    total = x[..., 0]
+    sums = [total]
+    for k in range(1, x.shape[-1]):
+        total = total + x[..., k]
+        sums.append(total)
+    return torch.stack(sums, dim=-1)
+
+
+def clahe(images: torch.Tensor, value_range: tuple[float, float], clip_limit: float,
+          grid: tuple[int, int]) -> torch.Tensor:
+    """Keras 3's ContrastLimitedAdaptiveHistogramEqualization of (batch, height, width, channels) images.
+
+    In 0–255 (float32), the image is mirrored at its bottom and right to whole tiles of a grid; each tile's
+    256-bin histogram per channel is clipped at clip_limit·pixels/256 (the excess spread evenly) and turned
+    into a 0–255 mapping by its normalised cumulative sum; each pixel's value is the bilinear blend of the
+    mappings of the four tiles whose centres surround it (edge tiles repeated), taken back to ``value_range``.
+    Keras's order of float32 operations throughout.
+    """
+    x = images if tuple(value_range) == (0.0, 255.0) else _to_value_range(images.to(torch.float32), value_range,
+                                                                         (0.0, 255.0))
+    batch, height, width, channels = x.shape
+    grid_h, grid_w = grid
+    tile_h, tile_w = -(-height // grid_h), -(-width // grid_w)
+    rows = torch.arange(tile_h * grid_h, device=x.device)
+    columns = torch.arange(tile_w * grid_w, device=x.device)
+    rows = torch.where(rows < height, rows, 2 * height - 1 - rows)  # 'symmetric' padding: the edge repeated
+    columns = torch.where(columns < width, columns, 2 * width - 1 - columns)
+    padded = x[:, rows][:, :, columns]
+
+    tiles = padded.reshape(batch, grid_h, tile_h, grid_w, tile_w, channels).permute(0, 1, 3, 5, 2, 4)
+    levels = tiles.reshape(batch, grid_h, grid_w, channels, tile_h * tile_w).to(torch.int32).clamp(0, 255)
+    hists = torch.zeros(batch, grid_h, grid_w, channels, 256, device=x.device)
+    hists = hists.scatter_add(-1, levels.long(), torch.ones(levels.shape, device=x.device))
+    if clip_limit > 0:
+        limit = float(torch.tensor(clip_limit * (tile_h * tile_w) / 256.0, dtype=torch.float32))
+        clipped = torch.clamp(hists, 0.0, limit)
+        excess = (hists - clipped).sum(dim=-1, keepdim=True)
+        hists = clipped + excess / 256.0
+    cdf = _running_sum(hists)
+    cdf_min = cdf.amin(dim=-1, keepdim=True)
+    denominator = torch.tensor(float(tile_h * tile_w), dtype=torch.float32) - cdf_min
+    denominator = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
+    mapping = torch.clamp((cdf - cdf_min) * 255.0 / denominator, 0.0, 255.0)
+
+    def corners(size: int, tile: int, tiles: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per padded row (column): the tiles above and below (left and right) of it and its blend weight."""
+        position = (torch.arange(size, dtype=torch.float32, device=x.device) - tile / 2.0) / tile + 1.0
+        low = torch.floor(position)
+        weight = position - low
+        before = low.clamp(0, tiles + 1).long().sub(1).clamp(0, tiles - 1)  # the grid with its edges repeated
+        after = (low + 1.0).clamp(0, tiles + 1).long().sub(1).clamp(0, tiles - 1)
+        return before, after, weight
+
+    top, bottom, wy = corners(tile_h * grid_h, tile_h, grid_h)
+    left, right, wx = corners(tile_w * grid_w, tile_w, grid_w)
+    pixels = torch.clamp(padded, 0, 255).to(torch.int32).long()
+    b = torch.arange(batch, device=x.device)[:, None, None, None]
+    c = torch.arange(channels, device=x.device)[None, None, None, :]
+    top, bottom, wy = top[None, :, None, None], bottom[None, :, None, None], wy[None, :, None, None]
+    left, right, wx = left[None, None, :, None], right[None, None, :, None], wx[None, None, :, None]
+    upper = mapping[b, top, left, c, pixels] * (1.0 - wx) + mapping[b, top, right, c, pixels] * wx
+    lower = mapping[b, bottom, left, c, pixels] * (1.0 - wx) + mapping[b, bottom, right, c, pixels] * wx
+    result = (upper * (1.0 - wy) + lower * wy)[:, :height, :width]
+    return _to_value_range(result, (0.0, 255.0), value_range).to(images.dtype)
 
 
 def sliding_window_mask(query: torch.Tensor, value: torch.Tensor, window: int) -> torch.Tensor:

@@ -1,7 +1,8 @@
 """Keras 3 layers with an inference meaning (conversion._rules_more, _rules_attention): RandomCrop (identity at
-inference in Keras 3, ``smart_resize`` in tf.keras), AutoContrast, Solarization (identity at inference), Pipeline
-(its layers' own rules), Resizing's crop_to_aspect_ratio and pad_to_aspect_ratio, and the sliding window of
-MultiHeadAttention and GroupQueryAttention; each proven against Keras reloading the file, float32 and float64, and
+inference in Keras 3, ``smart_resize`` in tf.keras), AutoContrast, Solarization, Equalization and MaxNumBoundingBoxes
+(identity at inference), ContrastLimitedAdaptiveHistogramEqualization, Pipeline (its layers' own rules), Resizing's
+crop_to_aspect_ratio and pad_to_aspect_ratio, the Lanczos kernels of Resizing and UpSampling2D, and the sliding
+window of MultiHeadAttention and GroupQueryAttention; each proven against Keras reloading the file, float32 and float64, and
 the cases without an exact conversion refused with the reason."""
 
 from __future__ import annotations
@@ -136,6 +137,22 @@ def test_equalization_and_max_num_bounding_boxes_are_identity_at_inference(tmp_p
                L.Pipeline([L.Rescaling(2.0), L.Equalization(bins=16)])(image),
                L.MaxNumBoundingBoxes(max_number=3)(image)]
     reloaded_exactly(keras.Model(image, outputs), tmp_path / "identity.keras")
+
+
+def test_contrast_limited_adaptive_histogram_equalization(tmp_path: Path) -> None:
+    """Tiles that divide the image and tiles it is mirrored to fill; clip limits 4, 2.7 and none; a value range
+    and the default 0–255: bit for bit in float32, so float64 agrees too."""
+    import keras
+    from keras import layers as L
+
+    image, odd = keras.Input((8, 8, 3)), keras.Input((7, 10, 2))
+    outputs = [
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(-1, 1), tile_grid_size=(2, 2))(image),
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(-1, 1), tile_grid_size=(3, 4), clip_limit=2.7)(odd),
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(-1, 1), tile_grid_size=(2, 3), clip_limit=0.0)(odd),
+        L.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2))(L.Rescaling(127.5, 127.5)(image)),
+    ]
+    reloaded_exactly(keras.Model([image, odd], outputs), tmp_path / "clahe.keras")
 
 
 def test_sliding_window_attention(tmp_path: Path) -> None:

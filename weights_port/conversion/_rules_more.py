@@ -1,6 +1,7 @@
 """Conversion rules for the rest of Keras's layers with an inference meaning: Identity, the random augmentation
 layers (identity at inference), UnitNormalization, RMSNormalization, Resizing (with its aspect-ratio crop or
-pad), CenterCrop, RandomCrop, AutoContrast, Solarization and Pipeline.
+pad), CenterCrop, RandomCrop, AutoContrast, ContrastLimitedAdaptiveHistogramEqualization, Solarization and
+Pipeline.
 
 Each computes what Keras's own ``call`` computes at inference (read from Keras 3.15 and
 tf_keras 2.21), in Keras's arithmetic order where rounding would otherwise differ.
@@ -229,6 +230,28 @@ def _auto_contrast(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     return [em.let(layer.name, em.runtime("auto_contrast")(x, (low, high)), x)]
 
 
+def _clahe(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """Keras 3's ContrastLimitedAdaptiveHistogramEqualization (the same at training and inference): the runtime's
+    ``clahe``, its per-tile clipped histograms and bilinear blend of tile mappings in Keras's float32 order."""
+    layer, s = op.layer, Settings(op.layer)
+    value_range = s.numbers("value_range", [0, 255])
+    if not isinstance(value_range, list) or len(value_range) != 2 or not all(isinstance(v, float) for v in value_range):
+        raise s.error("value_range", s.raw("value_range"), "a list of two numbers")
+    clip_limit = s.number("clip_limit", 4.0)
+    grid = s.ints("tile_grid_size", 2, (8, 8))
+    if s.choice("data_format", ("channels_last", "channels_first"), "channels_last", nullable=True) != "channels_last":
+        raise refuse(layer, "uses data_format='channels_first'", "not converted yet")
+    x = em.to_layout(inputs[0], "keras")
+    if x.rank != 4:
+        raise refuse(layer, f"takes a tensor of rank {x.rank}", "a batch of images (batch, height, width, channels)")
+    for size, tiles in zip(x.shape[1:3], grid, strict=True):
+        if size is not None and -(-size // tiles) * tiles - size > size:
+            raise refuse(layer, f"mirrors {size} pixels to {tiles} tiles of {-(-size // tiles)}",
+                         "TensorFlow cannot pad so far either; use fewer tiles")
+    expr = em.runtime("clahe")(x, (value_range[0], value_range[1]), clip_limit, grid)
+    return [em.let(layer.name, expr, x, integer=False)]
+
+
 def _pipeline(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     """Keras's Pipeline: its layers one after the other, each converted by its own rule (looked up in the table in
     use), called as Keras calls them there (the one tensor, no other arguments). Layers that make a mask (which
@@ -278,5 +301,6 @@ MORE_RULES = [
     ConvertRule("RandomCrop", _random_crop, "any", doc="identity at inference (Keras 3); tf.keras: smart_resize"),
     ConvertRule("Solarization", _solarization, "any", doc="identity at inference"),
     ConvertRule("AutoContrast", _auto_contrast, "keras"),
+    ConvertRule("ContrastLimitedAdaptiveHistogramEqualization", _clahe, "keras"),
     ConvertRule("Pipeline", _pipeline, "any", doc="its layers' own rules, one after the other"),
 ]

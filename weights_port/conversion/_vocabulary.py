@@ -62,7 +62,7 @@ RUNTIME_HELPERS = frozenset({
     "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
     "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear", "resize_bicubic", "resize_area",
-    "scale_and_translate", "VarianceScaledNorm", "auto_contrast", "sliding_window_mask",
+    "scale_and_translate", "VarianceScaledNorm", "auto_contrast", "clahe", "sliding_window_mask",
     "UnconvertedLayer",
 })
 
