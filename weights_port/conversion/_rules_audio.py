@@ -87,7 +87,7 @@ def _mel_spectrogram(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if not np.all(np.isfinite(filterbank)):
         raise refuse(layer, f"has a mel filterbank that is not finite for min_freq={min_freq:g}, "
                      f"max_freq={max_freq:g}", "Keras's own has NaNs too; give distinct frequencies")
-    frames = None if x.shape[1] is None else 1 + x.shape[1] // stride
+    frames = None if x.shape[1] is None else 1 + (x.shape[1] + 2 * (fft_length // 2) - fft_length) // stride
     window_buffer = em.constant(layer, _window(window, length, fft_length))
     spectrum = torch.stft(x.ref, fft_length, hop_length=stride, window=window_buffer.ref, center=True,
                           pad_mode="reflect", return_complex=True)
