@@ -347,6 +347,8 @@ CASES: list[Case] = [
     C("STFTSpectrogram", lambda L: L.STFTSpectrogram(frame_length=16, frame_step=8, fft_length=16), Spec((64, 1))),
     C("STFTSpectrogram", lambda L: L.STFTSpectrogram(frame_length=12, frame_step=5, padding="same", mode="psd"),
       Spec((64, 2)), option="psd, same, 2 channels"),
+    C("STFTSpectrogram", lambda L: L.STFTSpectrogram(frame_length=16, frame_step=8, data_format=cf, expand_dims=True),
+      Spec((2, 64)), option="channels_first, expand_dims", backend="torch"),
     # preprocessing: images, deterministic
     C("Resizing", lambda L: L.Resizing(4, 6), IMG),
     C("Resizing", lambda L: L.Resizing(5, 6, interpolation="nearest"), IMG, option="nearest"),
