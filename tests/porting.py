@@ -86,3 +86,16 @@ def converted_exactly(model: Any, path: Path) -> None:
     check = check_conversion(path, keras_model=model)
     assert check.passed, (check.results, check.reports)
     assert {r.dtype for r in check.results} == {"float32", "float64"}
+
+
+def reloaded_exactly(model: Any, path: Path, dtypes: tuple[str, ...] = ("float32", "float64")) -> Any:
+    """Randomise ``model``'s weights, save it to ``path``, convert it and prove it against Keras reloading the
+    file, in ``dtypes`` (the dtypes Keras itself can run it in); returns the ``ConversionCheck``."""
+    from equivalence_tests import check_conversion
+
+    randomise_keras_weights(model, np.random.default_rng(0))
+    model.save(path)
+    check = check_conversion(path)
+    assert check.passed, (check.results, check.reports)
+    assert {r.dtype for r in check.results} == set(dtypes), check.notes
+    return check

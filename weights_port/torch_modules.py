@@ -37,13 +37,14 @@ __all__ = [
     "activation_function",
     "auto_contrast",
     "avg_pool_same",
+    "clahe",
     "keras2_hard_sigmoid",
     "pad_same",
-    "resize_antialiased",
     "resize_area",
     "resize_bicubic",
     "resize_bilinear",
     "same_padding",
+    "scale_and_translate",
     "sliding_window_mask",
     "sparse_plus",
     "sparse_sigmoid",
@@ -564,6 +565,75 @@ def auto_contrast(images: torch.Tensor, value_range: tuple[float, float]) -> tor
     return torch.where(torch.isnan(results), images, results)
 
 
+def _running_sum(x: torch.Tensor) -> torch.Tensor:
+    """Cumulative sums over the last axis rounded after each addition, as TensorFlow's float32 ``cumsum`` adds
+    (torch's CPU ``cumsum`` accumulates in float64)."""
+    total = x[..., 0]
+    sums = [total]
+    for k in range(1, x.shape[-1]):
+        total = total + x[..., k]
+        sums.append(total)
+    return torch.stack(sums, dim=-1)
+
+
+def clahe(images: torch.Tensor, value_range: tuple[float, float], clip_limit: float,
+          grid: tuple[int, int]) -> torch.Tensor:
+    """Keras 3's ContrastLimitedAdaptiveHistogramEqualization of (batch, height, width, channels) images.
+
+    In 0–255 (float32), the image is mirrored at its bottom and right to whole tiles of a grid; each tile's
+    256-bin histogram per channel is clipped at clip_limit·pixels/256 (the excess spread evenly) and turned
+    into a 0–255 mapping by its normalised cumulative sum; each pixel's value is the bilinear blend of the
+    mappings of the four tiles whose centres surround it (edge tiles repeated), taken back to ``value_range``.
+    Keras's order of float32 operations throughout.
+    """
+    x = images if tuple(value_range) == (0.0, 255.0) else _to_value_range(images.to(torch.float32), value_range,
+                                                                         (0.0, 255.0))
+    batch, height, width, channels = x.shape
+    grid_h, grid_w = grid
+    tile_h, tile_w = -(-height // grid_h), -(-width // grid_w)
+    rows = torch.arange(tile_h * grid_h, device=x.device)
+    columns = torch.arange(tile_w * grid_w, device=x.device)
+    rows = torch.where(rows < height, rows, 2 * height - 1 - rows)  # 'symmetric' padding: the edge repeated
+    columns = torch.where(columns < width, columns, 2 * width - 1 - columns)
+    padded = x[:, rows][:, :, columns]
+
+    tiles = padded.reshape(batch, grid_h, tile_h, grid_w, tile_w, channels).permute(0, 1, 3, 5, 2, 4)
+    levels = tiles.reshape(batch, grid_h, grid_w, channels, tile_h * tile_w).to(torch.int32).clamp(0, 255)
+    hists = torch.zeros(batch, grid_h, grid_w, channels, 256, device=x.device)
+    hists = hists.scatter_add(-1, levels.long(), torch.ones(levels.shape, device=x.device))
+    if clip_limit > 0:
+        limit = float(torch.tensor(clip_limit * (tile_h * tile_w) / 256.0, dtype=torch.float32))
+        clipped = torch.clamp(hists, 0.0, limit)
+        excess = (hists - clipped).sum(dim=-1, keepdim=True)
+        hists = clipped + excess / 256.0
+    cdf = _running_sum(hists)
+    cdf_min = cdf.amin(dim=-1, keepdim=True)
+    denominator = torch.tensor(float(tile_h * tile_w), dtype=torch.float32) - cdf_min
+    denominator = torch.where(denominator == 0, torch.ones_like(denominator), denominator)
+    mapping = torch.clamp((cdf - cdf_min) * 255.0 / denominator, 0.0, 255.0)
+
+    def corners(size: int, tile: int, tiles: int) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+        """Per padded row (column): the tiles above and below (left and right) of it and its blend weight."""
+        position = (torch.arange(size, dtype=torch.float32, device=x.device) - tile / 2.0) / tile + 1.0
+        low = torch.floor(position)
+        weight = position - low
+        before = low.clamp(0, tiles + 1).long().sub(1).clamp(0, tiles - 1)  # the grid with its edges repeated
+        after = (low + 1.0).clamp(0, tiles + 1).long().sub(1).clamp(0, tiles - 1)
+        return before, after, weight
+
+    top, bottom, wy = corners(tile_h * grid_h, tile_h, grid_h)
+    left, right, wx = corners(tile_w * grid_w, tile_w, grid_w)
+    pixels = torch.clamp(padded, 0, 255).to(torch.int32).long()
+    b = torch.arange(batch, device=x.device)[:, None, None, None]
+    c = torch.arange(channels, device=x.device)[None, None, None, :]
+    top, bottom, wy = top[None, :, None, None], bottom[None, :, None, None], wy[None, :, None, None]
+    left, right, wx = left[None, None, :, None], right[None, None, :, None], wx[None, None, :, None]
+    upper = mapping[b, top, left, c, pixels] * (1.0 - wx) + mapping[b, top, right, c, pixels] * wx
+    lower = mapping[b, bottom, left, c, pixels] * (1.0 - wx) + mapping[b, bottom, right, c, pixels] * wx
+    result = (upper * (1.0 - wy) + lower * wy)[:, :height, :width]
+    return _to_value_range(result, (0.0, 255.0), value_range).to(images.dtype)
+
+
 def sliding_window_mask(query: torch.Tensor, value: torch.Tensor, window: int) -> torch.Tensor:
     """Keras's ``_compute_sliding_window_mask``: (1, T, S), True where |t − s| < ``window``."""
     rows = torch.arange(query.shape[1], device=query.device).reshape(1, -1, 1)
@@ -660,16 +730,56 @@ def resize_area(x: torch.Tensor, size: tuple[int, int]) -> torch.Tensor:
     return (total * (1.0 / scales.double()).float()).to(x.dtype)
 
 
-def _span_axis(in_size: int, out_size: int, kernel: str, device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
-    """TensorFlow's ``scale_and_translate`` spans of one axis with antialiasing: (out, span) indices and weights.
+def _sinf(y: torch.Tensor) -> torch.Tensor:
+    """The C library's single-precision ``sinf`` (glibc ≥ 2.28) of float32 values in [0, 120), bit for bit.
 
-    The kernel ('triangle' or 'keyscubic') is stretched by in/out when shrinking, sampled at
-    half-pixel centres and normalised to sum to one, all in float32 as TensorFlow does.
+    TensorFlow's Lanczos kernel takes float32 sines with ``std::sin``; a correctly rounded sine differs from
+    glibc's in about one float32 in a hundred, enough to change a resize weight. glibc works in float64: below
+    0.75 a polynomial of y; above, y less its nearest multiple of π/2, then the sine or cosine polynomial of that
+    quadrant, rounded to float32 once.
+    """
+    half_pi, quadrants_2_24 = float.fromhex("0x1.921fb54442d18p0"), float.fromhex("0x1.45f306dc9c883p23")
+    s1, s2, s3 = (float.fromhex(c) for c in ("-0x1.555545995a603p-3", "0x1.1107605230bc4p-7", "-0x1.994eb3774cf24p-13"))
+    c1, c2, c3, c4 = (float.fromhex(c) for c in ("-0x1.ffffffd0c621cp-2", "0x1.55553e1068f19p-5",
+                                                 "-0x1.6c087e89a359dp-10", "0x1.99343027bf8c3p-16"))
+    x = y.to(torch.float64)
+    quadrant = torch.floor((torch.floor(x * quadrants_2_24) + 2.0**23) / 2.0**24)  # round(x·2/π), as glibc does
+    quadrant = torch.where(y < 0.75, torch.zeros_like(quadrant), quadrant)
+    r = x - quadrant * half_pi
+    turn = quadrant.long() % 4
+    r2 = r * r
+    r = torch.where((turn == 1) | (turn == 2), -r, r)
+    r3 = r * r2
+    sine = (r + r3 * s1) + (r3 * r2) * (s2 + r2 * s3)
+    r4 = r2 * r2
+    cosine = ((1.0 + r2 * c1) + r4 * c2) + (r4 * r2) * (c3 + r2 * c4)
+    cosine = torch.where(turn >= 2, -cosine, cosine)
+    result = torch.where(turn % 2 == 1, cosine, sine).to(torch.float32)
+    return torch.where(y < 2.0**-12, y, result)
+
+
+def _lanczos(distance: torch.Tensor, radius: float) -> torch.Tensor:
+    """TensorFlow's Lanczos kernel of float32 distances ≥ 0: r·sin(πx)·sin(πx/r) / (π²x²), 1 at x ≤ 1e-3."""
+    pi = torch.tensor(3.14159265359, dtype=torch.float32, device=distance.device)
+    angle = pi * distance
+    weights = radius * _sinf(angle) * _sinf(angle / radius) / (pi * pi * distance * distance)
+    weights = torch.where(distance.double() <= 1e-3, torch.ones_like(weights), weights)  # a float64 comparison in C
+    return torch.where(distance > radius, torch.zeros_like(weights), weights)
+
+
+def _span_axis(in_size: int, out_size: int, kernel: str, antialias: bool,
+               device: torch.device) -> tuple[torch.Tensor, torch.Tensor]:
+    """TensorFlow's ``scale_and_translate`` spans of one axis: (out, span) indices and weights.
+
+    The kernel ('triangle', 'keyscubic', 'lanczos3' or 'lanczos5') is sampled at half-pixel
+    centres (stretched by in/out when shrinking with ``antialias``) and normalised to sum to
+    one, all in float32 as TensorFlow does.
     """
     scale = torch.tensor(float(out_size), dtype=torch.float32) / torch.tensor(float(in_size), dtype=torch.float32)
     inverse = (1.0 / scale.double()).float()
-    stretch = torch.clamp(inverse, min=1.0)
-    radius = {"triangle": 1.0, "keyscubic": 2.0}[kernel] * stretch
+    stretch = torch.clamp(inverse, min=1.0) if antialias else torch.tensor(1.0)
+    support = {"triangle": 1.0, "keyscubic": 2.0, "lanczos3": 3.0, "lanczos5": 5.0}[kernel]
+    radius = support * stretch
     span = min(2 * int(torch.ceil(radius)) + 1, in_size)
     sample = (torch.arange(out_size, dtype=torch.float32, device=device) + 0.5) * inverse
     start = torch.ceil(sample - radius - 0.5).long().clamp(0, in_size - 1)
@@ -678,10 +788,12 @@ def _span_axis(in_size: int, out_size: int, kernel: str, device: torch.device) -
     distance = torch.abs(((sources.to(torch.float32) + 0.5) - sample.unsqueeze(-1)) * (1.0 / stretch))
     if kernel == "triangle":
         weights = torch.where(distance < 1, 1 - distance, torch.zeros_like(distance))
-    else:
+    elif kernel == "keyscubic":
         far = ((-0.5 * distance + 2.5) * distance - 4.0) * distance + 2.0
         near = ((1.5 * distance - 2.5) * distance) * distance + 1.0
         weights = torch.where(distance >= 2, torch.zeros_like(distance), torch.where(distance >= 1, far, near))
+    else:
+        weights = _lanczos(distance, support)
     weights = torch.where(sources < end.unsqueeze(-1), weights, torch.zeros_like(weights))
     total = weights[:, 0]
     for k in range(1, span):
@@ -691,15 +803,16 @@ def _span_axis(in_size: int, out_size: int, kernel: str, device: torch.device) -
     return sources.clamp(max=in_size - 1), weights
 
 
-def resize_antialiased(x: torch.Tensor, size: tuple[int, int], kernel: str = "triangle") -> torch.Tensor:
-    """``tf.image.resize(..., antialias=True)`` of an (N, C, H, W) tensor: TensorFlow's ``scale_and_translate``.
+def scale_and_translate(x: torch.Tensor, size: tuple[int, int], kernel: str, antialias: bool = True) -> torch.Tensor:
+    """TensorFlow's ``scale_and_translate`` resize of an (N, C, H, W) tensor (``tf.image.resize`` with
+    ``antialias=True``, or with a Lanczos method).
 
-    ``kernel`` is 'triangle' (bilinear) or 'keyscubic' (bicubic). In float32 whatever the
-    input dtype, in its kernel's order: rows first, then columns, each a running sum of
-    weight·value over the span.
+    ``kernel`` is 'triangle' (bilinear), 'keyscubic' (bicubic), 'lanczos3' or 'lanczos5'. In
+    float32 whatever the input dtype, in its kernel's order: rows first, then columns, each a
+    running sum of weight·value over the span.
     """
-    rows, row_weights = _span_axis(x.shape[-2], size[0], kernel, x.device)
-    columns, column_weights = _span_axis(x.shape[-1], size[1], kernel, x.device)
+    rows, row_weights = _span_axis(x.shape[-2], size[0], kernel, antialias, x.device)
+    columns, column_weights = _span_axis(x.shape[-1], size[1], kernel, antialias, x.device)
     image = x.to(torch.float32)
     vertical = image[..., rows[:, 0], :] * row_weights[:, 0, None]
     for k in range(1, rows.shape[1]):

@@ -1,16 +1,18 @@
 """Keras 3 layers with an inference meaning (conversion._rules_more, _rules_attention): RandomCrop (identity at
-inference in Keras 3, ``smart_resize`` in tf.keras), AutoContrast, Solarization (identity at inference), Pipeline
-(its layers' own rules), Resizing's crop_to_aspect_ratio and pad_to_aspect_ratio, and the sliding window of
-MultiHeadAttention and GroupQueryAttention; each proven against Keras reloading the file, float32 and float64, and
+inference in Keras 3, ``smart_resize`` in tf.keras), AutoContrast, Solarization, Equalization and MaxNumBoundingBoxes
+(identity at inference), ContrastLimitedAdaptiveHistogramEqualization, Pipeline (its layers' own rules), Resizing's
+crop_to_aspect_ratio and pad_to_aspect_ratio, the Lanczos kernels of Resizing and UpSampling2D, and the sliding
+window of MultiHeadAttention and GroupQueryAttention; each proven against Keras reloading the file, float32 and float64, and
 the cases without an exact conversion refused with the reason."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
-from porting import converted_exactly
+from porting import converted_exactly, reloaded_exactly
 
 from equivalence_tests import randomise_keras_weights
 
@@ -106,6 +108,53 @@ def test_resizing_to_aspect_ratio(tmp_path: Path) -> None:
     converted_exactly(keras.Model([wide, tall, odd], outputs), tmp_path / "aspect.keras")
 
 
+def test_lanczos_resizing_and_upsampling(tmp_path: Path) -> None:
+    """TensorFlow's Lanczos kernels (its ``scale_and_translate`` with glibc's float32 sines) shrinking and
+    enlarging, with and without antialias, after an aspect-ratio crop or pad, and in UpSampling2D."""
+    import keras
+    from keras import layers as L
+
+    wide, small = keras.Input((7, 10, 3)), keras.Input((3, 4, 2))
+    outputs = [
+        L.Resizing(4, 6, interpolation="lanczos3")(wide),
+        L.Resizing(3, 13, interpolation="lanczos5", antialias=True)(wide),
+        L.Resizing(5, 4, interpolation="lanczos3", antialias=True, crop_to_aspect_ratio=True)(wide),
+        L.Resizing(6, 3, interpolation="lanczos5", pad_to_aspect_ratio=True, fill_value=0.5)(wide),
+        L.UpSampling2D((2, 3), interpolation="lanczos3")(small),
+        L.UpSampling2D(2, interpolation="lanczos5")(small),
+    ]
+    reloaded_exactly(keras.Model([wide, small], outputs), tmp_path / "lanczos.keras")
+
+
+def test_equalization_and_max_num_bounding_boxes_are_identity_at_inference(tmp_path: Path) -> None:
+    """Equalization equalises only in training (Keras builds it inside a Pipeline: alone, its output spec is its
+    input tensor, a cycle); MaxNumBoundingBoxes returns an image tensor as it is."""
+    import keras
+    from keras import layers as L
+
+    image = keras.Input((6, 5, 3))
+    outputs = [L.Pipeline([L.Equalization(value_range=(-1, 1))])(image),
+               L.Pipeline([L.Rescaling(2.0), L.Equalization(bins=16)])(image),
+               L.MaxNumBoundingBoxes(max_number=3)(image)]
+    reloaded_exactly(keras.Model(image, outputs), tmp_path / "identity.keras")
+
+
+def test_contrast_limited_adaptive_histogram_equalization(tmp_path: Path) -> None:
+    """Tiles that divide the image and tiles it is mirrored to fill; clip limits 4, 2.7 and none; a value range
+    and the default 0–255: bit for bit in float32, so float64 agrees too."""
+    import keras
+    from keras import layers as L
+
+    image, odd = keras.Input((8, 8, 3)), keras.Input((7, 10, 2))
+    outputs = [
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(-1, 1), tile_grid_size=(2, 2))(image),
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(-1, 1), tile_grid_size=(3, 4), clip_limit=2.7)(odd),
+        L.ContrastLimitedAdaptiveHistogramEqualization(value_range=(-1, 1), tile_grid_size=(2, 3), clip_limit=0.0)(odd),
+        L.ContrastLimitedAdaptiveHistogramEqualization(tile_grid_size=(2, 2))(L.Rescaling(127.5, 127.5)(image)),
+    ]
+    reloaded_exactly(keras.Model([image, odd], outputs), tmp_path / "clahe.keras")
+
+
 def test_sliding_window_attention(tmp_path: Path) -> None:
     """The band |t − s| < window ANDed with the causal mask, a query mask and returned scores, for
     MultiHeadAttention and GroupQueryAttention, self and cross attention."""
@@ -148,7 +197,7 @@ def test_sliding_window_with_a_keras_mask(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(("case", "message"), [
-    ("pipeline_equalization", "holds a layer of class 'Equalization', which has no conversion rule"),
+    ("pipeline_unknown", "holds a layer of class 'Doubling', which has no conversion rule"),
     ("pipeline_masking", "holds a 'Masking' that makes a mask, which Pipeline would pass on"),
     ("window_over_axes", "attends over more than one axis with a mask, a causal mask, a sliding window"),
 ])
@@ -158,9 +207,9 @@ def test_refusals(case: str, message: str, tmp_path: Path) -> None:
 
     from weights_port import UnsupportedLayerError, convert
 
-    if case == "pipeline_equalization":
+    if case == "pipeline_unknown":
         image = keras.Input((4, 4, 3))
-        model = keras.Model(image, L.Pipeline([L.Rescaling(2.0), L.Equalization()])(image))
+        model = keras.Model(image, L.Pipeline([L.Rescaling(2.0), _doubling_layer()()])(image))
     elif case == "pipeline_masking":
         steps = keras.Input((5, 3))
         model = keras.Model(steps, L.Pipeline([L.Masking(), L.Dense(2)])(steps))
@@ -170,3 +219,15 @@ def test_refusals(case: str, message: str, tmp_path: Path) -> None:
     model.save(tmp_path / f"{case}.keras")
     with pytest.raises(UnsupportedLayerError, match=message):
         convert(tmp_path / f"{case}.keras")
+
+
+def _doubling_layer() -> Any:
+    """A custom layer class (registered so Keras can save it), which no conversion rule knows."""
+    import keras
+
+    @keras.saving.register_keras_serializable("zoo_tests")
+    class Doubling(keras.layers.Layer):
+        def call(self, x: Any) -> Any:
+            return x * 2.0
+
+    return Doubling

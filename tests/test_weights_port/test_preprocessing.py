@@ -1,6 +1,7 @@
-"""Preprocessing layers with a tensor inference (conversion._rules_preprocessing): CategoryEncoding, Discretization
-and IntegerLookup against Keras reloading the file, on ids inside and outside their ranges; the string and hashing
-layers refused with the reason."""
+"""Preprocessing layers with a tensor inference (conversion._rules_preprocessing, _rules_audio): CategoryEncoding,
+Discretization and IntegerLookup against Keras reloading the file, on ids inside and outside their ranges;
+MelSpectrogram and STFTSpectrogram (every mode) and the float32 arithmetic behind MelSpectrogram's filterbank; the
+string and hashing layers refused with the reason."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from porting import reloaded_exactly
 
 IDS = np.array([[12, 7, 3, 0], [5, 5, 9, 20], [0, 12, 12, 7]])
 
@@ -63,3 +65,72 @@ def test_string_and_hashing_layers_are_refused_with_the_reason(layer: str, reaso
     keras.Model(tokens, made(tokens)).save(tmp_path / "s.keras")
     with pytest.raises(UnsupportedLayerError, match=reason):
         convert(tmp_path / "s.keras")
+
+
+def test_mel_spectrogram(tmp_path: Path) -> None:
+    """Decibels over the whole batch's maximum, Hann and Hamming windows shorter than the FFT. Keras 3.15 cannot
+    run a float64 MelSpectrogram in decibels (its float32 reference meets the float64 spectrum): float32 only."""
+    import keras
+    from keras import layers as L
+
+    signal = keras.Input((64,))
+    outputs = [
+        L.MelSpectrogram(fft_length=32, sequence_stride=8, sequence_length=16, num_mel_bins=8, sampling_rate=8000)(
+            signal),
+        L.MelSpectrogram(fft_length=32, sequence_stride=5, num_mel_bins=6, window="hamming", ref_power=2.0,
+                         top_db=20.0, min_freq=100.0, max_freq=5000.0)(signal),
+    ]
+    check = reloaded_exactly(keras.Model(signal, outputs), tmp_path / "mel.keras", dtypes=("float32",))
+    assert "Keras itself fails in float64" in check.notes[0]
+
+
+def test_mel_spectrogram_power_in_float32_and_float64(tmp_path: Path) -> None:
+    """Without decibels Keras runs in float64 too, with its float32 filterbank: the converted one holds the very
+    float32 values TensorFlow computes (a correctly rounded one misses float64's tolerance)."""
+    import keras
+    from keras import layers as L
+
+    signal = keras.Input((64,))
+    outputs = [
+        L.MelSpectrogram(fft_length=32, sequence_stride=8, sequence_length=20, num_mel_bins=8, sampling_rate=8000,
+                         power_to_db=False)(signal),
+        L.MelSpectrogram(fft_length=30, sequence_stride=7, num_mel_bins=5, window=None, mag_exp=1.0,
+                         power_to_db=False)(signal),
+    ]
+    reloaded_exactly(keras.Model(signal, outputs), tmp_path / "mel_power.keras")
+
+
+def test_stft_spectrogram_every_mode(tmp_path: Path) -> None:
+    """The file's DFT kernels as one strided convolution; each mode; 'same' padding; expand_dims."""
+    import keras
+    from keras import layers as L
+
+    signal = keras.Input((64, 2))
+    modes = ("log", "magnitude", "psd", "real", "imag", "angle", "stft")
+    outputs = [L.STFTSpectrogram(frame_length=16, frame_step=8, fft_length=16, mode=mode)(signal) for mode in modes]
+    outputs += [
+        L.STFTSpectrogram(frame_length=15, frame_step=6, padding="same", expand_dims=True)(signal),
+        L.STFTSpectrogram(frame_length=12, frame_step=5, padding="same", mode="psd", window="hamming", periodic=True,
+                          scaling="spectrum")(signal),
+    ]
+    reloaded_exactly(keras.Model(signal, outputs), tmp_path / "stft.keras")
+
+
+def test_tensorflow_float32_log_and_mel_filterbank() -> None:
+    """TensorFlow's float32 log (Eigen's packets, then the C library's logf for the rest) bit for bit, at sizes with
+    and without a remainder, and Keras's own filterbank equal to the converter's."""
+    import keras
+    import tensorflow as tf
+
+    from weights_port.conversion._rules_audio import mel_filterbank
+    from weights_port.conversion._tf_float32 import float32_log
+
+    rng = np.random.default_rng(0)
+    for size in (1, 7, 8, 13, 1000, 20_003):
+        values = rng.uniform(0.01, 30.0, size).astype(np.float32)
+        assert np.array_equal(float32_log(values), tf.math.log(values).numpy()), size
+    layer = keras.layers.MelSpectrogram()
+    for mels, fft, rate, low, high in [(8, 32, 8000, 20.0, 4000.0), (128, 2048, 16000, 20.0, 8000.0),
+                                       (40, 512, 22050, 0.0, 11025.0), (13, 70, 44100, 30.0, 20000.0)]:
+        expected = np.asarray(layer.linear_to_mel_weight_matrix(mels, fft // 2 + 1, rate, low, high))
+        assert np.array_equal(mel_filterbank(mels, fft // 2 + 1, rate, low, high), expected), (mels, fft)

@@ -16,6 +16,7 @@ from ._emitter import Emitter, refuse
 from ._graph import Graph, Layer, Op, TensorRef, read_graph
 from ._ir import SELF, Expr, F, Global, ModelIR, ModuleSpec, Step, Value, call, compare, const, method, nn, torch
 from ._rules_attention import ATTENTION_RULES
+from ._rules_audio import AUDIO_RULES
 from ._rules_core import CORE_RULES
 from ._rules_local import LOCAL_RULES
 from ._rules_more import MORE_RULES
@@ -31,4 +32,4 @@ __all__ = [
 ]
 
 DEFAULT_CONVERT_RULES = ConvertRuleSet([*CORE_RULES, *RECURRENT_RULES, *ATTENTION_RULES, *MORE_RULES,
-                                          *PREPROCESSING_RULES, *LOCAL_RULES])
+                                          *PREPROCESSING_RULES, *AUDIO_RULES, *LOCAL_RULES])

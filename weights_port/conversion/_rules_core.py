@@ -803,13 +803,16 @@ def _upsampling(n: int) -> Emit:
         factors = tuple(float(v) for v in size)
         if mode == "nearest":
             expr = F.interpolate(x, scale_factor=factors, mode="nearest")
-        elif mode in ("bilinear", "bicubic", "area") and n == 2 and None not in x.shape[1:3]:
+        elif n == 2 and None not in x.shape[1:3]:
             # tf.image.resize: TensorFlow's kernel, float32 arithmetic whatever the dtype, bit for bit
-            expr = em.runtime(f"resize_{mode}")(x, tuple(int(d or 0) * f for d, f in zip(x.shape[1:3], size,
-                                                                                       strict=True)))
+            out_size = tuple(int(d or 0) * f for d, f in zip(x.shape[1:3], size, strict=True))
+            if mode.startswith("lanczos"):
+                expr = em.runtime("scale_and_translate")(x, out_size, mode, False)
+            else:
+                expr = em.runtime(f"resize_{mode}")(x, out_size)
         else:
-            raise refuse(op.layer, f"uses interpolation {mode!r}", "nearest, bilinear, bicubic and area (2D, known "
-                         "spatial size) are converted; TensorFlow's Lanczos kernel has no port checked bit for bit yet")
+            raise refuse(op.layer, f"uses interpolation {mode!r} on an input of shape {x.shape}",
+                         "only nearest is converted for an unknown spatial size; give the Keras Input a fixed shape")
         return [em.let(op.layer.name, expr, x, shape=shape)]
 
     return emit

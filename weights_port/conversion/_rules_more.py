@@ -1,6 +1,7 @@
 """Conversion rules for the rest of Keras's layers with an inference meaning: Identity, the random augmentation
 layers (identity at inference), UnitNormalization, RMSNormalization, Resizing (with its aspect-ratio crop or
-pad), CenterCrop, RandomCrop, AutoContrast, Solarization and Pipeline.
+pad), CenterCrop, RandomCrop, AutoContrast, ContrastLimitedAdaptiveHistogramEqualization, Solarization and
+Pipeline.
 
 Each computes what Keras's own ``call`` computes at inference (read from Keras 3.15 and
 tf_keras 2.21), in Keras's arithmetic order where rounding would otherwise differ.
@@ -19,16 +20,18 @@ from ._rules_core import wrapped_layer
 from ._settings import Settings, check_layer_config
 from ._table import ConvertRule
 
-__all__ = ["INFERENCE_IDENTITY", "MORE_RULES"]
+__all__ = ["INFERENCE_IDENTITY", "MORE_RULES", "resized"]
 
 INFERENCE_IDENTITY = (
     "Identity", "RandomFlip", "RandomRotation", "RandomZoom", "RandomTranslation", "RandomContrast",
     "RandomBrightness", "RandomHue", "RandomSaturation", "RandomSharpness", "RandomShear", "RandomPerspective",
     "RandomPosterization", "RandomInvert", "RandomGrayscale", "RandomColorDegeneration", "RandomColorJitter",
     "RandomGaussianBlur", "RandomErasing", "RandomElasticTransform", "AugMix", "CutMix", "MixUp", "RandAugment",
-    "RandomHeight", "RandomWidth",
+    "RandomHeight", "RandomWidth", "Equalization", "MaxNumBoundingBoxes",
 )
-"""Layers that return their input unchanged at inference (checked against Keras in the tests)."""
+"""Layers that return their input unchanged at inference (checked against Keras in the tests): Keras 3.15's
+Equalization equalises only when ``training``; MaxNumBoundingBoxes pads and truncates bounding boxes and returns
+an image tensor as it is."""
 
 
 def _wrapped_at_inference(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
@@ -82,8 +85,8 @@ def _rms_normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 
 def _resizing(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     """Keras's Resizing as ``tf.image.resize`` computes it: TensorFlow's bilinear (``resize_bilinear``), bicubic
-    (``resize_bicubic``, Keys' a = −0.5) and area (``resize_area``) kernels, antialiased bilinear and bicubic
-    (``resize_antialiased``, its ``scale_and_translate``), and half-pixel nearest (torch's ``nearest-exact``);
+    (``resize_bicubic``, Keys' a = −0.5) and area (``resize_area``) kernels, antialiased bilinear and bicubic and
+    both Lanczos kernels (its ``scale_and_translate``), and half-pixel nearest (torch's ``nearest-exact``);
     with ``crop_to_aspect_ratio`` the centred box of the target's aspect ratio is cut out first, with
     ``pad_to_aspect_ratio`` ``fill_value`` rows or columns are added on both sides first (Keras 3's
     ``backend.tensorflow.image.resize``, its box computed in float32 as there)."""
@@ -98,9 +101,6 @@ def _resizing(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     antialias = s.flag("antialias", False)
     if s.choice("data_format", ("channels_last", "channels_first"), "channels_last", nullable=True) != "channels_last":
         raise refuse(layer, "uses data_format='channels_first'", "not converted yet")
-    if method.startswith("lanczos"):
-        raise refuse(layer, f"resizes with {method!r}", "bilinear, bicubic, area and nearest are converted "
-                     "(TensorFlow's Lanczos kernel, float32 sines, has no port checked bit for bit yet)")
     x = em.to_layout(inputs[0], "cf")
     source: Expr = x.ref
     if crop:
@@ -110,15 +110,17 @@ def _resizing(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         rows, columns = _aspect_pad(layer, x, height, width)
         if rows or columns:
             source = F.pad(x.ref, (columns, columns, rows, rows), value=fill_value)
-    expr = _resized(em, source, (height, width), method, antialias)
+    expr = resized(em, source, (height, width), method, antialias)
     return [em.let(layer.name, expr, x, shape=(x.shape[0], height, width, x.shape[-1]))]
 
 
-def _resized(em: Emitter, x: Expr, size: tuple[int, int], method: str, antialias: bool) -> Expr:
+def resized(em: Emitter, x: Expr, size: tuple[int, int], method: str, antialias: bool = False) -> Expr:
     """``tf.image.resize`` of a channels-first image batch: TensorFlow's kernels, float32 coordinates and
-    arithmetic whatever the dtype, bit for bit."""
+    arithmetic whatever the dtype, bit for bit (the Lanczos kernels with glibc's float32 sines)."""
+    if method.startswith("lanczos"):
+        return em.runtime("scale_and_translate")(x, size, method, antialias)
     if antialias and method in ("bilinear", "bicubic"):
-        return em.runtime("resize_antialiased")(x, size, "triangle" if method == "bilinear" else "keyscubic")
+        return em.runtime("scale_and_translate")(x, size, "triangle" if method == "bilinear" else "keyscubic")
     if method in ("bilinear", "bicubic", "area"):
         return em.runtime(f"resize_{method}")(x, size)
     return F.interpolate(x, size=size, mode="nearest-exact")  # nearest: tf.image.resize ignores antialias
@@ -228,6 +230,28 @@ def _auto_contrast(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     return [em.let(layer.name, em.runtime("auto_contrast")(x, (low, high)), x)]
 
 
+def _clahe(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
+    """Keras 3's ContrastLimitedAdaptiveHistogramEqualization (the same at training and inference): the runtime's
+    ``clahe``, its per-tile clipped histograms and bilinear blend of tile mappings in Keras's float32 order."""
+    layer, s = op.layer, Settings(op.layer)
+    value_range = s.numbers("value_range", [0, 255])
+    if not isinstance(value_range, list) or len(value_range) != 2 or not all(isinstance(v, float) for v in value_range):
+        raise s.error("value_range", s.raw("value_range"), "a list of two numbers")
+    clip_limit = s.number("clip_limit", 4.0)
+    grid = s.ints("tile_grid_size", 2, (8, 8))
+    if s.choice("data_format", ("channels_last", "channels_first"), "channels_last", nullable=True) != "channels_last":
+        raise refuse(layer, "uses data_format='channels_first'", "not converted yet")
+    x = em.to_layout(inputs[0], "keras")
+    if x.rank != 4:
+        raise refuse(layer, f"takes a tensor of rank {x.rank}", "a batch of images (batch, height, width, channels)")
+    for size, tiles in zip(x.shape[1:3], grid, strict=True):
+        if size is not None and -(-size // tiles) * tiles - size > size:
+            raise refuse(layer, f"mirrors {size} pixels to {tiles} tiles of {-(-size // tiles)}",
+                         "TensorFlow cannot pad so far either; use fewer tiles")
+    expr = em.runtime("clahe")(x, (value_range[0], value_range[1]), clip_limit, grid)
+    return [em.let(layer.name, expr, x, integer=False)]
+
+
 def _pipeline(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     """Keras's Pipeline: its layers one after the other, each converted by its own rule (looked up in the table in
     use), called as Keras calls them there (the one tensor, no other arguments). Layers that make a mask (which
@@ -277,5 +301,6 @@ MORE_RULES = [
     ConvertRule("RandomCrop", _random_crop, "any", doc="identity at inference (Keras 3); tf.keras: smart_resize"),
     ConvertRule("Solarization", _solarization, "any", doc="identity at inference"),
     ConvertRule("AutoContrast", _auto_contrast, "keras"),
+    ConvertRule("ContrastLimitedAdaptiveHistogramEqualization", _clahe, "keras"),
     ConvertRule("Pipeline", _pipeline, "any", doc="its layers' own rules, one after the other"),
 ]

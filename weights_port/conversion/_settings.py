@@ -210,7 +210,7 @@ def known_shape(shape: Sequence[int | None]) -> bool:
 _DTYPES = frozenset({"float16", "float32", "float64", "bfloat16", "mixed_float16", "mixed_bfloat16", "int8", "int16",
                      "int32", "int64", "uint8", "uint16", "uint32", "uint64", "bool", "string", "half", "float",
                      "double"})
-_CLOSED_SETS = ("padding", "data_format", "interpolation", "merge_mode")
+_CLOSED_SETS = ("padding", "data_format", "interpolation", "merge_mode", "window")
 """Checked by the rules themselves against the set Keras allows (a better message than the kind of the default)."""
 _OBJECT_KINDS = (("_initializer", "initializers"), ("_regularizer", "regularizers"), ("_constraint", "constraints"))
 

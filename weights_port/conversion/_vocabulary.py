@@ -20,6 +20,7 @@ TORCH_FUNCTIONS = frozenset({
     "zeros_like", "arange", "full", "linalg", "sort", "argsort", "cummax", "cummin", "floor_divide", "fmod",
     "logical_xor", "nan_to_num", "pow", "prod", "sum", "mean", "repeat_interleave", "take_along_dim",
     "bitwise_and", "bitwise_or", "bitwise_xor", "signbit", "lerp", "Tensor", "bucketize", "searchsorted",
+    "stft", "log10",
 })
 
 F_FUNCTIONS = frozenset({
@@ -61,7 +62,7 @@ RUNTIME_HELPERS = frozenset({
     "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
     "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear", "resize_bicubic", "resize_area",
-    "resize_antialiased", "VarianceScaledNorm", "auto_contrast", "sliding_window_mask",
+    "scale_and_translate", "VarianceScaledNorm", "auto_contrast", "clahe", "sliding_window_mask",
     "UnconvertedLayer",
 })
 
