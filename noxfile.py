@@ -53,12 +53,16 @@ def convert(session: nox.Session) -> None:
 
 @nox.session
 def training(session: nox.Session) -> None:
-    """The training property for every registered architecture, float32 and float64 (hypothesis)."""
+    """The training property for every registered architecture, float32 and float64 (hypothesis), resumed training,
+    and Keras's fit against zoo.lightning.fit."""
     _install(session)
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "--zoo-train",
                 "-k", "train", "--zoo-examples", "5", "-v", *session.posargs, env=ENV)
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_zoo/test_training_resume.py", "-m",
                 "sweep or not sweep", "-v", env=ENV)
+    # Keras's fit against zoo.lightning.fit: random optimizers, metrics, callbacks and batching (hypothesis)
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_zoo/test_lightning.py", "-m",
+                "sweep or not sweep", "-v", env={**ENV, "ZOO_FIT_EXAMPLES": "40"})
 
 
 @nox.session

@@ -26,6 +26,7 @@ from zoo.architectures._keras_dtype import keras_dtype_policy
 keras = pytest.importorskip("keras")
 
 MLP = {"in_features": 6, "hidden": (8,), "num_classes": 3}
+CLASS_WEIGHT = {0: 1.0, 1: 1.5, 2: 0.5}
 RTOL = TRAINING_TOLERANCES["float64"]  # the one-step float64 bound; a few epochs of these small models stay within it
 
 
@@ -60,8 +61,9 @@ def _mlp_file(tmp_path: Path, compile_args: dict[str, Any]) -> Any:
 
 
 def test_fit_with_validation_split_and_plateau_callbacks_matches_keras(tmp_path: Path) -> None:
-    """Adam, accuracy, validation_split, EarlyStopping + ReduceLROnPlateau + CSVLogger: the History, the epoch
-    training stopped at, the learning-rate log, the CSV file and the weights."""
+    """Adam, accuracy, validation_split with class weights (the training part only), EarlyStopping +
+    ReduceLROnPlateau + CSVLogger: the History, the epoch training stopped at, the learning-rate log, the CSV
+    file and the weights."""
     keras_model = _mlp_file(tmp_path, {"optimizer": keras.optimizers.Adam(0.05), "metrics": ["accuracy"],
                                        "loss": "sparse_categorical_crossentropy"})
     rng = np.random.default_rng(0)
@@ -74,10 +76,10 @@ def test_fit_with_validation_split_and_plateau_callbacks_matches_keras(tmp_path:
 
     with keras_dtype_policy("float64"):
         expected = keras_model.fit(x, y, batch_size=8, epochs=8, validation_split=0.2, shuffle=False, verbose=0,
-                                   callbacks=callbacks(keras.callbacks, tmp_path / "keras.csv"))
+                                   class_weight=CLASS_WEIGHT, callbacks=callbacks(keras.callbacks, tmp_path / "keras.csv"))
     torch_model = zoo.get("mlp", backend="torch", weights=tmp_path / "model.keras", dtype="float64", **MLP)
     history = zl.fit(zl.KerasModule(torch_model, tmp_path / "model.keras"), x, y, batch_size=8, epochs=8,
-                     validation_split=0.2, shuffle=False, verbose=False,
+                     validation_split=0.2, shuffle=False, verbose=False, class_weight=CLASS_WEIGHT,
                      callbacks=callbacks(zl, tmp_path / "ours.csv"))
     _same_history(expected.history, history.history)
     assert history.epoch == expected.epoch
@@ -249,3 +251,82 @@ def test_two_ddp_processes_compute_what_one_process_computes(tmp_path: Path) -> 
     _same_history(one["history"], two["history"])
     for key, value in one["state"].items():
         np.testing.assert_allclose(two["state"][key], value, rtol=1e-12, atol=1e-14, err_msg=key)
+
+
+# --------------------------------------------------------------------------- the property (nox -s training)
+
+hypothesis = pytest.importorskip("hypothesis")
+st = hypothesis.strategies
+
+OPTIMIZERS = [
+    {"class_name": "SGD", "config": {"learning_rate": 0.05, "momentum": 0.9, "nesterov": True}},
+    {"class_name": "Adam", "config": {"learning_rate": 0.02, "amsgrad": True}},
+    {"class_name": "RMSprop", "config": {"learning_rate": 0.01, "momentum": 0.5, "clipnorm": 1.0}},
+    {"class_name": "Adagrad", "config": {"learning_rate": 0.1}},
+    {"class_name": "AdamW", "config": {"learning_rate": 0.02, "weight_decay": 0.01, "global_clipnorm": 2.0}},
+    {"class_name": "Nadam", "config": {"learning_rate": 0.01}},
+]
+MODELS = {
+    "mlp": {"in_features": 6, "hidden": (8, 5), "num_classes": 3},
+    "cifar_cnn": {"input_size": 8, "in_channels": 2, "num_classes": 3},
+    "converted": {},
+}
+
+
+@st.composite
+def fits(draw: Any) -> dict[str, Any]:
+    callbacks = []
+    if draw(st.booleans()):
+        callbacks.append(("EarlyStopping", {"monitor": draw(st.sampled_from(["val_loss", "val_accuracy", "loss"])),
+                                            "patience": draw(st.integers(0, 2)),
+                                            "min_delta": draw(st.sampled_from([0.0, 0.01])),
+                                            "restore_best_weights": draw(st.booleans())}))
+    if draw(st.booleans()):
+        callbacks.append(("ReduceLROnPlateau", {"monitor": "val_loss", "factor": draw(st.sampled_from([0.5, 0.2])),
+                                                "patience": draw(st.integers(0, 1)),
+                                                "min_delta": draw(st.sampled_from([0.0, 0.05])),
+                                                "cooldown": draw(st.integers(0, 1))}))
+    return {"model": draw(st.sampled_from(sorted(MODELS))), "optimizer": draw(st.sampled_from(OPTIMIZERS)),
+            "metrics": draw(st.lists(st.sampled_from(["accuracy", "sparse_categorical_crossentropy"]), unique=True,
+                                     max_size=2)),
+            "batch_size": draw(st.integers(3, 9)), "epochs": draw(st.integers(2, 3)),
+            "validation_split": draw(st.sampled_from([0.2, 0.3])), "callbacks": callbacks,
+            "class_weight": draw(st.sampled_from([None, {0: 1.0, 1: 2.0, 2: 0.5}])), "seed": draw(st.integers(0, 99))}
+
+
+@pytest.mark.sweep
+@hypothesis.settings(max_examples=int(__import__("os").environ.get("ZOO_FIT_EXAMPLES", "12")), deadline=None,
+                     suppress_health_check=list(hypothesis.HealthCheck))
+@hypothesis.given(case=fits())
+def test_keras_fit_and_lightning_fit_agree(case: dict[str, Any], tmp_path_factory: pytest.TempPathFactory) -> None:
+    """Keras's fit and zoo.lightning.fit from the same file, random optimizer / metrics / callbacks / batching
+    (shuffle off): every epoch's logs, the epochs run and the final weights agree in float64."""
+    tmp_path = tmp_path_factory.mktemp("fit")
+    rng = np.random.default_rng(case["seed"])
+    name, config = case["model"], MODELS[case["model"]]
+    with keras_dtype_policy("float64"):
+        if name == "converted":
+            keras_model = _converted_cnn(tmp_path)
+            path = tmp_path / "cnn.keras"
+            shape = (6, 6, 2)
+        else:
+            keras_model = zoo.get(name, backend="keras", dtype="float64", **config)
+            randomise_keras_weights(keras_model, rng)
+            path = tmp_path / "model.keras"
+            shape = (config["in_features"],) if name == "mlp" else (config["input_size"],) * 2 + (config["in_channels"],)
+        keras_model.compile(optimizer=keras.optimizers.deserialize(json.loads(json.dumps(case["optimizer"]))),
+                            loss="sparse_categorical_crossentropy", metrics=list(case["metrics"]))
+        keras_model.save(path)
+        x, y = rng.normal(size=(30, *shape)), rng.integers(0, 3, size=(30,))
+        settings = {"batch_size": case["batch_size"], "epochs": case["epochs"], "shuffle": False,
+                    "validation_split": case["validation_split"], "class_weight": case["class_weight"]}
+        expected = keras_model.fit(x, y, verbose=0, **settings,
+                                   callbacks=[getattr(keras.callbacks, c)(**a) for c, a in case["callbacks"]])
+    torch_model = (weights_port.convert(path, dtype="float64").build() if name == "converted"
+                   else zoo.get(name, backend="torch", weights=path, dtype="float64", **config))
+    torch_x = x.transpose(0, 3, 1, 2) if x.ndim == 4 else x
+    history = zl.fit(zl.KerasModule(torch_model, path), torch_x, y, verbose=False, **settings,
+                     callbacks=[getattr(zl, c)(**a) for c, a in case["callbacks"]])
+    _same_history(expected.history, history.history)
+    assert history.epoch == expected.epoch
+    _same_weights(keras_model, torch_model, tmp_path, None if name == "converted" else name, config)

@@ -65,7 +65,9 @@ def fit(module: KerasModule, x: Arrays, y: Arrays, *, batch_size: int | None = 3
         raise TrainingConfigError(f"initial_epoch={initial_epoch} must be in [0, epochs={epochs})")
     dtype = next((p.dtype for p in module.model.parameters() if p.is_floating_point()), torch.float32)
     inputs, targets = _tensors(x, dtype, "x"), _tensors(y, dtype, "y")
-    weights = _sample_weights(sample_weight, class_weight, targets, dtype, module.floatx)
+    if class_weight is not None and sample_weight is not None:
+        raise TrainingConfigError("give class_weight or sample_weight, not both (Keras refuses both)")
+    weights = None if sample_weight is None else _tensors(sample_weight, dtype, "sample_weight")[0]
     n = inputs[0].shape[0]
     if any(t.shape[0] != n for t in [*inputs, *targets]) or (weights is not None and weights.shape[0] != n):
         raise TrainingConfigError(f"x, y and sample_weight must have the same number of samples; got "
@@ -86,6 +88,8 @@ def fit(module: KerasModule, x: Arrays, y: Arrays, *, batch_size: int | None = 3
                               None if weights is None else weights[split:], batch_size)
         inputs, targets = [t[:split] for t in inputs], [t[:split] for t in targets]
         weights = None if weights is None else weights[:split]
+    if class_weight is not None:  # Keras weighs the training batches by class, never the validation ones
+        weights = _class_weights(class_weight, targets, dtype, module.floatx)
     training = _Batches(inputs, targets, weights, batch_size, shuffle=shuffle, seed=seed, first_epoch=initial_epoch)
     module.epoch_offset = initial_epoch
     module.history, module.epochs_run = {}, []
@@ -184,15 +188,10 @@ def _tensors(value: Arrays, dtype: torch.dtype, what: str) -> list[torch.Tensor]
     return tensors
 
 
-def _sample_weights(sample_weight: Any, class_weight: Mapping[int, float] | None, targets: list[torch.Tensor],
-                    dtype: torch.dtype, floatx: str) -> torch.Tensor | None:
-    """Keras's ``class_weight`` becomes a weight per sample from its class (the label, or a one-hot's argmax)."""
-    if class_weight is not None and sample_weight is not None:
-        raise TrainingConfigError("give class_weight or sample_weight, not both (Keras refuses both)")
-    if sample_weight is not None:
-        return _tensors(sample_weight, dtype, "sample_weight")[0]
-    if class_weight is None:
-        return None
+def _class_weights(class_weight: Mapping[int, float], targets: list[torch.Tensor], dtype: torch.dtype,
+                   floatx: str) -> torch.Tensor:
+    """Keras's ``class_weight`` as a weight per sample from its class (the label, or a one-hot's argmax; 1.0 for a
+    class the mapping leaves out), kept in floatx as Keras's array is."""
     if len(targets) != 1:
         raise TrainingConfigError("class_weight is for a model with one output, as in Keras")
     target = targets[0]
