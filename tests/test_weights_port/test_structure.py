@@ -120,7 +120,8 @@ def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> 
     """Five residual blocks of one structure at two widths: one ``Bottleneck`` class whose differing constructor
     arguments are keyword parameters, instances in ``nn.Sequential`` stages (a projection block, which occurs once
     per stage, opens each stage); state-dict keys and the manifest follow (``stage1.0.conv1.weight``); the module
-    computes what Keras computes, also in the form that keeps every value."""
+    computes what Keras computes, also in the form that keeps every value; the manifest maps every state key to the
+    Keras weight it holds."""
     def bottleneck(x: Any, width: int, name: str, project: bool = False) -> Any:
         y = L.Conv2D(width, 1, activation="relu", name=f"{name}_1")(x)
         y = L.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_2")(y)
@@ -146,3 +147,18 @@ def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> 
         assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
     flat = weights_port.convert(tmp_path / "blocks.keras", flat=True)
     assert "class Bottleneck" not in flat.source and "a2_1.weight" in flat.state_dict
+    _manifest_maps_every_key_to_its_keras_weights(conversion, model)
+    _manifest_maps_every_key_to_its_keras_weights(flat, model)
+
+
+def _manifest_maps_every_key_to_its_keras_weights(conversion: weights_port.Conversion, model: keras.Model) -> None:
+    """``manifest["state"]``: every state key names its Keras layer and the weight it holds (a layout change keeps
+    the values: the same multiset), under the structured names (``stage1.1.conv1.weight``) as under the flat ones."""
+    assert sorted(conversion.manifest["state"]) == sorted(conversion.state_dict)
+    variables = {layer.name: {f"vars/{i}": np.asarray(w) for i, w in enumerate(layer.get_weights())}
+                 for layer in model.layers}
+    for key, origin in conversion.manifest["state"].items():
+        assert origin["keras_weights"] is not None and len(origin["keras_weights"]) == 1, (key, origin)
+        expected = variables[origin["keras_layer"]][origin["keras_weights"][0]]
+        np.testing.assert_array_equal(np.sort(conversion.state_dict[key], axis=None), np.sort(expected, axis=None),
+                                      err_msg=key)

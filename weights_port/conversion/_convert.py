@@ -214,7 +214,27 @@ class _Converter:
         if sorted(state) != sorted(keys):
             raise UnsupportedLayerError(f"{layer.describe()}: its weights give {sorted(state)}, the module holds "
                                         f"{sorted(keys)}")
+        self._record_origins(layer, rule, RuleContext(keras_layer, target, self.version), state)
         return dict(state)
+
+    def _record_origins(self, layer: Layer, rule: Any, context: RuleContext, state: Mapping[str, np.ndarray]) -> None:
+        """Which of the file's weights fills each tensor ``state`` holds: the rule run once per weight on a marker
+        (ones in that weight, zeros elsewhere), as the training set-up pairs variables. For the manifest."""
+        arrays = self.arrays(layer)
+        keys = [w.key for w in self.weights(layer)]
+        sources: dict[str, list[str]] = {name: [] for name in state}
+        for index, key in enumerate(keys):
+            markers = [np.zeros(a.shape) for a in arrays]
+            markers[index] = np.ones(arrays[index].shape)
+            try:
+                marked = rule.to_torch(markers, context)
+            except Exception:  # a rule that cannot take markers (it divides by a variance): left unmapped
+                return
+            for name, array in marked.items():
+                if name in sources and np.any(np.asarray(array) != 0):
+                    sources[name].append(key)
+        for name, array in state.items():
+            self.em.origins[id(array)] = (array, tuple(sources[name]))
 
     # ------------------------------------------------------------------ graph
 
@@ -288,11 +308,13 @@ class _Converter:
         manifest = self.manifest(ir, layer_outputs, class_hint)
         state = {k: np.asarray(v, dtype=self.dtype) if np.asarray(v).dtype.kind not in "iub" else np.asarray(v)
                  for k, v in self.em.state.items()}
+        origins = {id(state[key]): self.em.state_origin(key) for key in state}  # the passes below rename keys only
         if not flat:
             layer_classes = {value.name: op.layer.class_name for op in self.graph.ops
                              for value in layer_outputs.get(op.layer.name, [])}
             ir = extract_stages(extract_submodules(ir, state, manifest), state, manifest)
             ir = split_head(ir, layer_classes, state, manifest)
+        manifest["state"] = {key: origins[id(array)] for key, array in state.items() if id(array) in origins}
         return Conversion(class_name, ir, state, manifest)
 
     def masks_for(self, op: Op, rule: ConvertRule | None, values: Mapping[int, Value],

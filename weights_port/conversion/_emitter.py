@@ -43,6 +43,10 @@ class Emitter:
         self.state: dict[str, np.ndarray] = {}
         self.helpers: list[Helper] = []
         self.layer_map: dict[str, list[str]] = {}
+        self.origins: dict[int, tuple[np.ndarray, tuple[str, ...]]] = {}
+        """Arrays the porter's rules made, by id (the array kept, so the id stays its own): the file's weights
+        each one holds."""
+        self._state_origins: dict[str, dict[str, Any]] = {}
         self._attrs: dict[tuple[str, str], str] = {}
         self._layer: str = ""
         self.nested_call: tuple[int, str] | None = None
@@ -95,8 +99,16 @@ class Emitter:
         self.modules.append(spec)
         for name, array in (state or {}).items():
             self.state[f"{attr}.{name}"] = array
+            origin = self.origins.get(id(array))
+            self._state_origins[f"{attr}.{name}"] = {
+                "keras_layer": layer.name, "keras_weights": list(origin[1]) if origin and origin[0] is array else None}
         self.layer_map.setdefault(layer.name, []).append(attr)
         return spec.call
+
+    def state_origin(self, key: str) -> dict[str, Any]:
+        """The manifest's entry for state key ``key``: its Keras layer and, where a porter's rule made the tensor,
+        the file's weights it holds (None where a conversion rule computed it from them)."""
+        return self._state_origins.get(key, {"keras_layer": None, "keras_weights": None})
 
     def arrays(self, layer: Layer) -> list[np.ndarray]:
         return self._arrays(layer)
