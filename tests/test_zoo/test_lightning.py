@@ -201,6 +201,9 @@ def test_bad_arguments_are_named() -> None:
         (lambda: zl.ReduceLROnPlateau(factor=1.5), "factor"),
         (lambda: zl.ModelCheckpoint("best.keras"), "architecture="),
         (lambda: zl.make_metric("accuracy_of_sorts"), "accuracy_of_sorts"),
+        # Keras too refuses to guess the direction of a metric the model does not compile
+        (lambda: zl.fit(module, x, y, validation_split=0.5, verbose=False,
+                        callbacks=[zl.EarlyStopping(monitor="val_accuracy")]), "mode='max'"),
     ]
     for call, words in cases:
         with pytest.raises(zoo.training.TrainingConfigError, match=words):
@@ -276,8 +279,10 @@ MODELS = {
 @st.composite
 def fits(draw: Any) -> dict[str, Any]:
     callbacks = []
+    metrics = draw(st.lists(st.sampled_from(["accuracy", "sparse_categorical_crossentropy"]), unique=True, max_size=2))
+    monitors = ["val_loss", "loss", *(["val_accuracy"] if "accuracy" in metrics else [])]
     if draw(st.booleans()):
-        callbacks.append(("EarlyStopping", {"monitor": draw(st.sampled_from(["val_loss", "val_accuracy", "loss"])),
+        callbacks.append(("EarlyStopping", {"monitor": draw(st.sampled_from(monitors)),
                                             "patience": draw(st.integers(0, 2)),
                                             "min_delta": draw(st.sampled_from([0.0, 0.01])),
                                             "restore_best_weights": draw(st.booleans())}))
@@ -287,8 +292,7 @@ def fits(draw: Any) -> dict[str, Any]:
                                                 "min_delta": draw(st.sampled_from([0.0, 0.05])),
                                                 "cooldown": draw(st.integers(0, 1))}))
     return {"model": draw(st.sampled_from(sorted(MODELS))), "optimizer": draw(st.sampled_from(OPTIMIZERS)),
-            "metrics": draw(st.lists(st.sampled_from(["accuracy", "sparse_categorical_crossentropy"]), unique=True,
-                                     max_size=2)),
+            "metrics": metrics,
             "batch_size": draw(st.integers(3, 9)), "epochs": draw(st.integers(2, 3)),
             "validation_split": draw(st.sampled_from([0.2, 0.3])), "callbacks": callbacks,
             "class_weight": draw(st.sampled_from([None, {0: 1.0, 1: 2.0, 2: 0.5}])), "seed": draw(st.integers(0, 99))}

@@ -86,16 +86,22 @@ class _Monitor(KerasCallback):
         self.monitor, self.mode, self.min_delta, self.best = monitor, mode, abs(min_delta), baseline
         self._direction: str | None = None
 
+    def _resolve_direction(self) -> None:
+        """Keras's ``_set_monitor_op``, run at the first ``on_epoch_end`` (and failing there, as Keras does, for a
+        name it cannot place: a metric the model does not compile)."""
+        if self._direction is not None:
+            return
+        direction = self.mode if self.mode != "auto" else self.module.direction(self.monitor)
+        if direction is None:
+            raise TrainingConfigError(
+                f"{type(self).__name__}: which way {self.monitor!r} should go is not known (no compiled metric of "
+                "that name); pass mode='max' or mode='min'")
+        self._direction = direction
+        if direction == "min":
+            self.min_delta = -self.min_delta
+
     def _is_improvement(self, value: float, reference: float | None) -> bool:
-        if self._direction is None:
-            direction = self.mode if self.mode != "auto" else self.module.direction(self.monitor)
-            if direction is None:
-                raise TrainingConfigError(
-                    f"{type(self).__name__}: which way {self.monitor!r} should go is not known; pass mode='max' "
-                    "or mode='min'")
-            self._direction = direction
-            if direction == "min":
-                self.min_delta = -self.min_delta
+        self._resolve_direction()
         if reference is None:
             return True
         return value - self.min_delta > reference if self._direction == "max" else value - self.min_delta < reference
@@ -125,6 +131,7 @@ class EarlyStopping(_Monitor):
         self.best, self.best_weights = None, None
 
     def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self._resolve_direction()
         current = self._value(logs, "Early stopping")
         if current is None or epoch < self.start_from_epoch:
             return
@@ -166,6 +173,7 @@ class ReduceLROnPlateau(_Monitor):
         self.best, self.cooldown_counter, self.wait = None, 0, 0
 
     def epoch_end(self, epoch: int, logs: dict[str, float]) -> None:
+        self._resolve_direction()
         optimizer = self.module.setup_.optimizer
         logs["learning_rate"] = learning_rate(optimizer)
         current = self._value(logs, "Learning rate reduction")
