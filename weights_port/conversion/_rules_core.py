@@ -1046,25 +1046,32 @@ def _time_distributed(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if em.mask() is not None and _inner_takes_mask(inner, em.keras_major):
         raise refuse(layer, f"passes its mask to a {inner.class_name}, which applies it", "not converted yet")
     em.masks = []  # the inner layer's call takes none: Keras gives it none
-    merged = em.let(layer.name + "_steps", x.ref.m("flatten", 0, 1), x, shape=(None, *x.shape[2:]))
+    merged = _fold_time(layer, x, layer.name + "_steps", em)
     out = em.to_layout(rule.emit(Op(inner, [TensorRef(-1)], {}), [merged], em)[0], "keras")
-    return [em.let(layer.name, out.ref.m("unflatten", 0, (x.ref.m("size", 0), x.ref.m("size", 1))), out,
-                   shape=(x.shape[0], x.shape[1], *out.shape[1:]))]
+    return [_unfold_time(layer, out, x, em)]
 
 
 def emit_time_reshape(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     """The two halves of ``TimeDistributed(model)`` (``Op.reshape``): batch and time merged before the inlined
     model, split again after it."""
     if op.reshape == "fold_time":
-        x = em.to_layout(inputs[0], "keras")
-        if x.rank < 3:
-            raise refuse(op.layer, f"wraps a model over a tensor of rank {x.rank}",
-                         "TimeDistributed takes (batch, time, ...)")
-        return [em.let(op.layer.name, x.ref.m("flatten", 0, 1), x, shape=(None, *x.shape[2:]))]
-    out, x = em.to_layout(inputs[0], "keras"), inputs[1]  # the batch axis comes first in every layout
+        return [_fold_time(op.layer, em.to_layout(inputs[0], "keras"), op.layer.name, em)]
     em.layer_map.setdefault(op.layer.name, [])
-    return [em.let(op.layer.name, out.ref.m("unflatten", 0, (x.ref.m("size", 0), -1)), out,
-                   shape=(x.shape[0], x.shape[1], *out.shape[1:]))]
+    return [_unfold_time(op.layer, em.to_layout(inputs[0], "keras"), inputs[1], em)]
+
+
+def _fold_time(layer: Layer, x: Value, name: str, em: Emitter) -> Value:
+    """TimeDistributed's first half: (batch, time, ...) as (batch·time, ...)."""
+    if x.rank < 3:
+        raise refuse(layer, f"wraps a layer over a tensor of rank {x.rank}", "TimeDistributed takes (batch, time, ...)")
+    return em.let(name, x.ref.m("flatten", 0, 1), x, shape=(None, *x.shape[2:]))
+
+
+def _unfold_time(layer: Layer, out: Value, x: Value, em: Emitter) -> Value:
+    """TimeDistributed's second half: batch and time split again, by the batch size of the wrapper's input ``x``
+    (its first axis in every layout; its time axis may sit elsewhere in a channels-first one)."""
+    return em.let(layer.name, out.ref.m("unflatten", 0, (x.ref.m("size", 0), -1)), out,
+                  shape=(x.shape[0], x.shape[1], *out.shape[1:]))
 
 
 def _embedding_mask(op: Op, masks: list[Value | None], outputs: list[Value], em: Emitter) -> list[Value | None]:
