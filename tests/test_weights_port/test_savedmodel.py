@@ -19,6 +19,7 @@ from keras_reference import siamese, text_classifier
 import weights_port
 import zoo
 from weights_port import KerasFileError
+from weights_port._tolerance import compare_arrays
 
 
 def _randomised(model: Any, seed: int) -> Any:
@@ -123,3 +124,30 @@ def test_a_damaged_folder_gets_a_clear_error(siamese_folder: Path, tmp_path: Pat
     with pytest.raises(KerasFileError) as raised:
         weights_port.convert(copy).build()
     assert str(copy) in str(raised.value)
+
+
+@pytest.mark.sweep
+def test_time_distributed_around_a_nested_model_from_a_savedmodel(tmp_path: Path) -> None:
+    """``TimeDistributed(Sequential)`` saved as a SavedModel folder: the wrapped model's weights are found under the
+    wrapper in the folder's object graph, and the module computes what tf_keras reloading the folder computes."""
+    import tf_keras
+
+    K = tf_keras
+    frames = K.Input((3, 8, 8, 2))
+    cnn = K.Sequential([K.Input((8, 8, 2)), K.layers.Conv2D(4, 3, activation="relu"), K.layers.BatchNormalization(),
+                        K.layers.GlobalMaxPooling2D()], name="per_frame")
+    pooled = K.layers.GlobalAveragePooling1D()(K.layers.TimeDistributed(cnn)(frames))
+    folder = tmp_path / "video"
+    model = _randomised(K.Model(frames, K.layers.Dense(3)(pooled)), 4)
+    norm = cnn.layers[1]
+    gamma, beta, mean, variance = norm.get_weights()
+    norm.set_weights([gamma, beta, mean, np.abs(variance) + 0.5])  # a variance is positive
+    model.save(str(folder))
+    clips = np.random.default_rng(1).uniform(-1, 1, (2, 3, 8, 8, 2)).astype("float32")
+    expected = _outputs(_reloaded(folder)(clips))
+    conversion = weights_port.convert(folder)
+    permutation = conversion.manifest["inputs"][0]["permutation"]
+    with torch.no_grad():
+        actual = _outputs(conversion.build()(torch.from_numpy(clips.transpose(permutation).copy())))
+    agreement = compare_arrays(actual[0], expected[0], "float32")
+    assert agreement.passed, agreement

@@ -211,6 +211,14 @@ def _layers(folder: Path, table: Mapping[str, bytes], header: Fields, graph: lis
             found += _layers(folder, table, header, graph, nodes, child, child_path or "", f"{prefix}{name}/", what,
                              depth + 1)
             continue
+        wrapped = next((c for c, n in _children(graph, child, what) if n == "layer"), None)
+        wrapped_path = f"{child_path}.layer"
+        if info.get("class_name") == "TimeDistributed" and wrapped is not None and \
+                nodes.get(wrapped_path, {}).get("_identifier") in _MODELS:
+            # TimeDistributed(model): the model's layers, named under the wrapper as the HDF5 readers name them
+            found += _layers(folder, table, header, graph, nodes, wrapped, wrapped_path, f"{prefix}{name}/", what,
+                             depth + 1)
+            continue
         weights = _variables(folder, table, header, graph, child, what)
         if weights:
             found.append(KerasLayer(f"{prefix}{name}", info.get("class_name"), _untuple(info.get("config")),
