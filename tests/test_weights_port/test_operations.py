@@ -73,7 +73,7 @@ def test_preprocessing_and_normalization_layers(tmp_path: Path) -> None:
                 "RandomContrast": (0.2,), "RandomBrightness": (0.2,), "RandomHue": (0.2, (0, 1)),
                 "RandomSaturation": (0.2,), "RandomSharpness": (0.2,), "RandomShear": (0.2,),
                 "RandomPosterization": ((0, 1),), "RandomColorDegeneration": (0.2,), "RandomColorJitter": ((0, 1),),
-                "RandomHeight": (0.2,), "RandomWidth": (0.2,)}.get(name, ())
+                "RandomHeight": (0.2,), "RandomWidth": (0.2,), "MaxNumBoundingBoxes": (3,)}.get(name, ())
         assert np.array_equal(np.asarray(cls(*args)(values, training=False)), values), name
 
 

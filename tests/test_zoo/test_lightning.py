@@ -27,7 +27,10 @@ keras = pytest.importorskip("keras")
 
 MLP = {"in_features": 6, "hidden": (8,), "num_classes": 3}
 CLASS_WEIGHT = {0: 1.0, 1: 1.5, 2: 0.5}
-RTOL = TRAINING_TOLERANCES["float64"]  # the one-step float64 bound; a few epochs of these small models stay within it
+RTOL = TRAINING_TOLERANCES["float64"]
+"""The float64 training bound (weights: max|Δw| over max(1, max|w|) per tensor, as the training suite measures it;
+logs: relative). A few epochs of these small models stay within it; a parameter whose exact gradient is zero (a
+convolution's bias before BatchNorm) moves by rounding noise that Adam divides by its ε, ~1e-12 per step."""
 
 
 def _same_history(keras_history: dict[str, list[float]], ours: dict[str, list[float]]) -> None:
@@ -47,8 +50,9 @@ def _same_weights(keras_model: Any, torch_model: torch.nn.Module, tmp_path: Path
         expected = weights_port.convert(tmp_path / "trained.keras", dtype="float64").build()
     got = torch_model.state_dict()
     for key, value in expected.state_dict().items():
-        if value.is_floating_point():
-            np.testing.assert_allclose(got[key].detach().numpy(), value.numpy(), rtol=RTOL, atol=1e-12, err_msg=key)
+        if value.is_floating_point():  # the training bound's measure: max|Δw| over max(1, max|w|), per tensor
+            drift = float((got[key].detach() - value).abs().max()) / max(1.0, float(value.abs().max()))
+            assert drift <= RTOL, (key, drift)
 
 
 def _mlp_file(tmp_path: Path, compile_args: dict[str, Any]) -> Any:
