@@ -61,7 +61,8 @@ def training(session: nox.Session) -> None:
     session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_zoo/test_training_resume.py", "-m",
                 "sweep or not sweep", "-v", env=ENV)
     # Keras's fit against zoo.lightning.fit: random optimizers, metrics, callbacks and batching (hypothesis)
-    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_zoo/test_lightning.py", "-m",
+    session.run("python", "-m", "pytest", "-p", "no:cacheprovider", "tests/test_zoo/test_lightning.py",
+                "tests/test_zoo/test_lightning_metrics.py", "-m",
                 "sweep or not sweep", "-v", env={**ENV, "ZOO_FIT_EXAMPLES": "40"})
 
 
