@@ -365,15 +365,19 @@ def _same_shape(y_true: torch.Tensor, y_pred: torch.Tensor, what: str) -> None:
                          f"{tuple(y_pred.shape)}; Keras requires the same shape")
 
 
-class BinaryCrossentropy(MeanMetricWrapper):
-    """Keras's binary crossentropy metric: clipped probabilities, or TensorFlow's logits formula."""
-
-    default_name = "binary_crossentropy"
+class _SmoothedCrossentropy(MeanMetricWrapper):
+    """The settings Keras's binary and categorical crossentropy metrics share."""
 
     def __init__(self, name: str | None = None, dtype: str = "float32", from_logits: bool = False,
                  label_smoothing: float = 0.0) -> None:
         super().__init__(name, dtype)
         self.from_logits, self.label_smoothing = from_logits, label_smoothing
+
+
+class BinaryCrossentropy(_SmoothedCrossentropy):
+    """Keras's binary crossentropy metric: clipped probabilities, or TensorFlow's logits formula."""
+
+    default_name = "binary_crossentropy"
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         y_true = y_true.to(y_pred.dtype)
@@ -399,15 +403,10 @@ def _softmax_crossentropy(labels: torch.Tensor, logits: torch.Tensor) -> torch.T
     return (labels * (log_sum - shifted)).sum(dim=-1)
 
 
-class CategoricalCrossentropy(MeanMetricWrapper):
+class CategoricalCrossentropy(_SmoothedCrossentropy):
     """Keras's categorical crossentropy metric: renormalised clipped probabilities, or TensorFlow's softmax kernel."""
 
     default_name = "categorical_crossentropy"
-
-    def __init__(self, name: str | None = None, dtype: str = "float32", from_logits: bool = False,
-                 label_smoothing: float = 0.0) -> None:
-        super().__init__(name, dtype)
-        self.from_logits, self.label_smoothing = from_logits, label_smoothing
 
     def values(self, y_true: torch.Tensor, y_pred: torch.Tensor) -> torch.Tensor:
         y_true = y_true.to(y_pred.dtype)
