@@ -136,6 +136,32 @@ def test_a_converted_model_trains_as_keras_with_class_weights_and_a_schedule(tmp
     _same_weights(keras_model, torch_model, tmp_path)
 
 
+def test_a_two_output_model_logs_each_output_as_keras_does(tmp_path: Path) -> None:
+    """Two outputs with their own losses, loss weights and metrics per output name: Keras 3 logs the total loss,
+    each output's unweighted loss ("cls_loss", a plain mean over batches: TensorFlow's traced step has no static
+    batch size to weigh them by) and the metrics prefixed by the output ("cls_accuracy")."""
+    with keras_dtype_policy("float64"):
+        features = keras.Input((5,))
+        trunk = keras.layers.Dense(6, activation="tanh")(features)
+        cls = keras.layers.Dense(3, activation="softmax", name="cls")(trunk)
+        reg = keras.layers.Dense(2, name="reg")(trunk)
+        model = keras.Model(features, [cls, reg])
+        randomise_keras_weights(model, np.random.default_rng(8))
+        model.compile(optimizer=keras.optimizers.Adam(0.03), loss=["sparse_categorical_crossentropy", "mse"],
+                      loss_weights=[1.0, 0.5], metrics={"cls": ["accuracy"], "reg": ["mae"]})
+        model.save(tmp_path / "two.keras")
+        rng = np.random.default_rng(9)
+        x, labels, values = rng.normal(size=(26, 5)), rng.integers(0, 3, size=(26,)), rng.normal(size=(26, 2))
+        expected = model.fit(x, [labels, values], batch_size=7, epochs=2, validation_split=0.4, shuffle=False,
+                             verbose=0)  # uneven batches on both sides: 7, 7, 1 and 7, 4
+    torch_model = weights_port.convert(tmp_path / "two.keras", dtype="float64").build()
+    history = zl.fit(zl.KerasModule(torch_model, tmp_path / "two.keras"), x, [labels, values], batch_size=7,
+                     epochs=2, validation_split=0.4, shuffle=False, verbose=False)
+    assert {"cls_loss", "val_reg_loss", "cls_accuracy", "val_reg_mae"} <= set(history.history)
+    _same_history(expected.history, history.history)
+    _same_weights(model, torch_model, tmp_path)
+
+
 def test_shuffled_epochs_follow_epoch_order(tmp_path: Path) -> None:
     """shuffle=True draws each epoch's order from a seeded torch generator; Keras fed that order agrees."""
     keras_model = _mlp_file(tmp_path, {"optimizer": keras.optimizers.RMSprop(0.01), "loss": "mse"})

@@ -68,7 +68,16 @@ class KerasModule(pl.LightningModule):
             "metrics": recorded.get("metrics") if metrics is None else list(metrics),
             "weighted_metrics": recorded.get("weighted_metrics") if weighted_metrics is None else list(weighted_metrics)}
         self.floatx = self.setup_.floatx
-        self._output_names = list(output_names) if output_names else None
+        self._output_names = list(output_names) if output_names else _keras_output_names(source)
+        outputs = len(self.setup_.losses)
+        if outputs > 1 and (self._output_names is None or len(self._output_names) != outputs):
+            raise TrainingConfigError(f"the model has {outputs} outputs; pass output_names= (the Keras model's, "
+                                      f"in order): they name the per-output losses and metrics Keras logs")
+        # Keras 3 logs each output's unweighted loss as "{output}_loss" when there are several
+        self.train_output_losses = [Mean(f"{n}_loss", self.floatx) for n in self._output_names or []] \
+            if outputs > 1 else []
+        self.val_output_losses = [Mean(f"{n}_loss", self.floatx) for n in self._output_names or []] \
+            if outputs > 1 else []
         self.train_metrics: list[CompiledMetric] = []
         self.val_metrics: list[CompiledMetric] = []
         self.train_loss, self.val_loss = Mean("loss", self.floatx), Mean("val_loss", self.floatx)
@@ -96,7 +105,8 @@ class KerasModule(pl.LightningModule):
         self.manual_backward(loss)
         optimizer.step()
         self._build_metrics(outputs, targets)
-        self._update(self.train_loss, self.train_metrics, loss, outputs, targets, weights, inputs)
+        self._update(self.train_loss, self.train_output_losses, self.train_metrics, loss, outputs, targets, weights,
+                     inputs)
         return loss.detach()
 
     def validation_step(self, batch: Any, batch_idx: int) -> None:
@@ -104,10 +114,10 @@ class KerasModule(pl.LightningModule):
         outputs, loss = self.setup_.forward_loss(inputs, targets, weights)
         self._build_metrics(outputs, targets)
         self._validated = True
-        self._update(self.val_loss, self.val_metrics, loss, outputs, targets, weights, inputs)
+        self._update(self.val_loss, self.val_output_losses, self.val_metrics, loss, outputs, targets, weights, inputs)
 
     def on_train_epoch_start(self) -> None:
-        for tracker in (self.train_loss, self.val_loss):
+        for tracker in (self.train_loss, self.val_loss, *self.train_output_losses, *self.val_output_losses):
             tracker.reset()
         for compiled in self.train_metrics + self.val_metrics:
             compiled.metric.reset()
@@ -134,16 +144,19 @@ class KerasModule(pl.LightningModule):
         """This epoch's logs as Keras's ``on_epoch_end`` receives them (one dict, shared by the callbacks)."""
         if self._logs is None:
             logs = {"loss": synced_result(self.train_loss)}
+            logs.update({t.name: synced_result(t) for t in self.train_output_losses})
             logs.update({m.name: synced_result(m.metric) for m in self.train_metrics})
             if self._validated:
                 logs["val_loss"] = synced_result(self.val_loss)
+                logs.update({"val_" + t.name: synced_result(t) for t in self.val_output_losses})
                 logs.update({"val_" + m.name: synced_result(m.metric) for m in self.val_metrics})
             self._logs = logs
         return self._logs
 
     def batch_logs(self) -> dict[str, float]:
         """The running results after a training batch (what Keras's ``on_train_batch_end`` receives)."""
-        return {"loss": float(self.train_loss.result()), **{m.name: float(m.metric.result()) for m in self.train_metrics}}
+        return {"loss": float(self.train_loss.result()), **{t.name: float(t.result()) for t in self.train_output_losses},
+                **{m.name: float(m.metric.result()) for m in self.train_metrics}}
 
     def direction(self, monitor: str) -> str | None:
         """"max" or "min" for a logged name, as Keras's ``mode="auto"`` infers it from the metric; None if unknown."""
@@ -162,22 +175,45 @@ class KerasModule(pl.LightningModule):
         if self.train_metrics or not any(self._metric_config.values()):
             return
         target_list = _as_list(targets)
-        names = self._output_names or ([f"output_{i}" for i in range(len(outputs))] if len(outputs) > 1 else None)
+        names = self._output_names if len(outputs) > 1 else None
         shapes = {"output_shapes": [tuple(o.shape) for o in outputs],
                   "target_shapes": [tuple(t.shape) for t in target_list]}
         self.train_metrics = compiled_metrics(self._metric_config, names, floatx=self.floatx, **shapes)
         self.val_metrics = compiled_metrics(self._metric_config, names, floatx=self.floatx, **shapes)
 
-    def _update(self, tracker: Mean, metrics: Sequence[CompiledMetric], loss: torch.Tensor,
-                outputs: Sequence[torch.Tensor], targets: Any, weights: torch.Tensor | None,
+    def _update(self, tracker: Mean, output_trackers: Sequence[Mean], metrics: Sequence[CompiledMetric],
+                loss: torch.Tensor, outputs: Sequence[torch.Tensor], targets: Any, weights: torch.Tensor | None,
                 inputs: Sequence[torch.Tensor]) -> None:
-        """Keras's loss tracker counts a batch by its size; weighted metrics take the sample weights."""
+        """Keras's loss trackers count a batch by its size; weighted metrics take the sample weights."""
         with torch.no_grad():
             tracker.update(loss.detach(), sample_weight=torch.tensor(float(inputs[0].shape[0])))
+            # Keras weighs these by the output's static batch size, which is unknown (None) in TensorFlow's traced
+            # train and test steps: each batch counts once (the total loss above uses the dynamic size)
+            for output_tracker, part in zip(output_trackers, self.setup_.output_losses, strict=False):
+                output_tracker.update(part)
             target_list = _as_list(targets)
             for compiled in metrics:
                 compiled.metric.update(target_list[compiled.output], outputs[compiled.output].detach(),
                                        weights if compiled.weighted else None)
+
+
+def _keras_output_names(source: Any) -> list[str] | None:
+    """The output layer names a Keras file records (``output_layers``), which Keras prefixes its logs with."""
+    if source is None or not isinstance(source, str | os.PathLike):
+        names = getattr(source, "output_names", None)
+        return list(names) if names else None
+    import weights_port
+
+    with weights_port.open_keras(source) as keras_source:
+        config = keras_source.model_config
+    inner = config.get("config") if isinstance(config, Mapping) else None
+    outputs = inner.get("output_layers") if isinstance(inner, Mapping) else None
+    if not isinstance(outputs, list):
+        return None
+    if outputs and isinstance(outputs[0], str):  # one output, written flat: [name, node, tensor]
+        outputs = [outputs]
+    names = [entry[0] for entry in outputs if isinstance(entry, list) and entry and isinstance(entry[0], str)]
+    return names or None
 
 
 _RISING = (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,

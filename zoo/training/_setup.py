@@ -36,6 +36,7 @@ class TrainingSetup:
                  batch_norm_momentum: Mapping[str, float] | None = None) -> None:
         self.model, self.optimizer, self.losses = model, optimizer, list(losses)
         self.compile_config: dict[str, Any] = {}  # what the Keras file recorded at compile (metrics among it)
+        self.output_losses: list[torch.Tensor] = []
         self.floatx = "float32"
         self.loss_weights = list(loss_weights) if loss_weights is not None else [1.0] * len(self.losses)
         self.penalties = list(penalties)
@@ -53,8 +54,9 @@ class TrainingSetup:
         if len(outs) != len(self.losses) or len(tgts) != len(outs):
             raise TrainingConfigError(f"the model gives {len(outs)} output(s) and {len(tgts)} target(s) were passed; "
                                       f"the set-up has {len(self.losses)} loss(es)")
-        total = sum((w * loss(o, t, sample_weight)
-                     for loss, w, o, t in zip(self.losses, self.loss_weights, outs, tgts, strict=True)), torch.zeros(()))
+        parts = [loss(o, t, sample_weight) for loss, o, t in zip(self.losses, outs, tgts, strict=True)]
+        self.output_losses = [part.detach() for part in parts]  # unweighted, per output: Keras logs these too
+        total = sum((w * part for w, part in zip(self.loss_weights, parts, strict=True)), torch.zeros(()))
         extra = [regularizer(tensors) for regularizer, tensors in self.penalties] + self._activity_values
         return total + sum(extra, torch.zeros(())) if extra else total
 
