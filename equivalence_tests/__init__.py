@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from ._check import (
     FILE_FORMATS,
     ArchitectureCheck,
@@ -16,6 +18,14 @@ from ._convert_check import ConversionCheck, check_conversion
 from ._layerwise import LayerComparison, compare_layers, divergence_report
 from ._random import random_inputs, randomise_keras_weights
 from ._tolerance import TOLERANCES, Agreement, Tolerance, compare_arrays
+
+
+def train_both(*args: Any, **kwargs: Any) -> Any:
+    """Train one saved model in Keras and in PyTorch and compare the weights after each step (see
+    ``_train_check.train_both``); imported on use, since it needs torch and ``import equivalence_tests`` must not."""
+    from ._train_check import train_both as run
+
+    return run(*args, **kwargs)
 
 __all__ = [
     "FILE_FORMATS",
@@ -37,4 +47,5 @@ __all__ = [
     "run_keras",
     "run_torch",
     "save_keras",
+    "train_both",
 ]

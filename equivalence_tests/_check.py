@@ -131,8 +131,8 @@ class ArchitectureCheck:
     def __init__(self, name: str, config: Mapping[str, Any] | None = None, dtype: str = "float32", *,
                  file_format: str = ".keras", device: str = "cpu") -> None:
         import zoo
-        from zoo._api import _rules, architecture
-        from zoo._spec import resolve_config
+        from zoo import architecture, resolve_config
+        from zoo import port_rules as _rules
 
         self.name, self.dtype, self.file_format, self.device = name, dtype, file_format, device
         self.arch = architecture(name)

@@ -20,7 +20,7 @@ from typing import Any
 
 import numpy as np
 
-from weights_port._tolerance import FLOAT64_KERNEL_ALLOWANCES, Agreement, KernelAllowance, compare_arrays
+from weights_port.tolerance import FLOAT64_KERNEL_ALLOWANCES, Agreement, KernelAllowance, compare_arrays
 
 __all__ = ["ConversionCheck", "OutputAgreement", "check_conversion", "instantiate", "load_keras_model"]
 

@@ -11,8 +11,7 @@ __all__ = ["REGULARIZERS", "configs", "examples", "losses_for", "optimizers", "t
 
 def configs(name: str) -> Any:
     """The architecture's own config strategy (``Architecture.config_strategy``), or its defaults."""
-    from zoo._api import architecture
-    from zoo._spec import resolve_config
+    from zoo import architecture, resolve_config
 
     arch = architecture(name)
     drawn = arch.config_strategy() if arch.config_strategy else st.just({})
@@ -99,7 +98,7 @@ REGULARIZERS = st.sampled_from([
 
 def training_examples(name: str) -> Any:
     """(config, seed, optimizer, loss, regularizers, steps) for the training property."""
-    from zoo._api import architecture
+    from zoo import architecture
 
     arch = architecture(name)
 

@@ -39,9 +39,9 @@ from typing import Any
 
 import numpy as np
 
-from weights_port._tolerance import FLOAT32_TRAINING_FACTOR, TRAINING_TOLERANCES
-from zoo._api import architecture
-from zoo.training._loss import make_loss
+from weights_port.tolerance import FLOAT32_TRAINING_FACTOR, TRAINING_TOLERANCES
+from zoo import architecture
+from zoo.training import make_loss
 
 from ._convert_check import kernel_allowances
 from ._random import random_inputs, randomise_keras_weights
@@ -88,7 +88,7 @@ def targets_for(loss: str, specs: Sequence[Any], batch: int, dtype: str, rng: np
 @contextmanager
 def _floatx(dtype: str) -> Iterator[None]:
     """Keras computes the loss and keeps the learning rate in floatx: the proof in float64 needs it there too."""
-    from zoo.architectures._keras_dtype import keras_dtype_policy
+    from zoo.architectures import keras_dtype_policy
 
     with keras_dtype_policy(dtype):
         yield
@@ -197,7 +197,7 @@ def _port_into(keras_model: Any, torch_model: Any) -> None:
     import torch
 
     import weights_port
-    from zoo._api import _rules
+    from zoo import port_rules as _rules
 
     with weights_port.open_keras(keras_model) as source:
         state = weights_port.keras_to_state_dict(source, torch_model, _rules())

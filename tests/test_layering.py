@@ -21,11 +21,12 @@ def _module_name(path: Path) -> str:
     return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
 
 
-def _load_time_imports(path: Path, module: str) -> set[str]:
-    """Modules imported at module level, resolved to the project's own module names."""
+def _load_time_imports(path: Path, module: str, everywhere: bool = False) -> set[str]:
+    """Modules imported at module level (``everywhere``: in functions too), as the project's own module names."""
     package = module if path.name == "__init__.py" else module.rpartition(".")[0]
     found: set[str] = set()
-    for node in ast.parse(path.read_text()).body:
+    tree = ast.parse(path.read_text())
+    for node in ast.walk(tree) if everywhere else tree.body:
         if isinstance(node, ast.Import):
             found.update(alias.name for alias in node.names)
         elif isinstance(node, ast.ImportFrom):
@@ -39,9 +40,9 @@ def _load_time_imports(path: Path, module: str) -> set[str]:
     return {name for name in found if name.split(".")[0] in PACKAGES}
 
 
-def _graph() -> dict[str, set[str]]:
+def _graph(everywhere: bool = False) -> dict[str, set[str]]:
     files = {_module_name(p): p for package in PACKAGES for p in (ROOT / package).rglob("*.py")}
-    return {module: {m for m in _load_time_imports(path, module) if m in files and m != module}
+    return {module: {m for m in _load_time_imports(path, module, everywhere) if m in files and m != module}
             for module, path in files.items()}
 
 
@@ -83,3 +84,12 @@ def test_the_cli_starts_without_the_checker_or_a_framework() -> None:
         print("clean")
     """)
     assert result.returncode == 0 and "clean" in result.stdout, result.stderr
+
+
+def test_packages_use_each_others_public_names_only() -> None:
+    """Across packages, only public modules are imported (``weights_port.tolerance``, not ``weights_port._files``):
+    what one package needs of another is part of that package's API."""
+    private = [f"{module} imports {target}" for module, targets in _graph(everywhere=True).items() for target in targets
+               if target.split(".")[0] != module.split(".")[0]
+               and any(part.startswith("_") for part in target.split(".")[1:])]
+    assert not private, private

@@ -16,7 +16,7 @@ from ._errors import (
     UnsupportedLayerError,
     WeightValueError,
 )
-from ._files import atomic_write, save_safetensors
+from ._files import atomic_write, check_output_path, save_safetensors
 from .conversion import DEFAULT_CONVERT_RULES, Conversion, ConvertRule, ConvertRuleSet, convert
 from .porting import (
     DEFAULT_RULES,
@@ -65,6 +65,7 @@ __all__ = [
     "apply_module_settings",
     "assign_to_keras",
     "atomic_write",
+    "check_output_path",
     "convert",
     "keras_to_state_dict",
     "load_into_torch",

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from ._api import ModelInfo, get, info, list_models, port
+from ._api import ModelInfo, architecture, get, info, list_models, port, port_rules
 from ._errors import (
     BackendError,
     ConfigError,
@@ -23,7 +23,7 @@ from ._errors import (
     ZooPluginWarning,
 )
 from ._plugins import PluginReport
-from ._spec import Architecture, Imported, Param, TensorSpec, TorchClass
+from ._spec import Architecture, Imported, Param, TensorSpec, TorchClass, resolve_config
 from .hookspecs import hookimpl
 
 __all__ = [
@@ -41,12 +41,15 @@ __all__ = [
     "UnknownModelError",
     "ZooError",
     "ZooPluginWarning",
+    "architecture",
     "get",
     "hookimpl",
     "info",
     "list_models",
     "plugins",
     "port",
+    "port_rules",
+    "resolve_config",
     "training_setup",
 ]
 

@@ -16,7 +16,7 @@ from ._formats import MODULE_SETTINGS_KEY, TORCH_WEIGHT_SUFFIXES, meta_torch_mod
 from ._plugins import host
 from ._spec import Architecture, TensorSpec, TorchClass, check_dtype, resolve_config
 
-__all__ = ["ModelInfo", "architecture", "get", "info", "list_models", "port"]
+__all__ = ["ModelInfo", "architecture", "get", "info", "list_models", "port", "port_rules"]
 
 BACKENDS = ("torch", "keras")
 _FRAMEWORK = {"torch": ("torch", "torch"), "keras": ("keras", "keras")}
@@ -125,7 +125,7 @@ def port(name: str, source: str | os.PathLike[str] | Any, output: str | os.PathL
             does), or an output that cannot be written (``OutputError``); nothing is written.
     """
     import weights_port
-    from weights_port._files import check_output_path
+    from weights_port import check_output_path
 
     source_ref = _weights_source(source)
     protect = (source_ref,) if isinstance(source_ref, Path) else ()
@@ -139,7 +139,7 @@ def port(name: str, source: str | os.PathLike[str] | Any, output: str | os.PathL
     with _config_hints(arch, resolved), weights_port.open_keras(source_ref) as keras_source:
         _require_framework("torch")  # a bad file fails before torch is imported
         model = meta_torch_model(arch, resolved, dtype)
-        state, settings = weights_port.port_to_torch(keras_source, model, _rules())
+        state, settings = weights_port.port_to_torch(keras_source, model, port_rules())
     ported_from = source_ref.name if isinstance(source_ref, Path) else f"keras.Model {getattr(source, 'name', '?')}"
     metadata = {"zoo_architecture": arch.name, "zoo_config": _json(resolved), "zoo_dtype": dtype,
                 "ported_from": ported_from, MODULE_SETTINGS_KEY: _json(settings)}
@@ -228,7 +228,8 @@ def _require_framework(backend: str) -> None:
                            f"install it with: pip install 'keras-torch-zoo[{extra}]'") from None
 
 
-def _rules() -> Any:
+def port_rules() -> Any:
+    """The porter's rules with every plugin's (what ``zoo.get(..., weights=)`` and ``zoo port`` pair with)."""
     import weights_port
 
     return weights_port.DEFAULT_RULES.extended(host().port_rules)
@@ -244,7 +245,7 @@ def _load_torch_weights(model: Any, path: Any, arch: Architecture, config: dict[
 
         load_state_file(model, path)
         return
-    rules = _rules()
+    rules = port_rules()
     with weights_port.open_keras(path) as source:
         pairs = weights_port.pair_layers(source, weights_port.torch_targets(model, rules), rules)
         weights_port.load_into_torch(source, model, rules)

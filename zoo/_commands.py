@@ -98,7 +98,7 @@ def _convert(args: argparse.Namespace) -> int:
               "their forward, or pass --rules with a rule for each, then check")
         return EXIT_MISMATCH
     quiet_tensorflow_import()
-    from equivalence_tests._convert_check import check_conversion
+    from equivalence_tests import check_conversion
 
     check = check_conversion(args.model, args.weights, class_name=args.class_name, rules=rules, port_rules=port_rules,
                              input_shape=args.input_shape, flat=args.flat)
@@ -118,7 +118,7 @@ def _convert(args: argparse.Namespace) -> int:
 
 def _check(args: argparse.Namespace) -> int:
     import zoo
-    from equivalence_tests._check import check_architecture
+    from equivalence_tests import check_architecture
 
     from ._api import architecture, config_from_pairs
     from ._spec import resolve_config
@@ -163,7 +163,7 @@ def _check_training(names: list[str], config: dict[str, Any], args: argparse.Nam
     import json
 
     import zoo
-    from equivalence_tests._train_check import train_both
+    from equivalence_tests import train_both
 
     if args.steps < 1:
         raise zoo.ConfigError(f"--steps must be at least 1, got {args.steps}")

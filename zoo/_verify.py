@@ -40,7 +40,7 @@ def verify_recorded_config(arch: Architecture, config: dict[str, Any], model: An
     import torch
 
     import weights_port
-    from weights_port._tolerance import compare_arrays
+    from weights_port.tolerance import compare_arrays
 
     try:
         conversion = weights_port.convert(source, dtype=dtype, rules=convert_rules, port_rules=port_rules)

@@ -58,7 +58,7 @@ def test_masked_attention_layers(tmp_path: Path) -> None:
     import torch
 
     import weights_port
-    from weights_port._tolerance import compare_arrays
+    from weights_port.tolerance import compare_arrays
 
     for dtype in ("float32", "float64"):
         from equivalence_tests._convert_check import _as_float64

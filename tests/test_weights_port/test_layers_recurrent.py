@@ -257,7 +257,7 @@ def test_masked_rnn_of_cells(flavour: str, tmp_path) -> None:
 
     import weights_port
     from equivalence_tests._convert_check import _as_float64
-    from weights_port._tolerance import compare_arrays
+    from weights_port.tolerance import compare_arrays
 
     K = _keras(flavour)
     Lk = K.layers

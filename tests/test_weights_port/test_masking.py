@@ -18,7 +18,7 @@ import torch
 import weights_port
 from equivalence_tests import randomise_keras_weights
 from equivalence_tests._convert_check import _as_float64
-from weights_port._tolerance import compare_arrays
+from weights_port.tolerance import compare_arrays
 
 TOKENS = np.array([[0, 0, 3, 4, 2, 1], [3, 1, 0, 0, 4, 2], [2, 4, 1, 3, 0, 0], [1, 2, 3, 4, 2, 1]])
 """Padding at the start, in the middle, at the end, and none."""

@@ -19,7 +19,7 @@ from keras_reference import siamese, text_classifier
 import weights_port
 import zoo
 from weights_port import KerasFileError
-from weights_port._tolerance import compare_arrays
+from weights_port.tolerance import compare_arrays
 
 
 def _randomised(model: Any, seed: int) -> Any:

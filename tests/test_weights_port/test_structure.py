@@ -13,7 +13,7 @@ from keras import layers as L
 
 import weights_port
 from equivalence_tests import check_conversion, randomise_keras_weights
-from weights_port._tolerance import compare_arrays
+from weights_port.tolerance import compare_arrays
 
 
 def _classifier(tmp_path: Path) -> tuple[keras.Model, Path]:

@@ -11,7 +11,7 @@ import torch
 
 import zoo
 from equivalence_tests import randomise_keras_weights
-from zoo.architectures._keras_dtype import keras_dtype_policy
+from zoo.architectures import keras_dtype_policy
 
 APPLICATIONS = {"resnet50": "ResNet50", "mobilenet_v2": "MobileNetV2"}
 # ResNet50 at full size costs seconds per case: the default run keeps MobileNetV2 (same mechanisms, BatchNorm,

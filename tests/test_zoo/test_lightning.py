@@ -20,8 +20,8 @@ import weights_port
 import zoo
 import zoo.lightning as zl
 from equivalence_tests import randomise_keras_weights
-from weights_port._tolerance import TRAINING_TOLERANCES
-from zoo.architectures._keras_dtype import keras_dtype_policy
+from weights_port.tolerance import TRAINING_TOLERANCES
+from zoo.architectures import keras_dtype_policy
 
 keras = pytest.importorskip("keras")
 

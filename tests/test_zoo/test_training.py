@@ -14,7 +14,7 @@ import torch
 
 import zoo
 from equivalence_tests._train_check import _keras_loss_config, train_both
-from zoo.architectures._keras_dtype import keras_dtype_policy
+from zoo.architectures import keras_dtype_policy
 from zoo.training import TrainingConfigError, keras_initialize, make_loss, make_optimizer
 
 MLP = {"in_features": 5, "hidden": (4,), "num_classes": 3}

@@ -31,7 +31,7 @@ import zoo
 from equivalence_tests import random_inputs, randomise_keras_weights
 from zoo._api import architecture
 from zoo._spec import resolve_config
-from zoo.architectures._keras_dtype import keras_dtype_policy
+from zoo.architectures import keras_dtype_policy
 
 
 @contextmanager

@@ -24,8 +24,9 @@ from . import (
     siamese,
     text_classifier,
 )
+from ._keras_dtype import keras_dtype_policy
 
-__all__ = ["zoo_architectures", "zoo_port_rules"]
+__all__ = ["keras_dtype_policy", "zoo_architectures", "zoo_port_rules"]
 
 _PACKAGES = (mlp, siamese, cifar_cnn, text_classifier, resnet50, mobilenet_v2, echo_sequence, damped_sine,
              moving_square, addition_seq2seq, cumsum_bidirectional, shape_generation)

@@ -207,9 +207,9 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
                                                           list[tuple[str, np.ndarray]], dict[str, float], str | None]:
     import weights_port
 
-    from .._api import _rules
+    from .._api import port_rules
 
-    rules = _rules()
+    rules = port_rules()
     live = not isinstance(source, Path)
     with weights_port.open_keras(source) as keras_source:
         pairs = weights_port.pair_layers(keras_source, weights_port.torch_targets(model, rules), rules)
