@@ -162,3 +162,15 @@ def _manifest_maps_every_key_to_its_keras_weights(conversion: weights_port.Conve
         expected = variables[origin["keras_layer"]][origin["keras_weights"][0]]
         np.testing.assert_array_equal(np.sort(conversion.state_dict[key], axis=None), np.sort(expected, axis=None),
                                       err_msg=key)
+
+
+def test_inputs_keep_their_names_until_their_branches_merge(tmp_path: Path) -> None:
+    """A two-input model: each input's branch is written on the input's name; the value that joins them is neither
+    input, so it starts a new one (``x``), and the inputs are released there."""
+    query, context = keras.Input((6,), name="query"), keras.Input((6,), name="context")
+    joined = L.Concatenate()([L.Dense(4, activation="relu")(query), L.Dense(4, activation="relu")(context)])
+    conversion = _proven(keras.Model([query, context], L.Dense(2)(joined)), tmp_path / "two.keras")
+    forward = conversion.source.split("def forward", 1)[1]
+    assert "query = F.relu(query)" in forward and "context = F.relu(context)" in forward
+    assert "x = torch.cat([query, context], dim=1)" in forward and "del query, context" in forward
+    assert "query = torch.cat" not in forward

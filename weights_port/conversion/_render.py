@@ -639,7 +639,8 @@ def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str]
     several, the oldest, so a residual sum stays on the trunk); an operand that dies without
     being taken is released with ``del`` and its name is free for the next branch. A name
     that carries one value keeps it (the Keras layer's); one that carries several gets a
-    short name (``x`` for a single input's trunk, then ``y``, ``z``...).
+    short name (``x`` for a single input's trunk, then ``y``, ``z``...). Several inputs keep
+    their names while each branch is its own; the value that merges them starts a new one.
     """
     body, results = _single_assignment(body, results)
     local = set(arguments)
@@ -664,13 +665,17 @@ def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str]
 
     for name in arguments:
         new_slot(name)
+    inputs_of: dict[str, set[str]] = {name: {name} for name in arguments}  # the inputs each value derives from
     released_after: list[list[int]] = []
     for index, statement in enumerate(body):
         dying = sorted({slot_of[n] for n in reads_of[index] if last_use[n] == index})
         written = [n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Store)
                    and n.id != "_"]
+        sources: set[str] = set().union(*(inputs_of.get(n, set()) for n in reads_of[index]))
+        inputs_of.update({name: sources for name in written})
+        merges_inputs = len(arguments) > 1 and len(sources) > 1 and bool(dying) and dying[0] < len(arguments)
         if len(written) == 1 and isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name) \
-                and dying:
+                and dying and not merges_inputs:  # a value built from two inputs is neither input: a new name
             slot_of[written[0]] = dying[0]
             carried[dying[0]].append(written[0])
             released = dying[1:]
