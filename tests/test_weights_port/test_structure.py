@@ -174,3 +174,19 @@ def test_inputs_keep_their_names_until_their_branches_merge(tmp_path: Path) -> N
     assert "query = F.relu(query)" in forward and "context = F.relu(context)" in forward
     assert "x = torch.cat([query, context], dim=1)" in forward and "del query, context" in forward
     assert "query = torch.cat" not in forward
+
+
+def test_a_keyword_left_at_its_default_is_the_same_block_class(tmp_path: Path) -> None:
+    """ResNet's first stage opens with a projection block of stride 1 (the converter leaves ``stride`` out), the
+    later ones with stride 2: one class with a ``stride`` parameter, every stage made of blocks."""
+    def block(x: Any, width: int, stride: int, name: str) -> Any:
+        y = L.Conv2D(width, 1, strides=stride, activation="relu", name=f"{name}_1")(x)
+        y = L.Conv2D(2 * width, 1, name=f"{name}_2")(y)
+        return L.ReLU(name=f"{name}_out")(L.Add()([L.Conv2D(2 * width, 1, strides=stride, name=f"{name}_0")(x), y]))
+
+    image = keras.Input((8, 8, 3))
+    x = block(block(L.Conv2D(4, 3, name="stem")(image), 2, 1, "a"), 3, 2, "b")
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    source = _proven(model, tmp_path / "strides.keras").source
+    assert source.count("(nn.Module)") == 2  # the block and the model
+    assert "stride=1," in source and "stride=2," in source and "stride: int" in source

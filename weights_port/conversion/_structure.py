@@ -365,9 +365,32 @@ def _block_key(steps: list[Step], start: int, end: int, modules: Mapping[str, An
             return node
 
     body = ast.dump(ast.Module([Canon().visit(statement(steps[i])) for i in range(start, end + 1)], []))
-    kinds = [(modules[c].constructor.path, len(modules[c].args), tuple(k for k, _ in modules[c].kwargs))
+    kinds = [(modules[c].constructor.path, len(modules[c].args),
+              tuple(sorted({k for k, _ in modules[c].kwargs} | set(_defaults(modules[c])))))
              for c in calls]
     return body + repr(kinds)
+
+
+_KEYWORD_DEFAULTS: dict[str, dict[str, Any]] = {
+    **{f"Conv{n}d": {"stride": 1, "padding": 0, "dilation": 1, "groups": 1, "bias": True} for n in (1, 2, 3)},
+    **{f"ConvTranspose{n}d": {"stride": 1, "padding": 0, "output_padding": 0, "dilation": 1, "groups": 1,
+                               "bias": True} for n in (1, 2, 3)},
+    "Linear": {"bias": True},
+}
+"""PyTorch's defaults of keywords the converter leaves out when they hold them: a block whose first instance
+has ``stride=2`` and another the default (ResNet's first stage) is the same class with a ``stride`` parameter."""
+
+
+def _defaults(spec: Any) -> dict[str, Const]:
+    if spec.constructor.path[:1] != ("nn",):
+        return {}
+    return {k: Const(v) for k, v in _KEYWORD_DEFAULTS.get(spec.constructor.path[-1], {}).items()}
+
+
+def _keywords(spec: Any, names: list[str]) -> dict[str, Any]:
+    """``spec``'s keyword values over ``names``, PyTorch's default where it leaves one out."""
+    given, defaults = dict(spec.kwargs), _defaults(spec)
+    return {k: given[k] if k in given else defaults[k] for k in names if k in given or k in defaults}
 
 
 def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Mapping[str, Any],
@@ -382,12 +405,15 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
         counts[short] = counts.get(short, 0) + 1
         inner.append(f"{short}{counts[short]}")
     slots: dict[tuple[int, str], list[Any]] = {}
+    keyword_names: list[list[str]] = []  # per position: the keywords any instance gives, in first-given order
     for position in range(len(inner)):
+        given = list(dict.fromkeys(k for member_calls in calls for k, _ in modules[member_calls[position]].kwargs))
+        keyword_names.append(given)
         for member_calls in calls:
             spec = modules[member_calls[position]]
             for index, value in enumerate(spec.args):
                 slots.setdefault((position, str(index)), []).append(value)
-            for key, value in spec.kwargs:
+            for key, value in _keywords(spec, given).items():
                 slots.setdefault((position, key), []).append(value)
     parameters: dict[tuple[Any, ...], str] = {}
     slot_parameter: dict[tuple[int, str], str] = {}
@@ -415,7 +441,8 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
         args = tuple(Name(slot_parameter[(position, str(i))]) if (position, str(i)) in slot_parameter else v
                      for i, v in enumerate(spec.args))
         kwargs = tuple((k, Name(slot_parameter[(position, k)]) if (position, k) in slot_parameter else v)
-                       for k, v in spec.kwargs)
+                       for k, v in _keywords(spec, keyword_names[position]).items()
+                       if (position, k) in slot_parameter or v != _defaults(spec).get(k))
         block_modules.append((inner[position], spec.constructor, args, kwargs))
     start, end = members[0]
     mapping = {attr: (name,) for attr, name in zip(calls[0], inner, strict=True)}
