@@ -5,7 +5,7 @@ TensorFlow 2.21; install it aside without its dependencies and run this once::
 
     pip download tensorflowjs==4.22.0 --no-deps -d /tmp/tfjs && \
         pip install --no-deps --target /tmp/tfjs_pkg /tmp/tfjs/tensorflowjs-4.22.0-py3-none-any.whl
-    PYTHONPATH=/tmp/tfjs_pkg python scripts/make_tfjs_fixtures.py
+    PYTHONPATH=/tmp/tfjs_pkg python scripts/make_tfjs_fixtures.py [--time-distributed]
 
 (Its package ``__init__`` imports jax, tensorflow_hub and tensorflow_decision_forests,
 which the layers-model path never uses; this script stubs them.) Each fixture folder holds
@@ -52,7 +52,42 @@ def _model(K: Any) -> Any:
     return K.Model(x, L.Dense(3, activation="softmax", name="head")(h), name="tfjs_fixture")
 
 
+def _time_distributed_model(K: Any) -> Any:
+    """A per-frame CNN (a Sequential) under TimeDistributed, pooled over time: the wrapped model's weights are
+    stored under the wrapper."""
+    L = K.layers
+    cnn = K.Sequential([K.Input((6, 6, 2)), L.Conv2D(3, 3, activation="relu", name="conv"),
+                        L.BatchNormalization(name="bn"), L.GlobalMaxPooling2D(name="frame_pool")], name="per_frame")
+    clips = K.Input((3, 6, 6, 2), name="clips")
+    pooled = L.GlobalAveragePooling1D(name="time_pool")(L.TimeDistributed(cnn, name="frames")(clips))
+    return K.Model(clips, L.Dense(2, name="head")(pooled), name="tfjs_time_distributed")
+
+
+def write_time_distributed() -> None:
+    """``keras2-time-distributed``: a tf_keras TimeDistributed(Sequential) export, float32, with tensorflowjs's
+    loader's reading of it as the reference."""
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
+    _stub_unused_imports()
+    import tf_keras
+    from tensorflowjs.converters import keras_h5_conversion, keras_tfjs_loader
+
+    model = _time_distributed_model(tf_keras)
+    rng = np.random.default_rng(3)
+    model.set_weights([rng.uniform(0.5, 1.5, w.shape).astype("float32") if "moving_variance" in v.name
+                       else rng.uniform(-0.8, 0.8, w.shape).astype("float32")
+                       for v, w in zip(model.weights, model.get_weights(), strict=True)])
+    folder = OUT / "keras2-time-distributed"
+    keras_h5_conversion.save_keras_model(model, str(folder))
+    x = np.random.default_rng(8).uniform(-1, 1, (2, 3, 6, 6, 2)).astype("float32")
+    reloaded = keras_tfjs_loader.load_keras_model(str(folder / "model.json"))
+    np.savez(folder / "reference.npz", x=x, y=np.asarray(reloaded(x)))
+    print(f"wrote {folder}")
+
+
 def main() -> None:
+    if sys.argv[1:] == ["--time-distributed"]:
+        write_time_distributed()
+        return
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
     _stub_unused_imports()
     import keras

@@ -29,9 +29,10 @@ EXPORTS = sorted(p.name for p in FIXTURES.iterdir())
 @pytest.mark.parametrize("export", EXPORTS)
 def test_an_export_converts_to_what_tensorflowjs_reads(export: str) -> None:
     reference = np.load(FIXTURES / export / "reference.npz")
-    module = weights_port.convert(FIXTURES / export / "model.json").build()
+    conversion = weights_port.convert(FIXTURES / export / "model.json")
+    permutation = conversion.manifest["inputs"][0]["permutation"]  # an image input is channels-first in PyTorch
     with torch.no_grad():
-        actual = module(torch.from_numpy(reference["x"])).numpy()
+        actual = conversion.build()(torch.from_numpy(reference["x"].transpose(permutation).copy())).numpy()
     result = compare_arrays(actual, reference["y"], "float32")
     assert result.passed, result
 

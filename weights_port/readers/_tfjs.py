@@ -222,12 +222,20 @@ def _top_level(config: Mapping[str, Any]) -> tuple[set[str], dict[str, set[str]]
         if name is None:
             continue
         order.append(name)
-        inner = _layer_entries(entry)
-        if inner:
-            nested[name] = set(_all_names(entry))
+        wrapped = _wrapped_model(entry)
+        if _layer_entries(entry) or wrapped is not None:
+            nested[name] = set(_all_names(entry if wrapped is None else wrapped))
         else:
             plain.add(name)
     return plain, nested, order
+
+
+def _wrapped_model(entry: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    """The model a ``TimeDistributed`` wraps (its weights are stored under the wrapper, by the inner names)."""
+    inner = entry.get("config")
+    wrapped = inner.get("layer") if isinstance(inner, Mapping) and entry.get("class_name") == "TimeDistributed" \
+        else None
+    return wrapped if isinstance(wrapped, Mapping) and _layer_entries(wrapped) else None
 
 
 def _layer_entries(entry: Mapping[str, Any]) -> Sequence[Mapping[str, Any]]:
