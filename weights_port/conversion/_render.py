@@ -842,11 +842,12 @@ def _normalised(tree: ast.Module) -> str:
 
 
 def _formatted(source: str) -> str:
-    """``source`` through ``ruff format`` with its default style (88 columns), ignoring any user config.
+    """``source`` through ``ruff format`` at 120 columns (torchvision's line length), ignoring any user config.
 
     ruff is a dependency, so the same tree always gives the same bytes for one ruff version.
     """
-    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--quiet", "-"], input=source,
+    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "120", "--quiet",
+                             "-"], input=source,
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
         raise PortError(f"formatting the generated source failed ({result.stderr.strip()[:300]}); please report it")
