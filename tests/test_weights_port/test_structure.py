@@ -117,11 +117,12 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
 
 
 def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> None:
-    """Five residual blocks of one structure at two widths: one ``Bottleneck`` class whose differing constructor
-    arguments are keyword parameters, instances in ``nn.Sequential`` stages (a projection block, which occurs once
-    per stage, opens each stage); state-dict keys and the manifest follow (``stage1.0.conv1.weight``); the module
-    computes what Keras computes, also in the form that keeps every value; the manifest maps every state key to the
-    Keras weight it holds."""
+    """Five residual blocks of one structure at two widths, the first of each width with a projection shortcut:
+    one ``Bottleneck`` class whose differing constructor arguments are keyword parameters and whose projection is
+    ``self.downsample`` (``nn.Identity()`` unless ``downsample=True``, as torchvision's), instances in
+    ``nn.Sequential`` stages (a projecting block opens each stage); state-dict keys and the manifest follow
+    (``stage1.0.conv1.weight``, ``stage1.0.downsample.weight``); the module computes what Keras computes, also in
+    the form that keeps every value; the manifest maps every state key to the Keras weight it holds."""
     def bottleneck(x: Any, width: int, name: str, project: bool = False) -> Any:
         y = L.Conv2D(width, 1, activation="relu", name=f"{name}_1")(x)
         y = L.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_2")(y)
@@ -136,12 +137,18 @@ def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> 
     model = keras.Model(image, L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x)))
     conversion = _proven(model, tmp_path / "blocks.keras")
     source = conversion.source
-    assert source.count("class Bottleneck(nn.Module)") == 1 and source.count("class ProjectionBottleneck(") == 1
+    assert source.count("(nn.Module)") == 2 and "class Bottleneck(nn.Module)" in source  # the block and the model
+    assert "self.downsample = nn.Conv2d(in_channels, out_channels, kernel_size=1) if downsample else nn.Identity()" \
+        in source and "downsample: bool = False" in source
     assert "x = self.stage1(x)" in source and "x = self.stage2(x)" in source
-    assert "Bottleneck(in_channels=8, width=2)" in source and "Bottleneck(in_channels=12, width=3)" in source
+    assert "Bottleneck(in_channels=8, width=3, out_channels=12, downsample=True)" in source
+    assert "Bottleneck(in_channels=12, width=3, out_channels=12)" in source
     assert conversion.manifest["layers"]["a2_1"]["modules"] == ["stage1.1.conv1"]
+    assert conversion.manifest["layers"]["b1_0"]["modules"] == ["stage2.0.downsample"]
     module = conversion.build()
     assert module.stage1[1].conv1.weight.shape == (2, 8, 1, 1) and "stage2.1.conv3.weight" in module.state_dict()
+    assert isinstance(module.stage1[1].downsample, torch.nn.Identity) and "stage2.0.downsample.weight" in \
+        module.state_dict()
     images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 8, 8)).astype("float32"))
     with torch.no_grad():
         assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
@@ -189,4 +196,33 @@ def test_a_keyword_left_at_its_default_is_the_same_block_class(tmp_path: Path) -
     model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
     source = _proven(model, tmp_path / "strides.keras").source
     assert source.count("(nn.Module)") == 2  # the block and the model
-    assert "stride=1," in source and "stride=2," in source and "stride: int" in source
+    assert "stride: int = 1" in source and "stride=2)" in source
+
+
+def test_a_converted_resnet50_reads_like_torchvision_and_its_head_trains(tmp_path: Path) -> None:
+    """keras.applications.ResNet50 converted: one ``Bottleneck`` class used 16 times in four stages, the projection
+    of each stage's first block as ``downsample`` (``stage1.0.downsample.0.weight``), at most 120 source lines; it
+    computes what Keras computes; its head replaced by a new ``nn.Linear`` trains one step with
+    ``nn.CrossEntropyLoss`` with no edit of ``forward``."""
+    model = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+    conversion = _proven(model, tmp_path / "resnet50.keras")
+    source = conversion.source
+    assert len(source.splitlines()) <= 120 and source.count("(nn.Module)") == 2
+    assert source.count("Bottleneck(in_channels=") == 16 and source.count("downsample=True)") == 4
+    module = conversion.build()
+    assert [len(stage) for stage in (module.stage1, module.stage2, module.stage3, module.stage4)] == [3, 4, 6, 3]
+    assert "stage1.0.downsample.0.weight" in module.state_dict() and "stage3.5.conv3.weight" in module.state_dict()
+    assert conversion.manifest["layers"]["conv4_block1_0_bn"]["modules"] == ["stage3.0.downsample.1"]
+
+    module.head = torch.nn.Linear(2048, 3)
+    module.train()
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    images = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (4, 3, 32, 32)).astype("float32"))
+    before = module.stage4[2].conv3.weight.detach().clone()
+    loss = torch.nn.CrossEntropyLoss()(module.forward_head(module.forward_features(images)),
+                                       torch.tensor([0, 2, 1, 2]))
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss) and not torch.equal(before, module.stage4[2].conv3.weight)
+    with torch.no_grad():
+        assert module.eval()(images).shape == (4, 3)

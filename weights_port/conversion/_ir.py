@@ -187,6 +187,16 @@ class Index(Expr):
 
 
 @dataclass(frozen=True)
+class IfExp(Expr):
+    """``body if test else orelse``: a block's optional part, ``nn.Sequential(...) if downsample else
+    nn.Identity()``."""
+
+    test: Expr
+    body: Expr
+    orelse: Expr
+
+
+@dataclass(frozen=True)
 class Seq(Expr):
     """A tuple or list display of expressions."""
 
@@ -429,9 +439,15 @@ class BlockClass:
     modules: tuple[tuple[str, Global, tuple[Expr, ...], tuple[tuple[str, Expr], ...]], ...]
     """(attribute, constructor, args, kwargs); an argument is a constant or a parameter's ``Name``."""
     steps: tuple[Step, ...]
-    """``forward`` of the first instance, its module calls renamed to the class's attributes."""
+    """``forward`` of an instance, its module calls renamed to the class's attributes."""
     input: str
     output: str
+    defaults: tuple[tuple[str, Const], ...] = ()
+    """Parameters with a default (``stride=1``, ``downsample=False``); instances leave them out when they hold it."""
+    optional: tuple[tuple[str, str, tuple[tuple[Global, tuple[Expr, ...], tuple[tuple[str, Expr], ...]], ...]], ...] \
+        = ()
+    """(attribute, flag parameter, modules): ``self.<attribute> = nn.Sequential(<modules>) if <flag> else
+    nn.Identity()`` — a part only some instances have (ResNet's projection shortcut)."""
 
 
 @dataclass(frozen=True)
@@ -497,6 +513,8 @@ def free_names(expr: Expr | Slice | None) -> list[str]:
         return free_names(expr.value) + [n for item in expr.items for n in free_names(item)]
     if isinstance(expr, Seq):
         return [n for item in expr.items for n in free_names(item)]
+    if isinstance(expr, IfExp):
+        return free_names(expr.test) + free_names(expr.body) + free_names(expr.orelse)
     raise vocabulary_error(f"unknown expression {type(expr).__name__}")
 
 

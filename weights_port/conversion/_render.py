@@ -34,6 +34,7 @@ from ._ir import (
     Expr,
     Global,
     Helper,
+    IfExp,
     Index,
     ModelIR,
     ModuleSpec,
@@ -115,6 +116,8 @@ def _expr(expr: Expr | Slice) -> ast.expr:
     if isinstance(expr, Seq):
         items = [_expr(i) for i in expr.items]
         return ast.List(items, ast.Load()) if expr.kind == "list" else ast.Tuple(items, ast.Load())
+    if isinstance(expr, IfExp):
+        return ast.IfExp(_expr(expr.test), _expr(expr.body), _expr(expr.orelse))
     raise vocabulary_error(f"unknown expression {type(expr).__name__}")
 
 
@@ -441,27 +444,36 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
 def block_ir(block: BlockClass) -> ModelIR:
     """A block class as a representation ``check_tree`` can prove (its modules by kind; arguments are the
     class's own parameters or constants)."""
-    return ModelIR(block.class_name, [Port(block.input, Value(block.input, ()))],
-                   [ModuleSpec(attr, constructor) for attr, constructor, _, _ in block.modules], list(block.steps),
+    modules = [ModuleSpec(attr, constructor) for attr, constructor, _, _ in block.modules]
+    modules += [ModuleSpec(attr, Global(("nn", "Sequential"))) for attr, _, _ in block.optional]
+    return ModelIR(block.class_name, [Port(block.input, Value(block.input, ()))], modules, list(block.steps),
                    [Port(block.output, Value(block.output, ()))], parameters=block.parameters)
 
 
 def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast.ClassDef:
     """``class Bottleneck(nn.Module)`` with keyword parameters for what differs between its instances."""
 
+    defaults = dict(block.defaults)
+
     def annotation(parameter: str) -> ast.expr | None:
-        values = [i[parameter] for i in instances if parameter in i]
-        if values and all(isinstance(v, Const) and type(v.value) is int for v in values):
-            return ast.Name("int", ast.Load())
+        values = [i[parameter] for i in instances if parameter in i] + \
+            ([defaults[parameter]] if parameter in defaults else [])
+        for kind in (bool, int):
+            if values and all(isinstance(v, Const) and type(v.value) is kind for v in values):
+                return ast.Name(kind.__name__, ast.Load())
         return None
 
-    init_body: list[ast.stmt] = [
-        ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())],
-                   _expr(Call(constructor, args, kwargs)))
-        for attr, constructor, args, kwargs in block.modules]
+    def assign(attr: str, value: Expr) -> ast.stmt:
+        return ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())], _expr(value))
+
+    init_body = [assign(attr, Call(constructor, args, kwargs)) for attr, constructor, args, kwargs in block.modules]
+    for attr, flag, parts in block.optional:
+        built = [Call(constructor, args, kwargs) for constructor, args, kwargs in parts]
+        present = built[0] if len(built) == 1 else Call(Global(("nn", "Sequential")), tuple(built))
+        init_body.append(assign(attr, IfExp(Name(flag), present, Call(Global(("nn", "Identity"))))))
     init = _init(init_body, [], False)
     init.args.kwonlyargs = [ast.arg(p, annotation(p)) for p in block.parameters]
-    init.args.kw_defaults = [None] * len(block.parameters)
+    init.args.kw_defaults = [_expr(defaults[p]) if p in defaults else None for p in block.parameters]
     arguments, body, results = recycle_names([block.input], _assigns(list(block.steps)), [block.output])
     forward = ast.FunctionDef("forward", _arguments(arguments), [*body, ast.Return(ast.Name(results[0], ast.Load()))],
                               [], _tensor_annotation(), None)
@@ -755,7 +767,7 @@ def _sequential_class(ir: ModelIR, chain: list[tuple[str, ast.expr]]) -> ast.Cla
 
 
 _ALLOWED_NODES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.Return,
-                  ast.Delete, ast.Del, ast.If,
+                  ast.Delete, ast.Del, ast.If, ast.IfExp,
                   ast.Expr, ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare,
                   ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.keyword, ast.Load, ast.Store, ast.operator,
                   ast.unaryop, ast.cmpop, ast.ImportFrom, ast.Import, ast.alias)
@@ -772,7 +784,8 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
         set(ir.parameters)
     attributes = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules} | \
         {inner for s in ir.submodules for _, inner in s.attrs} | {s.attr for s in ir.stages} | \
-        {str(path[-1]) for s in ir.stages for _, path in s.paths} | TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | \
+        {part for s in ir.stages for _, path in s.paths for part in path if isinstance(part, str)} | \
+        TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | \
         TENSOR_METHODS | _FIXED_ATTRIBUTES
     all_helpers = helpers | {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)
                              and n.name != ir.class_name}
