@@ -57,19 +57,29 @@ def test_full_size_application_file_ports_softmax_within_1e_4(name: str, flavour
 
 
 @pytest.mark.parametrize("name", NAMES)
-def test_full_size_logits_within_1e_5(name: str, tmp_path: Path) -> None:
-    """The logits before the softmax head, against Keras's own features times the head's kernel."""
+def test_full_size_logits_as_close_to_float64_as_keras_own(name: str, tmp_path: Path) -> None:
+    """The logits before the softmax head, float32, against Keras computing the same weights in float64: PyTorch's
+    error is within twice Keras's own float32 error (the order of summation differs between oneDNN and PyTorch's
+    kernels). Measured with these seeds: ResNet50 Keras 1.1e-5, PyTorch 8.2e-6 (|logits| ≤ 16; an absolute 1e-5
+    against Keras's float32 was below Keras's own error); MobileNetV2 5.1e-7 and 3.1e-7."""
     import keras
 
     keras_model = _application(keras, name, classes=37)
     randomise_keras_weights(keras_model, np.random.default_rng(2))
     keras_model.save(tmp_path / "model.keras")
+    reference = _application(keras, name, dtype="float64", classes=37)
+    reference.set_weights([np.asarray(w, np.float64) for w in keras_model.get_weights()])
     x = _image_batch(3)
-    head = keras_model.layers[-1]
-    features = keras.Model(keras_model.inputs, head.input)(x, training=False)
-    expected = np.asarray(keras.ops.matmul(features, head.kernel) + head.bias)  # Keras's Dense before its softmax
+
+    def keras_logits(model: Any, images: np.ndarray) -> np.ndarray:
+        head = model.layers[-1]
+        features = keras.Model(model.inputs, head.input)(images, training=False)
+        return np.asarray(keras.ops.matmul(features, head.kernel) + head.bias)  # Keras's Dense before its softmax
+
+    exact = keras_logits(reference, x.astype("float64"))
+    keras_error = np.abs(keras_logits(keras_model, x) - exact).max()
     model = zoo.get(name, backend="torch", weights=tmp_path / "model.keras", num_classes=37)
-    assert np.abs(_torch_forward(model, x, logits=True) - expected).max() <= 1e-5
+    assert np.abs(_torch_forward(model, x, logits=True) - exact).max() <= 2 * keras_error
 
 
 @pytest.mark.parametrize("name", NAMES)
