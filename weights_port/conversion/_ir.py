@@ -462,6 +462,8 @@ class Stage:
     """(class name, keyword arguments) per block."""
     paths: tuple[tuple[str, tuple[str | int, ...]], ...]
     """(flat attribute, path inside the stage: block index, attribute)."""
+    single: bool = False
+    """One block held as itself (``self.<attr> = Block(...)``), its paths without an index."""
 
 
 @dataclass

@@ -539,8 +539,8 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
             constructors[parent] = _expr(Call(Global((sub.class_name,))))
         else:
             stage = next(s for s in ir.stages if s.attr == parent)
-            constructors[parent] = _expr(Call(Global(("nn", "Sequential")), tuple(
-                Call(Global((name,)), (), arguments) for name, arguments in stage.blocks)))
+            blocks = tuple(Call(Global((name,)), (), arguments) for name, arguments in stage.blocks)
+            constructors[parent] = _expr(blocks[0] if stage.single else Call(Global(("nn", "Sequential")), blocks))
     init_body: list[ast.stmt] = [
         ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())], constructor)
         for attr, constructor in constructors.items()]

@@ -738,8 +738,9 @@ def _reshape(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
                                    f"hold its input of shape {x.shape[1:]} (Keras refuses it too)")
         target = tuple(known // rest if t == -1 else t for t in target)
     if len(target) >= 2 and all(t == 1 for t in target[:-1]) and x.rank == 2 and x.layout != "flat_cf":
-        # (N, C) → (N, 1, …, 1, C): channels-first is the same memory, no transpose needed
-        return [em.let(op.layer.name, x.ref.m("reshape", -1, target[-1], *[1] * (len(target) - 1)), x,
+        # (N, C) → (N, 1, …, 1, C): channels-first is the same memory, no transpose needed; indexed with None
+        # (x[:, :, None, None]) so no channel count is written, and blocks of different widths read alike
+        return [em.let(op.layer.name, x.ref[(slice(None), slice(None), *[None] * (len(target) - 1))], x,
                        shape=(x.shape[0], *target), layout="cf")]
     x = em.to_layout(x, "keras")
     return [em.let(op.layer.name, x.ref.m("reshape", -1, *target), x,

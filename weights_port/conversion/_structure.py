@@ -260,10 +260,17 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         kind_of.update(placed)
     if not kind_of:
         return ir
+    attributes_table = NameTable()
+    attributes_table.reserve(*taken)
     stages: list[Stage] = []
     for run in _stage_runs(sorted(kind_of), {segment: kind_of[segment].block.class_name for segment in kind_of},
                            {segment for segment in kind_of if kind_of[segment].opens}):
-        stages.append(_stage(_free_attribute(f"stage{len(stages) + 1}", taken), run, kind_of))
+        if len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
+            prefix = _common_prefix([flat for flat, _ in kind_of[run[0]].paths])
+            hint = prefix if len(prefix) >= 3 else kind_of[run[0]].block.class_name
+        else:
+            hint = f"stage{sum(not stage.single for stage in stages) + 1}"
+        stages.append(_stage(attributes_table.allocate(hint, "block"), run, kind_of))
     _rename_state(state, manifest, {flat: ".".join(str(p) for p in (stage.attr, *path))
                                     for stage in stages for flat, path in stage.paths})
     manifest["names"]["class"].update({b.class_name: b.class_name for b in blocks})
@@ -703,7 +710,8 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     """After the structure where a known one fits (torchvision's names): a depthwise residual with a
     squeeze-excitation is an ``MBConv``, without one an ``InvertedResidual``; a residual of three convolutions,
     1×1 first and last, a ``Bottleneck`` (``Projection…`` when its shortcut is a convolution too); a span that
-    concatenates its input with what it computes a ``DenseLayer``. Otherwise the Keras names' common prefix
+    concatenates its input with what it computes a ``DenseLayer``; one that scales its input by a gate computed from
+    its mean a ``SqueezeExcite``. Otherwise the Keras names' common prefix
     (``block35_…`` → ``Block35``), else ``ResidualBlock`` or ``Block``."""
     text = "\n".join(ast.unparse(ast.fix_missing_locations(ast.Module([statement(step)], []))) for step in body)
     residual = any(isinstance(step.value, BinOp) and step.value.op == "+" for step in body)
@@ -719,6 +727,10 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     if residual and len(main) == 3 and main[0].get("kernel_size") == Const(1) and \
             main[-1].get("kernel_size") == Const(1) and not excitation:
         return ("Projection" if projection else "") + "Bottleneck"
+    last = body[-1].value
+    if excitation and not residual and first and isinstance(last, BinOp) and last.op == "*" and \
+            Name(first[0]) in (last.left, last.right):
+        return "SqueezeExcite"
     if "torch.cat(" in text and first and f"[{first[0]}," in text.replace(" ", ""):
         return "DenseLayer"
     prefix = _common_prefix([a for attrs in member_attrs for a in attrs])
@@ -742,9 +754,10 @@ def _common_prefix(names: list[str]) -> str:
 
 
 def _stage(attr: str, run: list[tuple[int, int]], kind_of: Mapping[tuple[int, int], _Member]) -> Stage:
+    """Blocks in an ``nn.Sequential`` (paths ``stage1.0.conv1``), or one block alone (``block2a_se.conv1``)."""
     blocks, paths = [], []
     for index, member in enumerate(run):
         placed = kind_of[member]
         blocks.append((placed.block.class_name, placed.arguments))
-        paths += [(flat, (index, *path)) for flat, path in placed.paths]
-    return Stage(attr, run[0][0], run[-1][1], tuple(blocks), tuple(paths))
+        paths += [(flat, (index, *path) if len(run) > 1 else path) for flat, path in placed.paths]
+    return Stage(attr, run[0][0], run[-1][1], tuple(blocks), tuple(paths), single=len(run) == 1)
