@@ -23,6 +23,7 @@ from .._errors import ConfigValueError, KerasFileError, PortError, UnknownLayerE
 from .._files import atomic_write, check_output_path
 from ..porting import DEFAULT_RULES, RuleContext, RuleMismatch, RuleSet, TorchTarget, checked_array
 from ..readers import KerasLayer, KerasSource, open_keras, parse_json_object
+from ._blocks import extract_stages
 from ._emitter import Emitter
 from ._graph import Graph, Layer, Op, TensorRef, quoted, read_graph
 from ._ir import Global, ModelIR, Port, Value
@@ -31,7 +32,7 @@ from ._render import build_module, render_source
 from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
-from ._structure import extract_stages, extract_submodules, split_head
+from ._structure import extract_submodules, split_head
 from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
