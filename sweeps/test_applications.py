@@ -33,8 +33,8 @@ def table():
     """Rows of this run replace those of the same model and format in ``applications.md``; others stay."""
     yield
     path = Path(__file__).parent / "applications.md"
-    header = ["| model | format | float32 max rel | float64 max rel | convert s | source lines | result |",
-              "|---|---|---|---|---|---|---|"]
+    header = ["| model | format | float32 max rel | float64 max rel | convert s | source lines | flat lines | result |",
+              "|---|---|---|---|---|---|---|---|"]
     rows = {_key(row): row for row in (path.read_text().splitlines()[2:] if path.exists() else []) if row.strip()}
     rows.update({_key(row): row for row in ROWS})
     order = {name: index for index, name in enumerate([*APPLICATIONS, *SIZE_VARIANTS,
@@ -72,16 +72,32 @@ def test_application(name: str, flavour: str, tmp_path: Path) -> None:
         try:
             conversion = weights_port.convert(path)
         except weights_port.UnsupportedLayerError as exc:  # tf-keras builds some with a Lambda: refused by name
-            ROWS.append(f"| {name} | {label} | - | - | - | - | refused: {str(exc)[:90]} |")
+            ROWS.append(f"| {name} | {label} | - | - | - | - | - | refused: {str(exc)[:90]} |")
             assert "Lambda" in str(exc)
             continue
         seconds = time.perf_counter() - start
         check = check_conversion(path, keras_model=model)  # Keras cannot reload all its own .h5 files
+        flat_check = check_conversion(path, keras_model=model, flat=True)
         errors = {r.dtype: max(x.agreement.max_rel for x in check.results if x.dtype == r.dtype) for r in check.results}
+        flat = weights_port.convert(path, flat=True)
         ROWS.append(f"| {name} | {label} | {errors.get('float32', float('nan')):.1e} | "
                     f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
-                    f"{'ok' if check.passed else 'MISMATCH'} |")
+                    f"{flat.source.count(chr(10))} | {'ok' if check.passed and flat_check.passed else 'MISMATCH'} |")
         assert check.passed, check.reports
+        assert flat_check.passed, flat_check.reports
+        _same_state_through_the_manifest(conversion, flat)
+
+
+def _same_state_through_the_manifest(structured: weights_port.Conversion, flat: weights_port.Conversion) -> None:
+    """Each structured state key holds the same array as the flat key the manifest maps to the same Keras weight
+    (``stage1.0.conv1.weight`` and ``conv2_block1_1_conv.weight``)."""
+    by_origin = {(o["keras_layer"], tuple(o["keras_weights"] or ()), k.rsplit(".", 1)[-1]): k
+                 for k, o in flat.manifest["state"].items()}
+    assert len(by_origin) == len(flat.state_dict) == len(structured.state_dict)
+    for key, origin in structured.manifest["state"].items():
+        array = structured.state_dict[key]
+        twin = by_origin[(origin["keras_layer"], tuple(origin["keras_weights"] or ()), key.rsplit(".", 1)[-1])]
+        np.testing.assert_array_equal(array, flat.state_dict[twin], err_msg=f"{key} / {twin}")
 
 
 SIZE_VARIANTS = [
@@ -105,7 +121,7 @@ def test_size_variant(name: str, tmp_path: Path) -> None:
     check = check_conversion(path, keras_model=model)
     errors = {r.dtype: max(x.agreement.max_rel for x in check.results if x.dtype == r.dtype) for r in check.results}
     ROWS.append(f"| {name} | Keras 3 .keras | {errors.get('float32', float('nan')):.1e} | "
-                f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
+                f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | - | "
                 f"{'ok' if check.passed else 'MISMATCH'} |")
     assert check.passed, check.reports
 
@@ -128,6 +144,6 @@ def test_default_shape_application(name: str, tmp_path: Path) -> None:
     check = check_conversion(path, keras_model=model)
     errors = {r.dtype: max(x.agreement.max_rel for x in check.results if x.dtype == r.dtype) for r in check.results}
     ROWS.append(f"| {name} (input_shape=None) | Keras 3 .keras | {errors.get('float32', float('nan')):.1e} | "
-                f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | "
+                f"{errors.get('float64', float('nan')):.1e} | {seconds:.2f} | {conversion.source.count(chr(10))} | - | "
                 f"{'ok' if check.passed else 'MISMATCH'} |")
     assert check.passed, check.reports

@@ -49,7 +49,7 @@ def test_generated_source_uses_the_runtime_module(tmp_path: Path) -> None:
     model.save(tmp_path / "model.h5")
     source = weights_port.convert(tmp_path / "model.h5").source
     assert "class LocallyConnected(nn.Module)" in source
-    assert "LocallyConnected(3,4,(3,3),(4,4),stride=(2,2),padding=((1,0),(1,0)),)" in "".join(source.split())
+    assert "LocallyConnected(3,4,(3,3),(4,4),stride=(2,2),padding=((1,0),(1,0)))" in "".join(source.split())
 
 
 _MODES = [(impl, padding) for impl in (1, 2, 3) for padding in ("valid", "same") if impl > 1 or padding == "valid"]

@@ -9,14 +9,14 @@ lack (ResNet's projection shortcut) gets it as an optional submodule.
 from __future__ import annotations
 
 import ast
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, fields, is_dataclass, replace
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, BinOp, BlockClass, Call, Const, Expr, ModelIR, Name, Stage, Step, free_names
+from ._ir import SELF, Attr, BinOp, BlockClass, Call, Const, Expr, Global, ModelIR, Name, Stage, Step, free_names
 from ._names import NameTable, snake_identifier
 from ._render import run_interface, statement, submodule_steps, through_paths
 from ._structure import free_attribute, live_after, ordered_calls, rename_state
@@ -54,13 +54,24 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(s.class_name for s in ir.submodules))
     kind_of: dict[tuple[int, int], _Member] = {}
     blocks: list[BlockClass] = []
-    for members in kinds.values():
-        if len(members) < 2:
+    unsummed = _unsummed_blocks(ir, steps, kinds, shortcuts, modules)
+    absorbed = [window for found in unsummed.values() for window, _ in found]
+    for key, members in kinds.items():  # what a block without its sum holds (its squeeze-excitation) goes with it
+        if key not in unsummed:
+            members[:] = [m for m in members if not any(a[0] <= m[1] and m[0] <= a[1] for a in absorbed)]
+    for key, members in kinds.items():
+        if len(members) + len(unsummed.get(key, ())) < 2:
             continue
         members.sort()
-        cuts = {m: shortcuts[m][0] for m in members if m in shortcuts}
-        block, placed = _block_class(steps, members, modules, class_names, cuts)
-        blocks.append(block)
+        built = _optional_block_class(steps, members, unsummed[key], modules, class_names) if key in unsummed \
+            else None
+        if built is None and len(members) < 2:
+            continue
+        if built is None:
+            cuts = {m: shortcuts[m][0] for m in members if m in shortcuts}
+            built = _block_class(steps, members, modules, class_names, cuts)
+        excitation, outer, placed = _nested_excitation(*built, class_names)
+        blocks += [b for b in (excitation, outer) if b is not None]
         kind_of.update(placed)
     if not kind_of:
         return ir
@@ -99,6 +110,17 @@ class _Shortcut:
     merge: int
     operand: str
     input: str
+
+
+@dataclass(frozen=True)
+class _Window:
+    """A span that computes a residual block's steps without its sum (EfficientNet's first block of a stage): for
+    each step of the block's body the span's step or None (an optional part it lacks), and the span's steps the body
+    lacks before each body step (a zero pad before a strided convolution)."""
+
+    at: tuple[int | None, ...]
+    inserted: tuple[tuple[int, ...], ...]
+    """Per body position (and one more, after the last): the span's extra steps there."""
 
 
 @dataclass(frozen=True)
@@ -328,15 +350,7 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
     inner = _inner_names([modules[attr] for attr in calls[0]])
     slots, keyword_names = _slots([[modules[a] for a in member_calls] for member_calls in calls])
     slot_parameter = _parameters(slots, [modules[a] for a in calls[0]])
-    block_modules = []
-    for position, attr in enumerate(calls[0]):
-        spec = modules[attr]
-        args = tuple(Name(slot_parameter[(position, str(i))]) if (position, str(i)) in slot_parameter else v
-                     for i, v in enumerate(spec.args))
-        kwargs = tuple((k, Name(slot_parameter[(position, k)]) if (position, k) in slot_parameter else v)
-                       for k, v in _keywords(spec, keyword_names[position]).items()
-                       if (position, k) in slot_parameter or v != _defaults(spec).get(k))
-        block_modules.append((inner[position], spec.constructor, args, kwargs))
+    block_modules = _module_rows([modules[a] for a in calls[0]], inner, slot_parameter, keyword_names)
     reference = next(index for index, member in enumerate(members) if member not in cuts)
     start, end = members[reference]
     mapping = {attr: (name,) for attr, name in zip(calls[reference], inner, strict=True)}
@@ -371,6 +385,21 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
         paths = [(flat, (name_,)) for flat, name_ in zip(calls[k], inner, strict=True)] + chain_paths.get(member, [])
         placed[member] = _Member(block, arguments, tuple(paths), member in cuts)
     return block, placed
+
+
+def _module_rows(specs: list[Any], inner: list[str], slot_parameter: Mapping[tuple[int, str], str],
+                 keyword_names: list[list[str]]) -> list[Any]:
+    """(attribute, constructor, args, kwargs) of each module the class always builds, parameters where the
+    instances differ, keywords at PyTorch's default left out."""
+    rows = []
+    for position, spec in enumerate(specs):
+        args = tuple(Name(slot_parameter[(position, str(i))]) if (position, str(i)) in slot_parameter else v
+                     for i, v in enumerate(spec.args))
+        kwargs = tuple((k, Name(slot_parameter[(position, k)]) if (position, k) in slot_parameter else v)
+                       for k, v in _keywords(spec, keyword_names[position]).items()
+                       if (position, k) in slot_parameter or v != _defaults(spec).get(k))
+        rows.append((inner[position], spec.constructor, args, kwargs))
+    return rows
 
 
 def _main_calls(steps: list[Step], member: tuple[int, int], cut: _Shortcut | None) -> list[str]:
@@ -549,3 +578,598 @@ def _stage(attr: str, run: list[tuple[int, int]], kind_of: Mapping[tuple[int, in
         blocks.append((placed.block.class_name, placed.arguments))
         paths += [(flat, (index, *path) if len(run) > 1 else path) for flat, path in placed.paths]
     return Stage(attr, run[0][0], run[-1][1], tuple(blocks), tuple(paths), single=len(run) == 1)
+
+
+# --------------------------------------------------------------------------- blocks without their sum
+
+_FUNCTION_MODULES = {("F", "relu"): "ReLU", ("F", "relu6"): "ReLU6", ("F", "silu"): "SiLU", ("F", "gelu"): "GELU",
+                     ("F", "hardswish"): "Hardswish", ("F", "hardsigmoid"): "Hardsigmoid", ("F", "elu"): "ELU",
+                     ("F", "selu"): "SELU", ("F", "mish"): "Mish", ("torch", "sigmoid"): "Sigmoid",
+                     ("torch", "tanh"): "Tanh"}
+"""Activations as the modules that compute them alike, for an optional part of a block (``nn.Sequential(conv, bn,
+nn.SiLU())``)."""
+
+_MAX_GAPS = 4
+"""A span joins a residual block's class when it lacks or adds at most this many single steps (EfficientNet's
+first block: no expansion, three steps; a strided block: one zero pad)."""
+
+
+def _kind(spec: Any) -> tuple[Any, ...]:
+    return (spec.constructor.path, len(spec.args), tuple(sorted({k for k, _ in spec.kwargs} | set(_defaults(spec)))))
+
+
+def _chain_part(step: Step, modules: Mapping[str, Any]) -> tuple[str, Any] | None:
+    """A step mapping one value to one as a part an optional submodule can hold: ``("module", attr)``,
+    ``("function", constructor)`` for an activation, ``("pad", pads)`` for a zero pad; None for any other step."""
+    value = step.value
+    if not (isinstance(step.target, Name) and isinstance(value, Call) and value.args and
+            isinstance(value.args[0], Name) and not value.kwargs and len(free_names(value)) == 1):
+        return None
+    func = value.func
+    if isinstance(func, Attr) and func.value == SELF and func.name in modules and len(value.args) == 1:
+        return ("module", func.name)
+    if isinstance(func, Global) and func.path in _FUNCTION_MODULES and len(value.args) == 1:
+        return ("function", Global(("nn", _FUNCTION_MODULES[func.path])))
+    if isinstance(func, Global) and func.path == ("F", "pad") and len(value.args) == 2 and \
+            isinstance(value.args[1], Const) and isinstance(value.args[1].value, tuple) and \
+            len(value.args[1].value) in (2, 4, 6) and all(type(p) is int for p in value.args[1].value):
+        return ("pad", value.args[1].value)
+    return None
+
+
+def _signature(step: Step, modules: Mapping[str, Any], constants: bool = True) -> str:
+    """A step's shape for alignment: locals as ``_``, modules as their kind, constants kept unless asked not to."""
+
+    class Canon(ast.NodeTransformer):
+        def visit_Name(self, node: ast.Name) -> ast.Name:
+            return node if node.id in ("self", "torch", "nn", "F") else ast.Name("_", node.ctx)
+
+        def visit_Constant(self, node: ast.Constant) -> ast.Constant:
+            return node if constants or isinstance(node.value, str) else ast.Constant("c")
+
+        def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
+            self.generic_visit(node)
+            if isinstance(node.value, ast.Name) and node.value.id == "self" and node.attr in modules:
+                return ast.Name(repr(_kind(modules[node.attr])), ast.Load())
+            return node
+
+    return ast.dump(Canon().visit(statement(step)))
+
+
+def _align(ref: list[str], ref_optional: list[bool], span: list[str], span_optional: list[bool]
+           ) -> tuple[int, list[tuple[int | None, int | None]]] | None:
+    """The cheapest alignment of a span's steps with the body's (equal steps paired; an optional step of either
+    left unpaired at cost 1), when it costs at most ``_MAX_GAPS``."""
+    n, m, worst = len(ref), len(span), _MAX_GAPS + 1
+    cost = [[worst] * (m + 1) for _ in range(n + 1)]
+    cost[n][m] = 0
+    for i in range(n, -1, -1):
+        for j in range(m, -1, -1):
+            if i == n and j == m:
+                continue
+            best = worst
+            if i < n and j < m and ref[i] == span[j]:
+                best = cost[i + 1][j + 1]
+            if i < n and ref_optional[i]:
+                best = min(best, cost[i + 1][j] + 1)
+            if j < m and span_optional[j]:
+                best = min(best, cost[i][j + 1] + 1)
+            cost[i][j] = best
+    if cost[0][0] > _MAX_GAPS:
+        return None
+    path: list[tuple[int | None, int | None]] = []
+    i = j = 0
+    while (i, j) != (n, m):  # of equal alignments, the one leaving the body's steps out earliest (an expansion)
+        if i < n and ref_optional[i] and cost[i][j] == cost[i + 1][j] + 1:
+            path.append((i, None))
+            i += 1
+        elif i < n and j < m and ref[i] == span[j] and cost[i][j] == cost[i + 1][j + 1]:
+            path.append((i, j))
+            i, j = i + 1, j + 1
+        else:
+            path.append((None, j))
+            j += 1
+    return cost[0][0], path
+
+
+def _residual_body(steps: list[Step], member: tuple[int, int]) -> tuple[str, str] | None:
+    """(input, main) when the span ends by adding its input, read by nothing else but its first step, to the value
+    its other steps compute (a residual block with an identity shortcut and nothing after the sum)."""
+    start, end = member
+    last = steps[end].value
+    first = free_names(steps[start].value)
+    if end - start < 2 or not _is_sum(last) or not first:
+        return None
+    assert isinstance(last, BinOp)
+    source = first[0]
+    operands = [o.id for o in (last.left, last.right) if isinstance(o, Name)]
+    reads = [n for i in range(start, end + 1) for n in free_names(steps[i].value)]
+    if len(operands) != 2 or source not in operands or reads.count(source) != 2 or \
+            set(free_names(steps[start].value)) != {source}:
+        return None
+    main = operands[1] if operands[0] == source else operands[0]
+    return (source, main) if main != source else None
+
+
+def _aliased(body: list[Step], dropped: set[int]) -> list[Step]:
+    """``body`` without the steps at ``dropped`` (each maps one value to one): later steps read its input."""
+    out: list[Step] = []
+    alias: dict[str, str] = {}
+    for index, step in enumerate(body):
+        value = step.value
+        for old, new in alias.items():
+            value = _renamed(value, old, new)
+        if index in dropped:
+            assert isinstance(step.target, Name)
+            alias[step.target.id] = free_names(value)[0]
+            continue
+        out.append(replace(step, value=value))
+    return out
+
+
+def _unsummed_blocks(ir: ModelIR, steps: list[Step], kinds: Mapping[str, list[tuple[int, int]]],
+                     shortcuts: Mapping[tuple[int, int], Any], modules: Mapping[str, Any]
+                     ) -> dict[str, list[tuple[tuple[int, int], _Window]]]:
+    """For each residual kind (identity shortcut, sum last), the spans elsewhere in ``forward`` that compute its
+    body without the sum, lacking or adding only optional single steps: the first block of each EfficientNet or
+    MobileNetV2 stage, whose stride or width change leaves out the residual sum."""
+    references = {}
+    for key, members in kinds.items():
+        if members and not any(m in shortcuts for m in members) and \
+                all(_residual_body(steps, m) is not None for m in members):
+            references[key] = members
+    if not references:
+        return {}
+    live = live_after(ir, steps)
+    cuts = [-1] + [i for i, step in enumerate(steps) if isinstance(step.target, Name) and live[i] == {step.target.id}]
+    occupied = [m for members in references.values() for m in members]
+    named = {key: all(_common_prefix([steps[i].keras_layer for i in range(m[0], m[1] + 1)]) for m in members)
+             for key, members in references.items()}
+    signatures = [_signature(step, modules) for step in steps]
+    optional = [_chain_part(step, modules) is not None for step in steps]
+    candidates = []
+    for key, members in references.items():
+        start, end = members[0]
+        ref = signatures[start:end]
+        ref_optional = optional[start:end]
+        for a, b in ((a, b) for a in cuts for b in cuts if abs((b - a) - len(ref)) <= _MAX_GAPS and b > a + 1):
+            span = (a + 1, b)
+            if any(m[0] <= span[1] and span[0] <= m[1] for m in occupied) or not _owns_its_modules(steps, span):
+                continue
+            if named[key] and not _common_prefix([steps[i].keras_layer for i in range(span[0], span[1] + 1)]):
+                continue  # the blocks' Keras names share a prefix (block2b_...): a span across two names is no block
+            aligned = _align(ref, ref_optional, signatures[span[0]:span[1] + 1], optional[span[0]:span[1] + 1])
+            if aligned is not None:
+                candidates.append((aligned[0], span[0], -(span[1] - span[0]), key, span, aligned[1]))
+    found: dict[str, list[tuple[tuple[int, int], _Window]]] = {}
+    taken: list[tuple[int, int]] = []
+    for _cost, _start, _length, key, span, path in sorted(candidates, key=lambda c: c[:3]):
+        if any(t[0] <= span[1] and span[0] <= t[1] for t in taken):
+            continue
+        window = _window(steps, references[key][0], span, path, modules)
+        if window is not None:
+            found.setdefault(key, []).append((span, window))
+            taken.append(span)
+    return found
+
+
+def _owns_its_modules(steps: list[Step], span: tuple[int, int]) -> bool:
+    inside = {a for i in range(span[0], span[1] + 1) for a in ordered_calls(steps[i].value)}
+    outside = {a for i, step in enumerate(steps) if not span[0] <= i <= span[1] for a in ordered_calls(step.value)}
+    return not inside & outside
+
+
+def _window(steps: list[Step], reference: tuple[int, int], span: tuple[int, int],
+            path: list[tuple[int | None, int | None]], modules: Mapping[str, Any]) -> _Window | None:
+    """The alignment as a ``_Window``, when the span computes the body with its unpaired steps taken out: the same
+    structure once each unpaired step passes its input on."""
+    start, end = reference
+    length = end - start
+    at: list[int | None] = [None] * length
+    inserted: list[list[int]] = [[] for _ in range(length + 1)]
+    position = 0
+    for ref_index, span_index in path:
+        if ref_index is not None:
+            at[ref_index] = None if span_index is None else span[0] + span_index
+            position = ref_index + 1
+        else:
+            assert span_index is not None
+            inserted[position].append(span[0] + span_index)
+    for extra in inserted:  # an insertion is a chain of consecutive steps
+        if extra and extra != list(range(extra[0], extra[0] + len(extra))):
+            return None
+    body = steps[start:end]
+    reduced_body = _aliased(body, {p for p, index in enumerate(at) if index is None})
+    extras = {i - span[0] for group in inserted for i in group}
+    reduced_span = _aliased(steps[span[0]:span[1] + 1], extras)
+    key = _body_key(reduced_body, modules) if reduced_body else None
+    if key is None or key != _body_key(reduced_span, modules):
+        return None
+    return _Window(tuple(at), tuple(tuple(group) for group in inserted))
+
+
+def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
+                          windows: list[tuple[tuple[int, int], _Window]], modules: Mapping[str, Any],
+                          class_names: NameTable) -> tuple[BlockClass, dict[tuple[int, int], _Member]] | None:
+    """One class for a residual kind and the spans that compute it without its sum: ``residual`` says whether an
+    instance adds its input (``if self.residual:`` in ``forward``, as torchvision's ``use_res_connect``); the steps
+    some instances lack or add become submodules built when their flag is set (``self.expand = nn.Sequential(conv,
+    bn, nn.SiLU()) if expand else nn.Identity()``, a zero pad whose amounts are the flag). None when a part's
+    arguments are not the class's parameters or constants."""
+    start, end = members[0] if members else windows[0][0]
+    if not members:
+        return None
+    length = end - start
+    shape = _residual_body(steps, members[0])
+    assert shape is not None
+    source, main = shape
+    everyone = [(m, _Window(tuple(m[0] + p for p in range(length)), ((),) * (length + 1)), True) for m in members]
+    everyone += [(span, window, False) for span, window in windows]
+    everyone.sort(key=lambda entry: entry[0])
+    missing = [any(w.at[p] is None for _, w, _ in everyone) for p in range(length)]
+    runs = _true_runs(missing)
+    for first, last in runs:
+        if any(len({w.at[p] is None for p in range(first, last + 1)}) != 1 for _, w, _ in everyone):
+            return None
+        for p in range(first + 1, last + 1):
+            if free_names(steps[start + p].value) != steps[start + p - 1].bound:
+                return None
+    inserts = sorted({q for _, w, _ in everyone for q, extra in enumerate(w.inserted) if extra})
+    if any(q < length and (missing[q] or len(set(free_names(steps[start + q].value))) != 1) for q in inserts):
+        return None
+    fixed = [p for p in range(length) if not missing[p]]
+    calls = [[a for p in fixed for a in ordered_calls(steps[w.at[p]].value)] for _, w, _ in everyone]  # type: ignore[index]
+    if len({len(c) for c in calls}) != 1:
+        return None
+    specs = [[modules[a] for a in member_calls] for member_calls in calls]
+    if any(len({_kind(spec) for spec in column}) != 1 for column in zip(*specs, strict=True)):
+        return None
+    inner = _inner_names(specs[0])
+    slots, keyword_names = _slots(specs)
+    slot_parameter = _parameters(slots, specs[0])
+    names = NameTable()
+    names.reserve(*inner, *slot_parameter.values())
+    first_call: dict[int, int] = {}  # body position → index of its first module among the calls of every instance
+    for p in fixed:
+        first_call.setdefault(p, sum(len(ordered_calls(steps[start + f].value)) for f in fixed if f < p))
+    groups: list[_Group] = []
+    added: list[tuple[str, list[Any]]] = []
+    places: list[tuple[str, Any]] = [("run", run) for run in runs] + [("insert", q) for q in inserts]
+    for kind, where in places:
+        after = where[1] + 1 if kind == "run" else where
+        follower = next((first_call[p] for p in range(after, length) if p in first_call
+                         and ordered_calls(steps[start + p].value)), None)
+        group = _optional_group(steps, everyone, kind, where, modules, slots, slot_parameter, names, follower, added)
+        if group is None:
+            return None
+        groups.append(group)
+    parameters = list(dict.fromkeys(slot_parameter.values())) + [name for name, _ in added]
+    defaults = _parameter_defaults(slot_parameter, specs[0])
+    values = [{p: slots[slot][k] for slot, p in slot_parameter.items()} for k in range(len(everyone))]
+    for name, per_member in added:
+        for k, value in enumerate(per_member):
+            values[k][name] = value
+    residual = names.allocate("residual")
+    for flag, flag_values, default in [(g.flag, g.values, g.default) for g in groups] + \
+            [(residual, [Const(r) for _, _, r in everyone], Const(False))]:  # residual=True marks the adding ones
+        parameters.append(flag)
+        if default is None:  # a boolean: what most instances do
+            trues = sum(v == Const(True) for v in flag_values)
+            default = Const(trues * 2 >= len(flag_values))
+        defaults[flag] = default
+        for k, value in enumerate(flag_values):
+            values[k][flag] = value
+    parameters.sort(key=lambda p: p in defaults)
+    body = _optional_body(steps, members[0], length, source, main, runs, inserts, groups,
+                          dict(zip(calls[everyone.index(next(e for e in everyone if e[0] == members[0]))], inner,
+                                   strict=True)))
+    block_modules = _module_rows(specs[0], inner, slot_parameter, keyword_names)
+    name = _block_name(block_modules, tuple(body), calls)
+    block = BlockClass(class_names.allocate_class(name), tuple(parameters), tuple(block_modules), tuple(body),
+                       source, body[-1].bound[0], tuple(defaults.items()),
+                       tuple((g.attr, g.flag, g.parts) for g in groups), residual)
+    block, rename = _named_by_role(block, {g.flag for g in groups} | {residual})
+    placed = {}
+    for k, (member, _window, is_residual) in enumerate(everyone):
+        original = {rename.get(p, p): p for p in parameters}
+        arguments = tuple((p, values[k][original[p]]) for p in block.parameters
+                          if not (original[p] in defaults and values[k][original[p]] == defaults[original[p]]))
+        paths: list[tuple[str, tuple[str | int, ...]]] = [(flat, (attr,)) for flat, attr in zip(calls[k], inner,
+                                                                                               strict=True)]
+        for group in groups:
+            paths += [(flat, path) for flat, path in group.paths.get(k, [])]
+        placed[member] = _Member(block, arguments, tuple(paths), not is_residual)
+    return block, placed
+
+
+def _true_runs(flags: list[bool]) -> list[tuple[int, int]]:
+    runs: list[tuple[int, int]] = []
+    for index, flag in enumerate(flags):
+        if flag and runs and runs[-1][1] == index - 1:
+            runs[-1] = (runs[-1][0], index)
+        elif flag:
+            runs.append((index, index))
+    return runs
+
+
+@dataclass(frozen=True)
+class _Group:
+    """An optional part of a block: ``self.<attr> = <parts> if <flag> else nn.Identity()``."""
+
+    kind: str
+    where: Any
+    attr: str
+    flag: str
+    parts: tuple[tuple[Global, tuple[Expr, ...], tuple[tuple[str, Expr], ...]], ...]
+    values: list[Const]
+    default: Const | None
+    paths: dict[int, list[tuple[str, tuple[str | int, ...]]]]
+
+
+def _optional_group(steps: list[Step], everyone: list[Any], kind: str, where: Any, modules: Mapping[str, Any],
+                    slots: Mapping[tuple[int, str], list[Any]], slot_parameter: Mapping[tuple[int, str], str],
+                    names: NameTable, follower: int | None, added: list[tuple[str, list[Any]]]) -> _Group | None:
+    """The part at ``where`` (a run of body positions some instances lack, or the steps some add before a body
+    position) as an optional submodule, its arguments the class's parameters or constants. A part's input width
+    that no parameter holds (EfficientNet's expansion reads the block's input) becomes a new parameter (appended to
+    ``added``); an instance without the part passes the width the part would keep, the input width of the module
+    that follows it (``follower``)."""
+    indices: dict[int, list[int]] = {}
+    for k, (_, window, _) in enumerate(everyone):
+        found = [window.at[p] for p in range(where[0], where[1] + 1)] if kind == "run" else list(window.inserted[where])
+        if found and None not in found:
+            indices[k] = found
+    having = sorted(indices)
+    parts_of = {k: [_chain_part(steps[i], modules) for i in indices[k]] for k in having}
+    lengths = {len(parts) for parts in parts_of.values()}
+    if len(lengths) != 1 or any(part is None for parts in parts_of.values() for part in parts):
+        return None
+    first = having[0]
+    keras_names = [steps[i].keras_layer for i in indices[first]]
+    member = everyone[first][0]
+    member_names = [steps[i].keras_layer for i in range(member[0], member[1] + 1)]
+    group_prefix = keras_names[0] if len(set(keras_names)) == 1 else _common_prefix(keras_names)
+    member_prefix = _common_prefix(member_names)
+    hint = group_prefix[len(member_prefix):].strip("_") if member_prefix and group_prefix.startswith(member_prefix) \
+        else group_prefix
+    pad_only = all(part is not None and part[0] == "pad" for part in parts_of[first])
+    attr = names.allocate("pad" if pad_only else hint or "optional", "optional")  # a zero pad is a pad, whatever its name
+    flag, flag_values, default = attr, [Const(k in indices) for k in range(len(everyone))], None
+    parts: list[tuple[Global, tuple[Expr, ...], tuple[tuple[str, Expr], ...]]] = []
+    for j in range(lengths.pop()):
+        column = [parts_of[k][j] for k in having]
+        if len({part[0] for part in column}) != 1:  # type: ignore[index]
+            return None
+        what = column[0][0]  # type: ignore[index]
+        if what == "function":
+            if len({part[1] for part in column}) != 1:  # type: ignore[index]
+                return None
+            parts.append((column[0][1], (), ()))  # type: ignore[index]
+        elif what == "pad":
+            pads = [part[1] for part in column]  # type: ignore[index]
+            constructor = Global(("nn", f"ZeroPad{len(pads[0]) // 2}d"))
+            if len(set(pads)) == 1:
+                parts.append((constructor, (Const(pads[0]),), ()))
+            elif len(column) == 1 or len(parts_of[first]) == 1:  # the amounts are the flag: None where absent
+                parts.append((constructor, (Name(attr),), ()))
+                flag_values = [Const(parts_of[k][0][1]) if k in indices else Const(None)  # type: ignore[index]
+                               for k in range(len(everyone))]
+                default = Const(None)
+            else:
+                return None
+        else:
+            specs = [modules[part[1]] for part in column]  # type: ignore[index]
+
+            def width(values: list[Any], slot: str, spec: Any = specs[0]) -> Expr | None:
+                names_of = _ARGUMENT_NAMES.get(spec.constructor.path[-1], ())
+                if slot != "0" or not names_of or follower is None or (follower, "0") not in slots:
+                    return None
+                filler = slots[(follower, "0")]
+                name = names.allocate(names_of[0])
+                added.append((name, [values[having.index(k)] if k in indices else filler[k]
+                                     for k in range(len(everyone))]))
+                return Name(name)
+
+            built = _expressed_module(specs, having, slots, slot_parameter, width)
+            if built is None:
+                return None
+            parts.append(built)
+    paths: dict[int, list[tuple[str, tuple[str | int, ...]]]] = {}
+    for k in having:
+        for j, part in enumerate(parts_of[k]):
+            if part is not None and part[0] == "module":
+                paths.setdefault(k, []).append((part[1], (attr,) if len(parts) == 1 else (attr, j)))
+    return _Group(kind, where, attr, flag, tuple(parts), flag_values, default, paths)
+
+
+def _expressed_module(specs: list[Any], having: list[int], slots: Mapping[tuple[int, str], list[Any]],
+                      slot_parameter: Mapping[tuple[int, str], str],
+                      fallback: Callable[[list[Any], str], Expr | None] = lambda values, slot: None) -> Any:
+    """One optional module's constructor: each argument the first parameter holding its values in the instances
+    that have it, else ``fallback``'s new parameter, else their common constant; None when none of these."""
+    if len({_kind(spec) for spec in specs}) != 1:
+        return None
+
+    def expressed(values: list[Any], slot: str) -> Expr | None:
+        parameter: Expr | None = next((Name(p) for slot_, p in slot_parameter.items()
+                                       if [slots[slot_][k] for k in having] == values), None)
+        if parameter is None and len(set(values)) > 1:
+            parameter = fallback(values, slot)
+        return parameter if parameter is not None else values[0] if len(set(values)) == 1 else None
+
+    given = list(dict.fromkeys(k for spec in specs for k, _ in spec.kwargs))
+    args = tuple(expressed([spec.args[i] for spec in specs], str(i)) for i in range(len(specs[0].args)))
+    keywords = {k: expressed([_keywords(spec, given)[k] for spec in specs], k) for k in _keywords(specs[0], given)}
+    if any(a is None for a in args) or any(v is None for v in keywords.values()):
+        return None
+    defaults = _defaults(specs[0])
+    kwargs = tuple((k, v) for k, v in keywords.items() if not (isinstance(v, Const) and v == defaults.get(k)))
+    return specs[0].constructor, args, kwargs
+
+
+def _optional_body(steps: list[Step], reference: tuple[int, int], length: int, source: str, main: str,
+                   runs: list[tuple[int, int]], inserts: list[int], groups: list[_Group],
+                   mapping: Mapping[str, str]) -> list[Step]:
+    """``forward`` of the class from a residual instance: each optional run one call of its submodule, each
+    insertion a call before the step it feeds, the sum last (rendered under ``if self.residual:``)."""
+    start, end = reference
+    by_run = {g.where[0]: g for g in groups if g.kind == "run"}
+    by_insert = {g.where: g for g in groups if g.kind == "insert"}
+    taken = {n for i in range(start, end + 1) for n in steps[i].bound} | {source}
+    paths = {flat: (attr,) for flat, attr in mapping.items()}
+    out: list[Step] = []
+    p = 0
+    pending: tuple[str, str] | None = None
+    while p < length:
+        step = steps[start + p]
+        if p in by_insert:
+            read = free_names(step.value)[0]
+            fresh = free_attribute(f"{read}_", taken)
+            out.append(Step(Name(fresh), Call(Attr(SELF, by_insert[p].attr), (Name(read),)), step.keras_layer))
+            pending = (read, fresh)
+        if p in by_run:
+            first, last = by_run[p].where
+            read = free_names(steps[start + first].value)[0]
+            if pending is not None:
+                read = pending[1] if read == pending[0] else read
+                pending = None
+            out.append(Step(Name(steps[start + last].bound[0]), Call(Attr(SELF, by_run[p].attr), (Name(read),)),
+                            steps[start + last].keras_layer))
+            p = last + 1
+            continue
+        value = through_paths(step.value, paths)
+        if pending is not None:
+            value, pending = _renamed(value, *pending), None
+        out.append(replace(step, value=value, nested_call=None))
+        p += 1
+    total = steps[end]
+    value = total.value
+    if length in by_insert:
+        fresh = free_attribute(f"{main}_", taken)
+        out.append(Step(Name(fresh), Call(Attr(SELF, by_insert[length].attr), (Name(main),)), total.keras_layer))
+        value = _renamed(value, main, fresh)
+    out.append(replace(total, value=value, nested_call=None))
+    return out
+
+
+def _rows_in_order(block: BlockClass) -> list[tuple[Global, tuple[Expr, ...], tuple[tuple[str, Expr], ...]]]:
+    """The constructors a block builds, in the order its ``forward`` calls them (optional parts' modules inline)."""
+    rows = {attr: [(constructor, args, kwargs)] for attr, constructor, args, kwargs in block.modules}
+    rows.update({attr: list(parts) for attr, _, parts in block.optional})
+    order = [attr for step in block.steps for attr in ordered_calls(step.value)]
+    return [row for attr in dict.fromkeys(order) for row in rows.get(attr, [])]
+
+
+def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[str, str]]:
+    """The block with its size parameters named by their role in ``forward``'s order: the first module's input
+    width ``in_channels``, a width a later module reads ``width``, the last ``out_channels``, keywords by their
+    keyword (``stride``); flags in ``keep`` keep their names."""
+    rows = _rows_in_order(block)
+    first: dict[str, tuple[int, str, str]] = {}  # parameter → (order of first appearance, module kind, argument)
+    read_as_input: set[str] = set()
+    for r, (constructor, args, kwargs) in enumerate(rows):
+        kind = constructor.path[-1]
+        for i, arg in enumerate(args):
+            if isinstance(arg, Name):
+                first.setdefault(arg.id, (len(first), kind, str(i)))
+                if i == 0 and r > 0 and kind.startswith(("Conv", "Linear")):
+                    read_as_input.add(arg.id)
+        for key, value in kwargs:
+            if isinstance(value, Name):
+                first.setdefault(value.id, (len(first), kind, key))
+    taken = set(keep)
+    rename: dict[str, str] = {}
+    for parameter in sorted((p for p in first if p not in keep), key=lambda p: first[p]):
+        _row, kind, slot = first[parameter]
+        if slot.isdigit():
+            names = _ARGUMENT_NAMES.get(kind, ())
+            base = names[int(slot)] if int(slot) < len(names) else f"arg{slot}"
+            if parameter in read_as_input and not base.startswith("in_"):
+                base = "width"
+        else:
+            base = slot
+        rename[parameter] = free_attribute(base, taken)
+    for parameter in block.parameters:  # a parameter no constructor reads keeps its name
+        rename.setdefault(parameter, parameter)
+    defaults = {p for p, _ in block.defaults}
+    order = sorted(block.parameters, key=lambda p: (p in defaults, first.get(p, (len(first), "", ""))[0]))
+
+    def through(expr: Expr) -> Expr:
+        return Name(rename[expr.id]) if isinstance(expr, Name) and expr.id in rename else expr
+
+    def row(constructor: Global, args: tuple[Expr, ...], kwargs: tuple[tuple[str, Expr], ...]) -> Any:
+        return constructor, tuple(through(a) for a in args), tuple((k, through(v)) for k, v in kwargs)
+
+    return replace(block, parameters=tuple(rename[p] for p in order),
+                   modules=tuple((attr, *row(c, a, k)) for attr, c, a, k in block.modules),
+                   optional=tuple((attr, rename.get(flag, flag), tuple(row(*part) for part in parts))
+                                  for attr, flag, parts in block.optional),
+                   defaults=tuple((rename[p], v) for p, v in block.defaults)), rename
+
+
+def _nested_excitation(block: BlockClass, placed: dict[tuple[int, int], _Member], class_names: NameTable
+                       ) -> tuple[BlockClass | None, BlockClass, dict[tuple[int, int], _Member]]:
+    """A squeeze-excitation inside a block (``z = y.mean(...)``, a chain of steps on ``z``, ``y * z``) as its own
+    class the block holds as ``self.se``, as timm's MBConv holds a ``SqueezeExcite``; the block's other modules
+    renumbered and its instances' paths moved (``stage1.0.se.conv1``). Unchanged when there is none."""
+    steps = list(block.steps)
+    found = next((span for i in range(len(steps)) if (span := _excitation_span(steps, i)) is not None), None)
+    rows = {attr: (constructor, args, kwargs) for attr, constructor, args, kwargs in block.modules}
+    if found is None:
+        return None, block, placed
+    first, last = found
+    inside = list(dict.fromkeys(a for step in steps[first:last + 1] for a in ordered_calls(step.value)))
+    if len(inside) < 2 or any(a not in rows for a in inside) or \
+            any(a in inside for step in steps[:first] + steps[last + 1:] for a in ordered_calls(step.value)):
+        return None, block, placed
+    inner = _inner_names([type("Spec", (), {"constructor": rows[a][0]}) for a in inside])
+    source = free_names(steps[first].value)[0]
+    used = list(dict.fromkeys(n.id for a in inside for n in (*rows[a][1], *(v for _, v in rows[a][2]))
+                              if isinstance(n, Name)))
+    body = tuple(replace(step, value=through_paths(step.value, {a: (n,) for a, n in zip(inside, inner, strict=True)}))
+                 for step in steps[first:last + 1])
+    excitation, rename = _named_by_role(BlockClass(
+        class_names.allocate_class("SqueezeExcite"), tuple(used),
+        tuple((n, *rows[a]) for a, n in zip(inside, inner, strict=True)), body, source, body[-1].bound[0]), set())
+    attr = free_attribute("se", set(rows))
+    call = Step(Name(body[-1].bound[0]), Call(Attr(SELF, attr), (Name(source),)), steps[last].keras_layer)
+    kept = [a for a in rows if a not in inside]
+    renumbered = dict(zip(kept, _inner_names([type("Spec", (), {"constructor": rows[a][0]}) for a in kept]),
+                          strict=True))
+    moved: dict[str, tuple[str, ...]] = {a: (renumbered[a],) for a in kept}
+    moved.update({a: (attr, n) for a, n in zip(inside, inner, strict=True)})
+    modules = []
+    for a in rows:
+        if a in kept:
+            modules.append((renumbered[a], *rows[a]))
+        elif a == inside[0]:
+            modules.append((attr, Global((excitation.class_name,)), (),
+                            tuple((rename[p], Name(p)) for p in used)))
+    new_steps = [replace(step, value=through_paths(step.value, {a: moved[a] for a in kept}))
+                 for step in steps[:first]] + [call] + \
+        [replace(step, value=through_paths(step.value, {a: moved[a] for a in kept})) for step in steps[last + 1:]]
+    outer = replace(block, modules=tuple(modules), steps=tuple(new_steps))
+    moved_placed = {member: replace(m, block=outer, paths=tuple((flat, (*moved.get(str(path[0]), (path[0],)),
+                                                                         *path[1:])) for flat, path in m.paths))
+                    for member, m in placed.items()}
+    return excitation, outer, moved_placed
+
+
+def _excitation_span(steps: list[Step], i: int) -> tuple[int, int] | None:
+    """(first, last) when step ``i`` takes a mean of ``y``, a chain of steps maps it to a gate and a step multiplies
+    ``y`` by the gate."""
+    step, value = steps[i], steps[i].value
+    if not (isinstance(step.target, Name) and isinstance(value, Call) and isinstance(value.func, Attr) and
+            value.func.name == "mean" and isinstance(value.func.value, Name)):
+        return None
+    source, current = value.func.value.id, step.target.id
+    for j in range(i + 1, len(steps)):
+        value = steps[j].value
+        names = free_names(value)
+        if isinstance(value, BinOp) and value.op == "*" and sorted(names) == sorted([source, current]):
+            return (i, j) if isinstance(steps[j].target, Name) else None
+        target = steps[j].target
+        if names != [current] or not isinstance(target, Name):
+            return None
+        current = target.id
+    return None

@@ -448,6 +448,9 @@ class BlockClass:
         = ()
     """(attribute, flag parameter, modules): ``self.<attribute> = nn.Sequential(<modules>) if <flag> else
     nn.Identity()`` — a part only some instances have (ResNet's projection shortcut)."""
+    residual: str = ""
+    """The flag parameter under which ``forward``'s last step (the residual sum) runs (``if self.residual:``);
+    empty when every instance adds."""
 
 
 @dataclass(frozen=True)

@@ -416,8 +416,7 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
         model = _module_class(ir, structured_steps(ir))
     sub_irs = [submodule_ir(ir, sub) for sub in ir.submodules]
     nested = [_module_class(sub_ir, discard_unused(sub_ir)) for sub_ir in sub_irs]
-    nested += [_block_class_def(block, [dict(arguments) for stage in ir.stages for name, arguments in stage.blocks
-                                        if name == block.class_name]) for block in ir.blocks]
+    nested += [_block_class_def(block, _instances(ir, block)) for block in ir.blocks]
     helpers = helper_definitions(ir.helpers)
     uses = {n.id for n in ast.walk(ast.Module([*helpers, *nested, model], [])) if isinstance(n, ast.Name)}
     imports: list[ast.stmt] = [ast.ImportFrom("__future__", [ast.alias("annotations")], 0)]
@@ -441,6 +440,19 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
     return tree
 
 
+def _instances(ir: ModelIR, block: BlockClass) -> list[dict[str, Expr]]:
+    """The keyword arguments of every instance of a block class: in the stages, and inside other blocks (a
+    SqueezeExcite inside each MBConv, its arguments read through the MBConv instance's)."""
+    found = [dict(arguments) for stage in ir.stages for name, arguments in stage.blocks if name == block.class_name]
+    for outer in ir.blocks:
+        for _, constructor, _, kwargs in outer.modules:
+            if constructor.path == (block.class_name,):
+                for instance in _instances(ir, outer):
+                    values = {**dict(outer.defaults), **instance}
+                    found.append({k: values.get(v.id, v) if isinstance(v, Name) else v for k, v in kwargs})
+    return found
+
+
 def block_ir(block: BlockClass) -> ModelIR:
     """A block class as a representation ``check_tree`` can prove (its modules by kind; arguments are the
     class's own parameters or constants)."""
@@ -461,22 +473,47 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
         for kind in (bool, int):
             if values and all(isinstance(v, Const) and type(v.value) is kind for v in values):
                 return ast.Name(kind.__name__, ast.Load())
+        if values and all(isinstance(v, Const) and (v.value is None or (isinstance(v.value, tuple) and all(
+                type(i) is int for i in v.value))) for v in values):  # pad amounts, None where there is no pad
+            sized = ast.Subscript(ast.Name("tuple", ast.Load()), ast.Tuple([ast.Name("int", ast.Load()),
+                                                                             ast.Constant(Ellipsis)], ast.Load()),
+                                  ast.Load())
+            return ast.BinOp(sized, ast.BitOr(), ast.Constant(None))
         return None
 
     def assign(attr: str, value: Expr) -> ast.stmt:
         return ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())], _expr(value))
 
-    init_body = [assign(attr, Call(constructor, args, kwargs)) for attr, constructor, args, kwargs in block.modules]
+    built: dict[str, Expr] = {attr: Call(constructor, args, kwargs) for attr, constructor, args, kwargs in block.modules}
     for attr, flag, parts in block.optional:
-        built = [Call(constructor, args, kwargs) for constructor, args, kwargs in parts]
-        present = built[0] if len(built) == 1 else Call(Global(("nn", "Sequential")), tuple(built))
-        init_body.append(assign(attr, IfExp(Name(flag), present, Call(Global(("nn", "Identity"))))))
+        made = [Call(constructor, args, kwargs) for constructor, args, kwargs in parts]
+        present = made[0] if len(made) == 1 else Call(Global(("nn", "Sequential")), tuple(made))
+        built[attr] = IfExp(Name(flag), present, Call(Global(("nn", "Identity"))))
+    called = [n.attr for step in block.steps for n in ast.walk(statement(step)) if isinstance(n, ast.Attribute)
+              and isinstance(n.value, ast.Name) and n.value.id == "self"]
+    order = {attr: index for index, attr in enumerate(dict.fromkeys(called))}
+    init_body = [assign(attr, built[attr]) for attr in sorted(built, key=lambda a: order.get(a, len(order)))]
+    if block.residual:
+        init_body.append(assign(block.residual, Name(block.residual)))
     init = _init(init_body, [], False)
     init.args.kwonlyargs = [ast.arg(p, annotation(p)) for p in block.parameters]
     init.args.kw_defaults = [_expr(defaults[p]) if p in defaults else None for p in block.parameters]
-    arguments, body, results = recycle_names([block.input], _assigns(list(block.steps)), [block.output])
-    forward = ast.FunctionDef("forward", _arguments(arguments), [*body, ast.Return(ast.Name(results[0], ast.Load()))],
-                              [], _tensor_annotation(), None)
+    if block.residual:  # the sum only where the instance adds its input: ``if self.residual: y = y + x``
+        *steps, total = block.steps
+        main = next(n for n in free_names(total.value) if n != block.input)
+        arguments, body, (kept, source) = recycle_names([block.input], _assigns(steps), [main, block.input])
+        renamed = {main: kept, block.input: source}
+        total_value = _expr(total.value)
+        for node in ast.walk(total_value):
+            if isinstance(node, ast.Name) and node.id in renamed:
+                node.id = renamed[node.id]
+        test = ast.Attribute(ast.Name("self", ast.Load()), block.residual, ast.Load())
+        body += [ast.If(test, [ast.Assign([ast.Name(kept, ast.Store())], total_value)], []),
+                 ast.Return(ast.Name(kept, ast.Load()))]
+    else:
+        arguments, body, results = recycle_names([block.input], _assigns(list(block.steps)), [block.output])
+        body.append(ast.Return(ast.Name(results[0], ast.Load())))
+    forward = ast.FunctionDef("forward", _arguments(arguments), body, [], _tensor_annotation(), None)
     doc = f"{block.class_name}: a block the Keras model repeats, one instance per repetition.\n"
     return ast.ClassDef(block.class_name, [_expr(Global(("nn", "Module")))], [],
                         [ast.Expr(ast.Constant(doc)), init, forward], [])
@@ -785,6 +822,7 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
     attributes = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules} | \
         {inner for s in ir.submodules for _, inner in s.attrs} | {s.attr for s in ir.stages} | \
         {part for s in ir.stages for _, path in s.paths for part in path if isinstance(part, str)} | \
+        set(ir.parameters) | \
         TORCH_FUNCTIONS | F_FUNCTIONS | NN_CLASSES | \
         TENSOR_METHODS | _FIXED_ATTRIBUTES
     all_helpers = helpers | {n.name for n in tree.body if isinstance(n, ast.FunctionDef | ast.ClassDef)

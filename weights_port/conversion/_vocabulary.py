@@ -40,7 +40,8 @@ NN_CLASSES = frozenset({
     "LSTM", "LayerNorm", "LeakyReLU", "Linear", "LogSigmoid", "LogSoftmax", "MaxPool1d", "MaxPool2d", "MaxPool3d",
     "Mish", "Module", "ModuleList", "Parameter", "RNN", "ReLU", "ReLU6", "SELU", "Sequential", "SiLU", "Sigmoid",
     "Softmax", "Softplus", "Softsign", "Tanh", "Tanhshrink", "Unflatten", "MultiheadAttention", "RMSNorm",
-    "Hardshrink", "Softshrink", "GLU", "AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d",
+    "Hardshrink", "Softshrink", "GLU", "AlphaDropout", "Dropout1d", "Dropout2d", "Dropout3d", "ZeroPad1d",
+    "ZeroPad2d", "ZeroPad3d",
 })
 
 TENSOR_METHODS = frozenset({
