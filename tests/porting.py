@@ -76,9 +76,10 @@ SMALL_CONFIGS: dict[str, dict[str, Any]] = {
 }
 
 
-def converted_exactly(model: Any, path: Path) -> None:
+def converted_exactly(model: Any, path: Path) -> Any:
     """Randomise ``model``'s weights, save it to ``path``, convert it and prove it in float32 and float64 against
-    the live model (the reference Keras cannot always reload)."""
+    the live model (the reference Keras cannot always reload); returns the (structured) conversion."""
+    import weights_port
     from equivalence_tests import check_conversion
 
     randomise_keras_weights(model, np.random.default_rng(0))
@@ -86,6 +87,20 @@ def converted_exactly(model: Any, path: Path) -> None:
     check = check_conversion(path, keras_model=model)
     assert check.passed, (check.results, check.reports)
     assert {r.dtype for r in check.results} == {"float32", "float64"}
+    return weights_port.convert(path)
+
+
+def manifest_maps_every_key(conversion: Any, model: Any) -> None:
+    """``manifest["state"]``: every state key names its Keras layer and the weight it holds (a layout change keeps
+    the values: the same multiset), under the structured names (``stage1.1.conv1.weight``) as under the flat ones."""
+    assert sorted(conversion.manifest["state"]) == sorted(conversion.state_dict)
+    variables = {layer.name: {f"vars/{i}": np.asarray(w) for i, w in enumerate(layer.get_weights())}
+                 for layer in model.layers}
+    for key, origin in conversion.manifest["state"].items():
+        assert origin["keras_weights"] is not None and len(origin["keras_weights"]) == 1, (key, origin)
+        expected = variables[origin["keras_layer"]][origin["keras_weights"][0]]
+        np.testing.assert_array_equal(np.sort(conversion.state_dict[key], axis=None), np.sort(expected, axis=None),
+                                      err_msg=key)
 
 
 def reloaded_exactly(model: Any, path: Path, dtypes: tuple[str, ...] = ("float32", "float64")) -> Any:

@@ -99,18 +99,18 @@ class TFSamePad2d(nn.Module):
 
 
 class SeparableConv(nn.Module):
-    """Keras's SeparableConv: a depthwise convolution (groups = in channels), then a 1×1 pointwise one."""
+    """Keras's SeparableConv: a depthwise convolution (groups = in channels; ``stride``, ``padding`` and
+    ``dilation`` are its own), then a 1×1 pointwise one."""
 
     conv: type[nn.Module] = nn.Conv2d
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size: int | tuple[int, ...],
-                 stride: int | tuple[int, ...] = 1, padding: int | tuple[int, ...] = 0,
-                 dilation: int | tuple[int, ...] = 1, depth_multiplier: int = 1, bias: bool = True) -> None:
+                 depth_multiplier: int = 1, bias: bool = True, **depthwise: int | tuple[int, ...]) -> None:
         super().__init__()
-        self.in_channels, self.depth_multiplier = in_channels, depth_multiplier
-        self.depthwise = self.conv(in_channels, in_channels * depth_multiplier, kernel_size, stride=stride,
-                                   padding=padding, dilation=dilation, groups=in_channels, bias=False)
-        self.pointwise = self.conv(in_channels * depth_multiplier, out_channels, 1, bias=bias)
+        self.in_channels = in_channels
+        width = in_channels * depth_multiplier
+        self.depthwise = self.conv(in_channels, width, kernel_size, groups=in_channels, bias=False, **depthwise)
+        self.pointwise = self.conv(width, out_channels, 1, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         return self.pointwise(self.depthwise(x))

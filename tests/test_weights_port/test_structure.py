@@ -1,15 +1,16 @@
-"""The replaceable head of a converted classifier (conversion._structure): ``forward_features``, ``forward_head``
-with ``pre_logits``, ``self.head`` returning logits, and the output activation applied in ``forward``."""
+"""Structure of a converted model (conversion._structure): the replaceable head of a classifier
+(``forward_features``, ``forward_head`` with ``pre_logits``, ``self.head`` returning logits, the output activation
+applied in ``forward``), nested Keras models as submodules, inputs' names in ``forward``, ``--flat``."""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
 
 import keras
 import numpy as np
 import torch
 from keras import layers as L
+from porting import converted_exactly
 
 import weights_port
 from equivalence_tests import check_conversion, randomise_keras_weights
@@ -26,15 +27,6 @@ def _classifier(tmp_path: Path) -> tuple[keras.Model, Path]:
     path = tmp_path / "classifier.keras"
     model.save(path)
     return model, path
-
-
-def _proven(model: keras.Model, path: Path) -> weights_port.Conversion:
-    """Randomise, save, prove the conversion against Keras in float32 and float64, and return it."""
-    randomise_keras_weights(model, np.random.default_rng(0))
-    model.save(path)
-    check = check_conversion(path, keras_model=model)
-    assert check.passed, (check.results, check.reports)
-    return weights_port.convert(path)
 
 
 def test_a_classifier_gets_features_a_head_and_its_activation_outside(tmp_path: Path) -> None:
@@ -97,7 +89,7 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
     left, right = keras.Input((12, 12, 3), name="left"), keras.Input((12, 12, 3), name="right")
     distance = L.Subtract()([twin(left), twin(right)])
     siamese = keras.Model([left, right], L.Dense(1, activation="sigmoid", name="score")(distance))
-    conversion = _proven(siamese, tmp_path / "siamese.keras")
+    conversion = converted_exactly(siamese, tmp_path / "siamese.keras")
     source = conversion.source
     assert source.count("class Twin(nn.Module)") == 1 and source.count("self.twin = Twin()") == 1
     assert source.count("self.twin(") == 2
@@ -112,63 +104,8 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
                                 name="backbone")
     x = keras.Input((12, 12, 3))
     classifier = keras.Model(x, L.Dense(5, activation="softmax")(backbone(x)))
-    source = _proven(classifier, tmp_path / "classifier.keras").source
+    source = converted_exactly(classifier, tmp_path / "classifier.keras").source
     assert "class Backbone(nn.Module)" in source and "x = self.backbone(x)" in source and "self.head" in source
-
-
-def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> None:
-    """Five residual blocks of one structure at two widths, the first of each width with a projection shortcut:
-    one ``Bottleneck`` class whose differing constructor arguments are keyword parameters and whose projection is
-    ``self.downsample`` (``nn.Identity()`` unless ``downsample=True``, as torchvision's), instances in
-    ``nn.Sequential`` stages (a projecting block opens each stage); state-dict keys and the manifest follow
-    (``stage1.0.conv1.weight``, ``stage1.0.downsample.weight``); the module computes what Keras computes, also in
-    the form that keeps every value; the manifest maps every state key to the Keras weight it holds."""
-    def bottleneck(x: Any, width: int, name: str, project: bool = False) -> Any:
-        y = L.Conv2D(width, 1, activation="relu", name=f"{name}_1")(x)
-        y = L.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_2")(y)
-        y = L.BatchNormalization(name=f"{name}_bn")(L.Conv2D(4 * width, 1, name=f"{name}_3")(y))
-        shortcut = L.Conv2D(4 * width, 1, name=f"{name}_0")(x) if project else x
-        return L.Activation("relu", name=f"{name}_out")(L.Add(name=f"{name}_add")([shortcut, y]))
-
-    image = keras.Input((8, 8, 3))
-    x = L.Conv2D(8, 3, padding="same", name="stem")(image)
-    x = bottleneck(bottleneck(bottleneck(x, 2, "a1", project=True), 2, "a2"), 2, "a3")
-    x = bottleneck(bottleneck(x, 3, "b1", project=True), 3, "b2")
-    model = keras.Model(image, L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x)))
-    conversion = _proven(model, tmp_path / "blocks.keras")
-    source = conversion.source
-    assert source.count("(nn.Module)") == 2 and "class Bottleneck(nn.Module)" in source  # the block and the model
-    assert "self.downsample = nn.Conv2d(in_channels, out_channels, kernel_size=1) if downsample else nn.Identity()" \
-        in source and "downsample: bool = False" in source
-    assert "x = self.stage1(x)" in source and "x = self.stage2(x)" in source
-    assert "Bottleneck(in_channels=8, width=3, out_channels=12, downsample=True)" in source
-    assert "Bottleneck(in_channels=12, width=3, out_channels=12)" in source
-    assert conversion.manifest["layers"]["a2_1"]["modules"] == ["stage1.1.conv1"]
-    assert conversion.manifest["layers"]["b1_0"]["modules"] == ["stage2.0.downsample"]
-    module = conversion.build()
-    assert module.stage1[1].conv1.weight.shape == (2, 8, 1, 1) and "stage2.1.conv3.weight" in module.state_dict()
-    assert isinstance(module.stage1[1].downsample, torch.nn.Identity) and "stage2.0.downsample.weight" in \
-        module.state_dict()
-    images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 8, 8)).astype("float32"))
-    with torch.no_grad():
-        assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
-    flat = weights_port.convert(tmp_path / "blocks.keras", flat=True)
-    assert "class Bottleneck" not in flat.source and "a2_1.weight" in flat.state_dict
-    _manifest_maps_every_key_to_its_keras_weights(conversion, model)
-    _manifest_maps_every_key_to_its_keras_weights(flat, model)
-
-
-def _manifest_maps_every_key_to_its_keras_weights(conversion: weights_port.Conversion, model: keras.Model) -> None:
-    """``manifest["state"]``: every state key names its Keras layer and the weight it holds (a layout change keeps
-    the values: the same multiset), under the structured names (``stage1.1.conv1.weight``) as under the flat ones."""
-    assert sorted(conversion.manifest["state"]) == sorted(conversion.state_dict)
-    variables = {layer.name: {f"vars/{i}": np.asarray(w) for i, w in enumerate(layer.get_weights())}
-                 for layer in model.layers}
-    for key, origin in conversion.manifest["state"].items():
-        assert origin["keras_weights"] is not None and len(origin["keras_weights"]) == 1, (key, origin)
-        expected = variables[origin["keras_layer"]][origin["keras_weights"][0]]
-        np.testing.assert_array_equal(np.sort(conversion.state_dict[key], axis=None), np.sort(expected, axis=None),
-                                      err_msg=key)
 
 
 def test_inputs_keep_their_names_until_their_branches_merge(tmp_path: Path) -> None:
@@ -176,53 +113,8 @@ def test_inputs_keep_their_names_until_their_branches_merge(tmp_path: Path) -> N
     input, so it starts a new one (``x``), and the inputs are released there."""
     query, context = keras.Input((6,), name="query"), keras.Input((6,), name="context")
     joined = L.Concatenate()([L.Dense(4, activation="relu")(query), L.Dense(4, activation="relu")(context)])
-    conversion = _proven(keras.Model([query, context], L.Dense(2)(joined)), tmp_path / "two.keras")
+    conversion = converted_exactly(keras.Model([query, context], L.Dense(2)(joined)), tmp_path / "two.keras")
     forward = conversion.source.split("def forward", 1)[1]
     assert "query = F.relu(query)" in forward and "context = F.relu(context)" in forward
     assert "x = torch.cat([query, context], dim=1)" in forward and "del query, context" in forward
     assert "query = torch.cat" not in forward
-
-
-def test_a_keyword_left_at_its_default_is_the_same_block_class(tmp_path: Path) -> None:
-    """ResNet's first stage opens with a projection block of stride 1 (the converter leaves ``stride`` out), the
-    later ones with stride 2: one class with a ``stride`` parameter, every stage made of blocks."""
-    def block(x: Any, width: int, stride: int, name: str) -> Any:
-        y = L.Conv2D(width, 1, strides=stride, activation="relu", name=f"{name}_1")(x)
-        y = L.Conv2D(2 * width, 1, name=f"{name}_2")(y)
-        return L.ReLU(name=f"{name}_out")(L.Add()([L.Conv2D(2 * width, 1, strides=stride, name=f"{name}_0")(x), y]))
-
-    image = keras.Input((8, 8, 3))
-    x = block(block(L.Conv2D(4, 3, name="stem")(image), 2, 1, "a"), 3, 2, "b")
-    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
-    source = _proven(model, tmp_path / "strides.keras").source
-    assert source.count("(nn.Module)") == 2  # the block and the model
-    assert "stride: int = 1" in source and "stride=2)" in source
-
-
-def test_a_converted_resnet50_reads_like_torchvision_and_its_head_trains(tmp_path: Path) -> None:
-    """keras.applications.ResNet50 converted: one ``Bottleneck`` class used 16 times in four stages, the projection
-    of each stage's first block as ``downsample`` (``stage1.0.downsample.0.weight``), at most 120 source lines; it
-    computes what Keras computes; its head replaced by a new ``nn.Linear`` trains one step with
-    ``nn.CrossEntropyLoss`` with no edit of ``forward``."""
-    model = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
-    conversion = _proven(model, tmp_path / "resnet50.keras")
-    source = conversion.source
-    assert len(source.splitlines()) <= 120 and source.count("(nn.Module)") == 2
-    assert source.count("Bottleneck(in_channels=") == 16 and source.count("downsample=True)") == 4
-    module = conversion.build()
-    assert [len(stage) for stage in (module.stage1, module.stage2, module.stage3, module.stage4)] == [3, 4, 6, 3]
-    assert "stage1.0.downsample.0.weight" in module.state_dict() and "stage3.5.conv3.weight" in module.state_dict()
-    assert conversion.manifest["layers"]["conv4_block1_0_bn"]["modules"] == ["stage3.0.downsample.1"]
-
-    module.head = torch.nn.Linear(2048, 3)
-    module.train()
-    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
-    images = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (4, 3, 32, 32)).astype("float32"))
-    before = module.stage4[2].conv3.weight.detach().clone()
-    loss = torch.nn.CrossEntropyLoss()(module.forward_head(module.forward_features(images)),
-                                       torch.tensor([0, 2, 1, 2]))
-    loss.backward()
-    optimizer.step()
-    assert torch.isfinite(loss) and not torch.equal(before, module.stage4[2].conv3.weight)
-    with torch.no_grad():
-        assert module.eval()(images).shape == (4, 3)

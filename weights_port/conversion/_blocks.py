@@ -24,11 +24,13 @@ from ._structure import free_attribute, live_after, ordered_calls, rename_state
 __all__ = ["extract_stages"]
 
 _SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
-                "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm"}
+                "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
+                "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool"}
 _ARGUMENT_NAMES = {"Conv1d": ("in_channels", "out_channels"), "Conv2d": ("in_channels", "out_channels"),
                    "Conv3d": ("in_channels", "out_channels"), "Linear": ("in_features", "out_features"),
                    "BatchNorm1d": ("num_features",), "BatchNorm2d": ("num_features",),
-                   "BatchNorm3d": ("num_features",), "GroupNorm": ("num_groups", "num_channels")}
+                   "BatchNorm3d": ("num_features",), "GroupNorm": ("num_groups", "num_channels"),
+                   **{f"SeparableConv{n}d": ("in_channels", "out_channels") for n in (1, 2)}}
 
 
 def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
@@ -248,7 +250,9 @@ def _segments(ir: ModelIR, steps: list[Step]) -> list[tuple[int, int]]:
     merged: list[tuple[int, int]] = []
     absorbed = False
     for start, end in spans:  # a block keeps the function steps after its merge (the relu after a residual sum)
-        single_function = start == end and not ordered_calls(steps[start].value)
+        value = steps[start].value  # an activation, not a pooling: the relu after ResNet's sum, not the mean
+        single_function = start == end and isinstance(value, Call) and isinstance(value.func, Global) and \
+            value.func.path in _FUNCTION_MODULES
         if merged and single_function and merged[-1][1] == start - 1 and merged[-1][1] > merged[-1][0] and \
                 not absorbed:
             merged[-1] = (merged[-1][0], end)
@@ -446,7 +450,7 @@ def _parameters(slots: Mapping[tuple[int, str], list[Any]], specs: list[Any]) ->
     parameters: dict[tuple[Any, ...], str] = {}
     slot_parameter: dict[tuple[int, str], str] = {}
     read_as_input = {tuple(values) for (position, slot), values in slots.items() if position > 0 and slot == "0"
-                     and specs[position].constructor.path[-1].startswith(("Conv", "Linear"))}
+                     and specs[position].constructor.path[-1].startswith(("Conv", "Linear", "SeparableConv"))}
     for (position, slot), values in slots.items():
         if len(set(values)) == 1:
             continue
@@ -557,17 +561,17 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
 
 
 def _common_prefix(names: list[str]) -> str:
-    """The Keras naming pattern the instances share, up to a whole word (``block35_1_conv``, ``block35_2_…`` →
-    ``block35``)."""
+    """The leading words the names share (``block35_1_conv``, ``block35_2_…`` → ``block35``; ``block_2_expand``,
+    ``block_2_expand_BN`` → ``block_2_expand``)."""
     if not names:
         return ""
-    shortest, longest = min(names), max(names)
-    size = 0
-    while size < len(shortest) and shortest[size] == longest[size]:
-        size += 1
-    words = shortest[:size].split("_")
-    whole = words if size < len(shortest) and shortest[size] == "_" else words[:-1]
-    return "_".join(w for w in whole if w)
+    split = [name.split("_") for name in names]
+    shared: list[str] = []
+    for words in zip(*split, strict=False):
+        if len(set(words)) != 1:
+            break
+        shared.append(words[0])
+    return "_".join(w for w in shared if w)
 
 
 def _stage(attr: str, run: list[tuple[int, int]], kind_of: Mapping[tuple[int, int], _Member]) -> Stage:
@@ -778,6 +782,19 @@ def _window(steps: list[Step], reference: tuple[int, int], span: tuple[int, int]
     for extra in inserted:  # an insertion is a chain of consecutive steps
         if extra and extra != list(range(extra[0], extra[0] + len(extra))):
             return None
+    runs = _true_runs([index is None for index in at])
+    if len(runs) > 1 or sum(bool(extra) for extra in inserted) > 1:
+        return None  # one part left out (an expansion) and one added (a pad) at most: else it is another block
+    reference_names = [steps[i].keras_layer for i in range(start, end)]
+    for first, last in runs:  # a part left out is one the Keras names call a part (block2b_expand_*)
+        if not _part_name(reference_names[first:last + 1], reference_names):
+            return None
+    for extra in inserted:
+        if extra and not all((part := _chain_part(steps[i], modules)) is not None and part[0] == "pad"
+                             for i in extra) and \
+                not _part_name([steps[i].keras_layer for i in extra],
+                               [steps[i].keras_layer for i in range(span[0], span[1] + 1)]):
+            return None
     body = steps[start:end]
     reduced_body = _aliased(body, {p for p, index in enumerate(at) if index is None})
     extras = {i - span[0] for group in inserted for i in group}
@@ -925,13 +942,9 @@ def _optional_group(steps: list[Step], everyone: list[Any], kind: str, where: An
     if len(lengths) != 1 or any(part is None for parts in parts_of.values() for part in parts):
         return None
     first = having[0]
-    keras_names = [steps[i].keras_layer for i in indices[first]]
     member = everyone[first][0]
-    member_names = [steps[i].keras_layer for i in range(member[0], member[1] + 1)]
-    group_prefix = keras_names[0] if len(set(keras_names)) == 1 else _common_prefix(keras_names)
-    member_prefix = _common_prefix(member_names)
-    hint = group_prefix[len(member_prefix):].strip("_") if member_prefix and group_prefix.startswith(member_prefix) \
-        else group_prefix
+    hint = _part_name([steps[i].keras_layer for i in indices[first]],
+                      [steps[i].keras_layer for i in range(member[0], member[1] + 1)])
     pad_only = all(part is not None and part[0] == "pad" for part in parts_of[first])
     attr = names.allocate("pad" if pad_only else hint or "optional", "optional")  # a zero pad is a pad, whatever its name
     flag, flag_values, default = attr, [Const(k in indices) for k in range(len(everyone))], None
@@ -1072,7 +1085,7 @@ def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[
         for i, arg in enumerate(args):
             if isinstance(arg, Name):
                 first.setdefault(arg.id, (len(first), kind, str(i)))
-                if i == 0 and r > 0 and kind.startswith(("Conv", "Linear")):
+                if i == 0 and r > 0 and kind.startswith(("Conv", "Linear", "SeparableConv")):
                     read_as_input.add(arg.id)
         for key, value in kwargs:
             if isinstance(value, Name):
@@ -1173,3 +1186,14 @@ def _excitation_span(steps: list[Step], i: int) -> tuple[int, int] | None:
             return None
         current = target.id
     return None
+
+
+def _part_name(names: list[str], block_names: list[str]) -> str:
+    """What the Keras names call a part of a block: their shared words after the block's (``block2b_expand_conv``,
+    ``block2b_expand_bn`` in block ``block2b`` → ``expand``); empty when they share none. The block's last layer
+    (often a sum Keras named itself, ``add_3``) does not count against the block's prefix."""
+    part = names[0] if len(set(names)) == 1 else _common_prefix(names)
+    block = _common_prefix(block_names[:-1] if len(block_names) > 2 else block_names)
+    if block and part.startswith(block):
+        return part[len(block):].strip("_")
+    return part if not block else ""

@@ -1,0 +1,158 @@
+"""Repeated blocks of a converted model (conversion._blocks): one class per block kind with keyword parameters,
+``nn.Sequential`` stages, optional parts (a projection shortcut, an expansion, a zero pad, the residual sum itself)
+and a squeeze-excitation as its own class; state keys and the manifest follow the structure."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import keras
+import numpy as np
+import torch
+from keras import layers as L
+from porting import converted_exactly, manifest_maps_every_key
+
+import weights_port
+
+
+def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> None:
+    """Five residual blocks of one structure at two widths, the first of each width with a projection shortcut:
+    one ``Bottleneck`` class whose differing constructor arguments are keyword parameters and whose projection is
+    ``self.downsample`` (``nn.Identity()`` unless ``downsample=True``, as torchvision's), instances in
+    ``nn.Sequential`` stages (a projecting block opens each stage); state-dict keys and the manifest follow
+    (``stage1.0.conv1.weight``, ``stage1.0.downsample.weight``); the module computes what Keras computes, also in
+    the form that keeps every value; the manifest maps every state key to the Keras weight it holds."""
+    def bottleneck(x: Any, width: int, name: str, project: bool = False) -> Any:
+        y = L.Conv2D(width, 1, activation="relu", name=f"{name}_1")(x)
+        y = L.Conv2D(width, 3, padding="same", activation="relu", name=f"{name}_2")(y)
+        y = L.BatchNormalization(name=f"{name}_bn")(L.Conv2D(4 * width, 1, name=f"{name}_3")(y))
+        shortcut = L.Conv2D(4 * width, 1, name=f"{name}_0")(x) if project else x
+        return L.Activation("relu", name=f"{name}_out")(L.Add(name=f"{name}_add")([shortcut, y]))
+
+    image = keras.Input((8, 8, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem")(image)
+    x = bottleneck(bottleneck(bottleneck(x, 2, "a1", project=True), 2, "a2"), 2, "a3")
+    x = bottleneck(bottleneck(x, 3, "b1", project=True), 3, "b2")
+    model = keras.Model(image, L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "blocks.keras")
+    source = conversion.source
+    assert source.count("(nn.Module)") == 2 and "class Bottleneck(nn.Module)" in source  # the block and the model
+    assert "self.downsample = nn.Conv2d(in_channels, out_channels, kernel_size=1) if downsample else nn.Identity()" \
+        in source and "downsample: bool = False" in source
+    assert "x = self.stage1(x)" in source and "x = self.stage2(x)" in source
+    assert "Bottleneck(in_channels=8, width=3, out_channels=12, downsample=True)" in source
+    assert "Bottleneck(in_channels=12, width=3, out_channels=12)" in source
+    assert conversion.manifest["layers"]["a2_1"]["modules"] == ["stage1.1.conv1"]
+    assert conversion.manifest["layers"]["b1_0"]["modules"] == ["stage2.0.downsample"]
+    module = conversion.build()
+    assert module.stage1[1].conv1.weight.shape == (2, 8, 1, 1) and "stage2.1.conv3.weight" in module.state_dict()
+    assert isinstance(module.stage1[1].downsample, torch.nn.Identity) and "stage2.0.downsample.weight" in \
+        module.state_dict()
+    images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 8, 8)).astype("float32"))
+    with torch.no_grad():
+        assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
+    flat = weights_port.convert(tmp_path / "blocks.keras", flat=True)
+    assert "class Bottleneck" not in flat.source and "a2_1.weight" in flat.state_dict
+    manifest_maps_every_key(conversion, model)
+    manifest_maps_every_key(flat, model)
+
+
+def test_a_keyword_left_at_its_default_is_the_same_block_class(tmp_path: Path) -> None:
+    """ResNet's first stage opens with a projection block of stride 1 (the converter leaves ``stride`` out), the
+    later ones with stride 2: one class with a ``stride`` parameter, every stage made of blocks."""
+    def block(x: Any, width: int, stride: int, name: str) -> Any:
+        y = L.Conv2D(width, 1, strides=stride, activation="relu", name=f"{name}_1")(x)
+        y = L.Conv2D(2 * width, 1, name=f"{name}_2")(y)
+        return L.ReLU(name=f"{name}_out")(L.Add()([L.Conv2D(2 * width, 1, strides=stride, name=f"{name}_0")(x), y]))
+
+    image = keras.Input((8, 8, 3))
+    x = block(block(L.Conv2D(4, 3, name="stem")(image), 2, 1, "a"), 3, 2, "b")
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    source = converted_exactly(model, tmp_path / "strides.keras").source
+    assert source.count("(nn.Module)") == 2  # the block and the model
+    assert "stride: int = 1" in source and "stride=2)" in source
+
+
+def test_a_converted_resnet50_reads_like_torchvision_and_its_head_trains(tmp_path: Path) -> None:
+    """keras.applications.ResNet50 converted: one ``Bottleneck`` class used 16 times in four stages, the projection
+    of each stage's first block as ``downsample`` (``stage1.0.downsample.0.weight``), at most 120 source lines; it
+    computes what Keras computes; its head replaced by a new ``nn.Linear`` trains one step with
+    ``nn.CrossEntropyLoss`` with no edit of ``forward``."""
+    model = keras.applications.ResNet50(weights=None, input_shape=(32, 32, 3), classes=10)
+    conversion = converted_exactly(model, tmp_path / "resnet50.keras")
+    source = conversion.source
+    assert len(source.splitlines()) <= 120 and source.count("(nn.Module)") == 2
+    assert source.count("Bottleneck(in_channels=") == 16 and source.count("downsample=True)") == 4
+    module = conversion.build()
+    assert [len(stage) for stage in (module.stage1, module.stage2, module.stage3, module.stage4)] == [3, 4, 6, 3]
+    assert "stage1.0.downsample.0.weight" in module.state_dict() and "stage3.5.conv3.weight" in module.state_dict()
+    assert conversion.manifest["layers"]["conv4_block1_0_bn"]["modules"] == ["stage3.0.downsample.1"]
+
+    module.head = torch.nn.Linear(2048, 3)
+    module.train()
+    optimizer = torch.optim.SGD(module.parameters(), lr=0.1)
+    images = torch.from_numpy(np.random.default_rng(2).uniform(-1, 1, (4, 3, 32, 32)).astype("float32"))
+    before = module.stage4[2].conv3.weight.detach().clone()
+    loss = torch.nn.CrossEntropyLoss()(module.forward_head(module.forward_features(images)),
+                                       torch.tensor([0, 2, 1, 2]))
+    loss.backward()
+    optimizer.step()
+    assert torch.isfinite(loss) and not torch.equal(before, module.stage4[2].conv3.weight)
+    with torch.no_grad():
+        assert module.eval()(images).shape == (4, 3)
+
+
+def _mbconv(x: Any, filters_in: int, filters_out: int, stride: int, expand: int, name: str) -> Any:
+    """EfficientNet's block as keras.applications writes it: expansion unless the ratio is 1, a zero pad before a
+    strided depthwise convolution, a squeeze-excitation, the projection, the sum where shape allows it."""
+    width = filters_in * expand
+    y = x
+    if expand != 1:
+        y = L.Conv2D(width, 1, use_bias=False, name=f"{name}_expand_conv")(y)
+        y = L.Activation("swish", name=f"{name}_expand_activation")(L.BatchNormalization(name=f"{name}_expand_bn")(y))
+    if stride == 2:
+        y = L.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_dwconv_pad")(y)
+    y = L.DepthwiseConv2D(3, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False,
+                          name=f"{name}_dwconv")(y)
+    y = L.Activation("swish", name=f"{name}_activation")(L.BatchNormalization(name=f"{name}_bn")(y))
+    gate = L.Reshape((1, 1, width), name=f"{name}_se_reshape")(L.GlobalAveragePooling2D(name=f"{name}_se_squeeze")(y))
+    gate = L.Conv2D(max(1, filters_in // 4), 1, activation="swish", name=f"{name}_se_reduce")(gate)
+    gate = L.Conv2D(width, 1, activation="sigmoid", name=f"{name}_se_expand")(gate)
+    y = L.Multiply(name=f"{name}_se_excite")([y, gate])
+    y = L.BatchNormalization(name=f"{name}_project_bn")(L.Conv2D(filters_out, 1, use_bias=False,
+                                                                 name=f"{name}_project_conv")(y))
+    if stride == 1 and filters_in == filters_out:
+        y = L.Add(name=f"{name}_add")([y, x])
+    return y
+
+
+def test_blocks_with_and_without_their_sum_are_one_class_with_optional_parts(tmp_path: Path) -> None:
+    """An EfficientNet-shaped model: each stage opens with a block that has no residual sum (a stride or a width
+    change), the first block has no expansion, strided blocks pad first. One ``MBConv`` class for all six blocks
+    (``if self.residual:``, ``self.expand`` and ``self.pad`` optional), its squeeze-excitation a ``SqueezeExcite``
+    held as ``self.se``; exact in float32 and float64, the form that keeps every value computes the same, the
+    manifest maps every key to its Keras weight in both forms."""
+    image = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem_conv")(image)
+    for args in [(8, 4, 1, 1, "block1a"), (4, 6, 2, 3, "block2a"), (6, 6, 1, 3, "block2b"), (6, 8, 1, 3, "block3a"),
+                 (8, 8, 1, 3, "block3b"), (8, 8, 1, 3, "block3c")]:
+        x = _mbconv(x, *args)
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "mbconv.keras")
+    source = conversion.source
+    assert source.count("(nn.Module)") == 3 and "class MBConv(nn.Module)" in source and \
+        "class SqueezeExcite(nn.Module)" in source
+    assert source.count("MBConv(in_channels=") == 6 and source.count("residual=True") == 3
+    assert "if self.residual:" in source and "self.se = SqueezeExcite(" in source
+    assert "self.pad = nn.ZeroPad2d((0, 1, 0, 1)) if pad else nn.Identity()" in source
+    assert "if expand else nn.Identity()" in " ".join(source.split()) and "expand=False" in source
+    module = conversion.build()
+    assert {"stage1.0.expand.0.weight", "stage1.0.se.conv1.weight", "stage2.2.conv2.weight"} <= \
+        set(module.state_dict())
+    assert isinstance(module.block1a.expand, torch.nn.Identity)
+    images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 16, 16)).astype("float32"))
+    with torch.no_grad():
+        assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
+    manifest_maps_every_key(conversion, model)
+    manifest_maps_every_key(weights_port.convert(tmp_path / "mbconv.keras", flat=True), model)
