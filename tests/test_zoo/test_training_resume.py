@@ -12,6 +12,15 @@ at the file grows 2.9e-13, 2.4e-12, 8.4e-11, 4.9e-9, 1.6e-8, 4.4e-8, and PyTorch
 Keras 2.0e-13, 5.4e-12, 2.4e-10, 1.2e-8, 8.1e-8, 4.1e-7 (at most 9.3× Keras's own). So each
 step is held to max(1e-10 + 1e-9·max|w|, AMPLIFICATION × Keras's own one-ulp divergence at
 that step), with Keras's divergence measured in the same test.
+
+One kernel adds to that: TensorFlow's float32 Pow, which ExponentialDecay's rate goes through,
+is not correctly rounded on every CPU. On an AMD EPYC it gives 0.05·0.7^(2/3) as 0.03941868
+where the correctly rounded rate (NumPy's, ours) is 0.039418675: one float32 ulp, 9.5e-8 of the
+rate, so the step is 9.5e-8 larger and the weights move 3.3e-9 apart at once (on the machines of
+earlier sessions the two agreed bit for bit). The test measures TensorFlow's rate beside ours at
+each step and allows that relative gap times Keras's own step, ×1/(1 − momentum) for the velocity
+that carries it on; the loss of the next step may then differ by the gradient's L1 norm times the
+weights' distance.
 """
 
 from __future__ import annotations
@@ -109,8 +118,14 @@ def test_float64_training_resumed_from_the_file_runs_free_as_keras(name: str, tm
         nudged.set_weights([np.nextafter(w, np.inf) if w.dtype.kind == "f" else w for w in nudged.get_weights()])
         torch_model = zoo.get(name, backend="torch", weights=path, dtype="float64", **config)
         setup = zoo.training_setup(torch_model, path)  # the file alone: floatx, optimizer state, regularizers
+        pow_allowance, previous_apart = 0.0, 0.0
         for step, (x, y) in enumerate(batches[2:], start=1):
+            before = [np.asarray(w) for w in model.get_weights()]
+            gap = _tensorflow_rate_gap(model.optimizer, 2 + step - 1)
             keras_loss = float(model.train_on_batch(x if len(x) > 1 else x[0], y))
+            moved = max(float(np.abs(np.asarray(w) - b).max()) for w, b in zip(model.get_weights(), before,
+                                                                                strict=True))
+            pow_allowance += gap * moved / (1 - float(model.optimizer.get_config().get("momentum") or 0.0))
             nudged.train_on_batch(x if len(x) > 1 else x[0], y)
             tensors = [torch.from_numpy(np.ascontiguousarray(s.keras_to_torch(a))) for s, a in zip(specs, x,
                                                                                                   strict=True)]
@@ -120,10 +135,29 @@ def test_float64_training_resumed_from_the_file_runs_free_as_keras(name: str, tm
             apart = max(float(np.abs(np.asarray(variable.numpy()) - array).max()) for variable, array in pairs)
             scale = max(float(np.abs(np.asarray(variable.numpy())).max()) for variable, _ in pairs)
             own = _weights_apart(model, nudged)
-            bound = max(1e-10 + 1e-9 * scale, AMPLIFICATION * own)
+            bound = max(1e-10 + 1e-9 * scale, AMPLIFICATION * own) + pow_allowance
             assert apart <= bound, f"step {step}: weights {apart:.2e} apart, bound {bound:.2e} (Keras's own {own:.2e})"
-            assert abs(torch_loss - keras_loss) <= max(1e-10 * abs(keras_loss), AMPLIFICATION * own), (step, torch_loss,
-                                                                                                       keras_loss)
+            gradient = sum(float(p.grad.abs().sum()) for p in torch_model.parameters() if p.grad is not None)
+            assert abs(torch_loss - keras_loss) <= max(1e-10 * abs(keras_loss), AMPLIFICATION * own) + \
+                2 * gradient * previous_apart, (step, torch_loss, keras_loss)
+            previous_apart = apart
+
+
+def _tensorflow_rate_gap(optimizer: Any, iteration: int) -> float:
+    """|TensorFlow's ExponentialDecay rate − ours| / ours at ``iteration`` (0 for other rates): the same float32
+    operations (the graph's step · (1/decay_steps)), TensorFlow's Pow kernel against NumPy's."""
+    import tensorflow as tf
+
+    rate = optimizer.get_config()["learning_rate"]
+    if not (isinstance(rate, dict) and rate.get("class_name") == "ExponentialDecay"):
+        return 0.0
+    c, f = rate["config"], np.float32
+    power = f(iteration) * (f(1) / f(c["decay_steps"]))
+    if c.get("staircase"):
+        power = np.floor(power)
+    ours = f(c["initial_learning_rate"]) * np.power(f(c["decay_rate"]), power)
+    theirs = tf.constant(f(c["initial_learning_rate"])) * tf.pow(tf.constant(f(c["decay_rate"])), tf.constant(power))
+    return abs(float(theirs.numpy()) - float(ours)) / float(ours)
 
 
 def test_floatx_is_read_from_the_file(tmp_path: Path) -> None:
