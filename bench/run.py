@@ -299,6 +299,77 @@ def bench_forward_memory(directory: Path, batch: int) -> list[dict[str, Any]]:
     return rows
 
 
+_THROUGHPUT_CODE = r"""
+import re, statistics, sys, time
+import numpy as np
+path, mode, batch, name, runs = sys.argv[1], sys.argv[2], int(sys.argv[3]), sys.argv[4], int(sys.argv[5])
+def status(field):
+    return int(re.search(field + r":\s+(\d+) kB", open("/proc/self/status").read()).group(1)) * 1024
+images = np.random.default_rng(0).uniform(-1, 1, (batch, 224, 224, 3)).astype("float32")
+if mode == "keras":
+    import keras
+    model = keras.models.load_model(path, compile=False)
+    call = lambda: model.predict_on_batch(images)
+else:
+    import torch
+    if mode.startswith("zoo"):
+        import zoo
+        module = zoo.get(name, backend="torch").eval()
+    else:
+        import weights_port
+        module = weights_port.convert(path).build()
+    x = torch.from_numpy(np.ascontiguousarray(images.transpose(0, 3, 1, 2)))
+    if "channels_last" in mode:
+        module, x = module.to(memory_format=torch.channels_last), x.to(memory_format=torch.channels_last)
+    if "compiled" in mode:
+        module = torch.compile(module)
+    def call():
+        with torch.no_grad():
+            return module(x)
+call(); call()
+baseline = status("VmRSS")
+open("/proc/self/clear_refs", "w").write("5")
+times = []
+for _ in range(runs):
+    started = time.perf_counter(); call(); times.append(time.perf_counter() - started)
+print(statistics.median(times), status("VmHWM") - baseline)
+"""
+
+_THROUGHPUT_MODES = ("generated", "zoo", "generated_channels_last", "zoo_channels_last", "generated_compiled",
+                     "zoo_compiled", "keras")
+
+
+def bench_generated_forward(directory: Path, runs: int, batches: tuple[int, ...] = (1, 32)) -> list[dict[str, Any]]:
+    """The converted module's forward (``zoo convert`` of keras.applications at 224×224, no_grad) against the zoo's
+    hand-written module of the same architecture and Keras on TensorFlow (``predict_on_batch``, oneDNN on, as
+    TensorFlow ships), eager, channels-last and under ``torch.compile``: seconds per batch (median) and the
+    forward's peak memory above the resident set before it. Each in its own process, one after another in one run,
+    with ``OMP_WAIT_POLICY=PASSIVE`` (torch's busy-waiting OpenMP threads otherwise slow a shared 2-core machine)."""
+    import keras
+
+    rows = []
+    for name, build in (("resnet50", keras.applications.ResNet50), ("mobilenet_v2", keras.applications.MobileNetV2)):
+        path = directory / f"{name}-throughput.keras"
+        build(weights=None).save(path)
+        for batch in batches:
+            row: dict[str, Any] = {"model": name, "batch": batch}
+            for mode in _THROUGHPUT_MODES:
+                env = {**ENV, "OMP_WAIT_POLICY": "PASSIVE", "TF_ENABLE_ONEDNN_OPTS": "1" if mode == "keras" else "0"}
+                result = subprocess.run([sys.executable, "-c", _THROUGHPUT_CODE, str(path), mode, str(batch), name,
+                                         str(runs)], capture_output=True, text=True, env=env)
+                seconds, peak = (float(v) for v in result.stdout.split()[-2:]) if result.returncode == 0 else \
+                    (float("nan"), float("nan"))
+                row[f"{mode}_s"], row[f"{mode}_peak_mb"] = seconds, peak / 1e6
+            row["generated_over_zoo_speed"] = row["zoo_s"] / row["generated_s"]
+            row["generated_over_zoo_memory"] = row["generated_peak_mb"] / max(row["zoo_peak_mb"], 1e-9)
+            row["compiled_over_keras_speed"] = row["keras_s"] / row["generated_compiled_s"]
+            row["targets"] = "speed >= 0.95x zoo, memory <= 1.1x zoo, compiled >= 1x keras"
+            row["met"] = bool(row["generated_over_zoo_speed"] >= 0.95 and row["generated_over_zoo_memory"] <= 1.1
+                              and row["compiled_over_keras_speed"] >= 1.0)
+            rows.append(row)
+    return rows
+
+
 def _timed(call: Any, runs: int) -> list[float]:
     times = []
     for _ in range(runs):
@@ -350,7 +421,11 @@ def markdown(results: dict[str, Any]) -> str:
                         ("Peak memory of a converted forward: intermediates released against kept, and the zoo's "
                          "hand-written module", results.get("forward_memory", [])),
                         ("Graph resolution of a layer chain (weights_port.conversion.read_graph)",
-                         results.get("graph", []))):
+                         results.get("graph", [])),
+                        ("Forward of a converted keras.applications model against the zoo's hand-written module and "
+                         "Keras on TensorFlow: seconds per batch, peak MB above the resident set; eager, channels-last "
+                         "and torch.compile; one process each, OMP_WAIT_POLICY=PASSIVE",
+                         results.get("generated_forward", []))):
         lines += [f"## {title}", ""]
         if rows:
             keys = list(rows[0])
@@ -371,10 +446,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=32)
     parser.add_argument("--only", nargs="*", default=None, metavar="SECTION",
                         help="end_to_end in_process import_and_build forward convert forward_memory graph "
-                             "equivalence_suite")
+                             "equivalence_suite generated_forward")
     args = parser.parse_args()
     wanted = set(args.only or ["end_to_end", "in_process", "import_and_build", "forward", "convert", "forward_memory",
-                               "graph", "equivalence_suite"])
+                               "graph", "equivalence_suite", "generated_forward"])
     saved = HERE / "results.json"
     results: dict[str, Any] = json.loads(saved.read_text()) if args.only and saved.exists() else {}
     results.update({"machine": f"{platform.machine()}, {os.cpu_count()} cores, Python {platform.python_version()}",
@@ -390,6 +465,8 @@ def main() -> None:
             results["convert"] = bench_convert(files, tiny, Path(tmp), args.runs, args.batch)
         if "forward_memory" in wanted:
             results["forward_memory"] = bench_forward_memory(Path(tmp), args.batch)
+        if "generated_forward" in wanted:
+            results["generated_forward"] = bench_generated_forward(Path(tmp), args.runs)
     if "import_and_build" in wanted:
         results["import_and_build"] = bench_import_and_build(args.runs)
     if "forward" in wanted:
