@@ -336,15 +336,17 @@ print(statistics.median(times), status("VmHWM") - baseline)
 """
 
 _THROUGHPUT_MODES = ("generated", "zoo", "generated_channels_last", "zoo_channels_last", "generated_compiled",
-                     "zoo_compiled", "keras")
+                     "zoo_compiled", "generated_compiled_channels_last", "keras")
 
 
 def bench_generated_forward(directory: Path, runs: int, batches: tuple[int, ...] = (1, 32)) -> list[dict[str, Any]]:
     """The converted module's forward (``zoo convert`` of keras.applications at 224×224, no_grad) against the zoo's
     hand-written module of the same architecture and Keras on TensorFlow (``predict_on_batch``, oneDNN on, as
     TensorFlow ships), eager, channels-last and under ``torch.compile``: seconds per batch (median) and the
-    forward's peak memory above the resident set before it. Each in its own process, one after another in one run,
-    with ``OMP_WAIT_POLICY=PASSIVE`` (torch's busy-waiting OpenMP threads otherwise slow a shared 2-core machine)."""
+    forward's peak memory above the resident set before it (TensorFlow reuses the arena its warm-up calls grew, so
+    Keras's figure is not comparable). Each in its own process, one after another in one run, with
+    ``OMP_WAIT_POLICY=PASSIVE`` (torch's busy-waiting OpenMP threads otherwise slow a shared 2-core machine); the
+    compiled figure against Keras is the faster of contiguous and channels-last."""
     import keras
 
     rows = []
@@ -362,7 +364,8 @@ def bench_generated_forward(directory: Path, runs: int, batches: tuple[int, ...]
                 row[f"{mode}_s"], row[f"{mode}_peak_mb"] = seconds, peak / 1e6
             row["generated_over_zoo_speed"] = row["zoo_s"] / row["generated_s"]
             row["generated_over_zoo_memory"] = row["generated_peak_mb"] / max(row["zoo_peak_mb"], 1e-9)
-            row["compiled_over_keras_speed"] = row["keras_s"] / row["generated_compiled_s"]
+            row["compiled_over_keras_speed"] = row["keras_s"] / min(row["generated_compiled_s"],
+                                                                    row["generated_compiled_channels_last_s"])
             row["targets"] = "speed >= 0.95x zoo, memory <= 1.1x zoo, compiled >= 1x keras"
             row["met"] = bool(row["generated_over_zoo_speed"] >= 0.95 and row["generated_over_zoo_memory"] <= 1.1
                               and row["compiled_over_keras_speed"] >= 1.0)
