@@ -572,28 +572,32 @@ class _ConfusionMetric(KerasMetric):
         return values[0] if len(self.thresholds) == 1 else values
 
 
-class Precision(_ConfusionMetric):
-    """tp / (tp + fp) per threshold (one number for one threshold); ``top_k``/``class_id`` as in Keras."""
+class _Ratio(_ConfusionMetric):
+    """tp / (tp + ``_other``) per threshold (one number for one threshold); ``top_k``/``class_id`` as in Keras."""
+
+    _other = "fp"
+    _default_name = ""
 
     def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
-                 class_id: int | None = None, name: str = "precision", dtype: str = "float32") -> None:
-        super().__init__(name, dtype, _checked_thresholds(thresholds, 0.5 if top_k is None else NEG_INF), top_k,
-                         class_id)
+                 class_id: int | None = None, name: str | None = None, dtype: str = "float32") -> None:
+        super().__init__(name or self._default_name, dtype,
+                         _checked_thresholds(thresholds, 0.5 if top_k is None else NEG_INF), top_k, class_id)
 
     def result(self) -> torch.Tensor:
-        return self._per_threshold(_divide_no_nan(self.counts.tp, self.counts.tp + self.counts.fp))
+        tp = self.counts.tp
+        return self._per_threshold(_divide_no_nan(tp, tp + getattr(self.counts, self._other)))
 
 
-class Recall(_ConfusionMetric):
-    """tp / (tp + fn) per threshold (one number for one threshold); ``top_k``/``class_id`` as in Keras."""
+class Precision(_Ratio):
+    """tp / (tp + fp), as keras.metrics.Precision."""
 
-    def __init__(self, thresholds: float | Sequence[float] | None = None, top_k: int | None = None,
-                 class_id: int | None = None, name: str = "recall", dtype: str = "float32") -> None:
-        super().__init__(name, dtype, _checked_thresholds(thresholds, 0.5 if top_k is None else NEG_INF), top_k,
-                         class_id)
+    _other, _default_name = "fp", "precision"
 
-    def result(self) -> torch.Tensor:
-        return self._per_threshold(_divide_no_nan(self.counts.tp, self.counts.tp + self.counts.fn))
+
+class Recall(_Ratio):
+    """tp / (tp + fn), as keras.metrics.Recall."""
+
+    _other, _default_name = "fn", "recall"
 
 
 _CURVES = {"roc": "ROC", "pr": "PR", "prgain": "PRGAIN"}
