@@ -105,7 +105,7 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
     x = keras.Input((12, 12, 3))
     classifier = keras.Model(x, L.Dense(5, activation="softmax")(backbone(x)))
     source = converted_exactly(classifier, tmp_path / "classifier.keras").source
-    assert "class Backbone(nn.Module)" in source and "x = self.backbone(x)" in source and "self.head" in source
+    assert "class Backbone(nn.Module)" in source and "return self.backbone(x)" in source and "self.head" in source
 
 
 def test_inputs_keep_their_names_until_their_branches_merge(tmp_path: Path) -> None:

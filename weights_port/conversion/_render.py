@@ -512,7 +512,7 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
                  ast.Return(ast.Name(kept, ast.Load()))]
     else:
         arguments, body, results = recycle_names([block.input], _assigns(list(block.steps)), [block.output])
-        body.append(ast.Return(ast.Name(results[0], ast.Load())))
+        body = _returning(body, ast.Name(results[0], ast.Load()))
     forward = ast.FunctionDef("forward", _arguments(arguments), body, [], _tensor_annotation(), None)
     doc = f"{block.class_name}: a block the Keras model repeats, one instance per repetition.\n"
     return ast.ClassDef(block.class_name, [_expr(Global(("nn", "Module")))], [],
@@ -593,7 +593,8 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
     if not keep_intermediates:
         arguments, forward_body, results = recycle_names(arguments, forward_body, results)
     returned: list[ast.expr] = [ast.Name(name, ast.Load()) for name in results]
-    forward_body.append(ast.Return(returned[0] if len(returned) == 1 else ast.Tuple(returned, ast.Load())))
+    value = returned[0] if len(returned) == 1 else ast.Tuple(returned, ast.Load())
+    forward_body = [*forward_body, ast.Return(value)] if keep_intermediates else _returning(forward_body, value)
     returns: ast.expr = _tensor_annotation() if len(returned) == 1 else ast.Subscript(
         ast.Name("tuple", ast.Load()), ast.Tuple([_tensor_annotation()] * len(returned), ast.Load()), ast.Load())
     forward = ast.FunctionDef("forward", _arguments(arguments), forward_body, [], returns, None)
@@ -638,9 +639,11 @@ def _split_forward(ir: ModelIR, steps: list[Step], keep_intermediates: bool) -> 
         if tail is not None:
             args.args.append(ast.arg("pre_logits", ast.Name("bool", ast.Load())))
             args.defaults.append(ast.Constant(False))
-        ending = tail(results[0]) if tail is not None else [
-            ast.Return(returned[0] if len(returned) == 1 else ast.Tuple(returned, ast.Load()))]
-        return ast.FunctionDef(name, args, [*body, *ending], [], _tensor_annotation(), None)
+        if tail is not None:
+            body = [*body, *tail(results[0])]
+        else:
+            body = _returning(body, returned[0] if len(returned) == 1 else ast.Tuple(returned, ast.Load()))
+        return ast.FunctionDef(name, args, body, [], _tensor_annotation(), None)
 
     def head_tail(name: str) -> list[ast.stmt]:
         logits = _expr(Call(Attr(Name("self"), "head"), (Name(name),)))
@@ -660,6 +663,18 @@ def _split_forward(ir: ModelIR, steps: list[Step], keep_intermediates: bool) -> 
         *_assigns(steps[split.head_step + 1:])]
     forward = function("forward", inputs, body, [ir.outputs[0].value.name])
     return [features, head, forward]
+
+
+def _returning(body: list[ast.stmt], value: ast.expr) -> list[ast.stmt]:
+    """``body`` ending in ``return value``, as one writes it by hand: no ``del`` just before returning (the frame
+    frees its locals anyway), and ``x = f(x)`` then ``return x`` as ``return f(x)``."""
+    body = list(body)
+    while body and isinstance(body[-1], ast.Delete):
+        body.pop()
+    if body and isinstance(value, ast.Name) and isinstance(body[-1], ast.Assign) and len(body[-1].targets) == 1 \
+            and isinstance(body[-1].targets[0], ast.Name) and body[-1].targets[0].id == value.id:
+        return [*body[:-1], ast.Return(body[-1].value)]
+    return [*body, ast.Return(value)]
 
 
 def _assigns(steps: list[Step]) -> list[ast.stmt]:
