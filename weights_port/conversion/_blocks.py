@@ -9,17 +9,18 @@ lack (ResNet's projection shortcut) gets it as an optional submodule.
 from __future__ import annotations
 
 import ast
+from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields, is_dataclass, replace
+from dataclasses import dataclass, replace
 from itertools import pairwise
 from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, BinOp, BlockClass, Call, Const, Expr, Global, ModelIR, Name, Stage, Step, free_names
+from ._ir import SELF, Attr, BinOp, BlockClass, Call, Const, Expr, Global, ModelIR, Name, Stage, Step, free_names, renamed
 from ._names import NameTable, snake_identifier
-from ._render import run_interface, statement, submodule_steps, through_paths
-from ._structure import free_attribute, live_after, ordered_calls, rename_state
+from ._render import ordered_calls, run_interface, statement, submodule_steps, through_paths
+from ._structure import free_attribute, live_after, rename_state
 
 __all__ = ["extract_stages"]
 
@@ -193,25 +194,9 @@ def _without(steps: list[Step], segment: tuple[int, int], cut: _Shortcut) -> lis
             continue
         step = steps[index]
         if index == cut.merge:
-            step = replace(step, value=_renamed(step.value, cut.operand, cut.input))
+            step = replace(step, value=renamed(step.value, cut.operand, cut.input))
         out.append(step)
     return out
-
-
-def _renamed(expr: Any, old: str, new: str) -> Any:
-    """``expr`` reading the local ``new`` where it read ``old``."""
-    if isinstance(expr, Name):
-        return Name(new) if expr.id == old else expr
-    if is_dataclass(expr) and not isinstance(expr, type):
-        changes = {}
-        for f in fields(expr):
-            value = getattr(expr, f.name)
-            new_value = tuple(_renamed(v, old, new) for v in value) if isinstance(value, tuple) else \
-                _renamed(value, old, new)
-            if new_value != value:
-                changes[f.name] = new_value
-        return replace(expr, **changes) if changes else expr
-    return expr
 
 
 def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], str],
@@ -276,11 +261,7 @@ def _module_calls(steps: list[Step], start: int, end: int) -> list[str]:
 def _block_key(steps: list[Step], start: int, end: int, modules: Mapping[str, Any]) -> str | None:
     """The structure of a span (``_body_key``); None when a module it calls is called outside it or is a
     submodule."""
-    calls = _module_calls(steps, start, end)
-    if any(c not in modules for c in calls):
-        return None
-    outside = {a for i, step in enumerate(steps) if not start <= i <= end for a in ordered_calls(step.value)}
-    if outside & set(calls):
+    if any(c not in modules for c in _module_calls(steps, start, end)) or not _owns_its_modules(steps, (start, end)):
         return None
     return _body_key(steps[start:end + 1], modules)
 
@@ -307,10 +288,7 @@ def _body_key(body: list[Step], modules: Mapping[str, Any]) -> str | None:
             return node
 
     text = ast.dump(ast.Module([Canon().visit(statement(step)) for step in body], []))
-    kinds = [(modules[c].constructor.path, len(modules[c].args),
-              tuple(sorted({k for k, _ in modules[c].kwargs} | set(_defaults(modules[c])))))
-             for c in calls]
-    return text + repr(kinds)
+    return text + repr([_kind(modules[c]) for c in calls])
 
 
 _KEYWORD_DEFAULTS: dict[str, dict[str, Any]] = {
@@ -342,18 +320,18 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
     spans in ``cuts`` also hold a shortcut chain the others lack: it becomes ``self.downsample``, built when the
     ``downsample`` flag is set (``nn.Identity()`` otherwise). When the chain's arguments are not the class's
     parameters or constants, those spans become a class of their own."""
-    if cuts and (split := _shortcut_arguments(steps, members, modules, cuts)) is None:
-        plain = [m for m in members if m not in cuts]
-        block, placed = _block_class(steps, plain, modules, class_names, {}) if len(plain) >= 2 else (None, {})
-        with_cut = [m for m in members if m in cuts]
-        if len(with_cut) >= 2:
-            placed.update(_block_class(steps, with_cut, modules, class_names, {})[1])
-        assert placed, "a merge is tried only with plain blocks present"
-        return next(iter(placed.values())).block, placed
     calls = [_main_calls(steps, m, cuts.get(m)) for m in members]
-    inner = _inner_names([modules[attr] for attr in calls[0]])
     slots, keyword_names = _slots([[modules[a] for a in member_calls] for member_calls in calls])
     slot_parameter = _parameters(slots, [modules[a] for a in calls[0]])
+    shortcut = _shortcut_parts(steps, members, modules, cuts, slots, slot_parameter) if cuts else None
+    if shortcut is None and cuts:  # each its own class: the plain blocks, and those with the chain
+        placed: dict[tuple[int, int], _Member] = {}
+        for group in ([m for m in members if m not in cuts], [m for m in members if m in cuts]):
+            if len(group) >= 2:
+                placed.update(_block_class(steps, group, modules, class_names, {})[1])
+        assert placed, "a merge is tried only with plain blocks present"
+        return next(iter(placed.values())).block, placed
+    inner = _inner_names([modules[attr].constructor for attr in calls[0]])
     block_modules = _module_rows([modules[a] for a in calls[0]], inner, slot_parameter, keyword_names)
     reference = next(index for index, member in enumerate(members) if member not in cuts)
     start, end = members[reference]
@@ -368,9 +346,9 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
     values = [{parameter: slots[slot][k] for slot, parameter in slot_parameter.items()} for k in range(len(members))]
     optional: tuple[Any, ...] = ()
     chain_paths: dict[tuple[int, int], list[tuple[str, tuple[str | int, ...]]]] = {}
-    if cuts:
+    if shortcut is not None:
         attr, flag = free_attribute("downsample", set(inner)), free_attribute("downsample", set(parameters))
-        parts, chain_calls = split(slot_parameter, slots)
+        parts, chain_calls = shortcut
         optional = ((attr, flag, parts),)
         parameters.append(flag)
         defaults[flag] = Const(False)
@@ -415,12 +393,12 @@ def _main_calls(steps: list[Step], member: tuple[int, int], cut: _Shortcut | Non
     return [c for c in calls if c not in chain]
 
 
-def _inner_names(specs: list[Any]) -> list[str]:
+def _inner_names(constructors: list[Global]) -> list[str]:
     """The block's attribute names by module kind, numbered (``conv1``, ``bn1``, ``conv2`` ...)."""
     counts: dict[str, int] = {}
     inner: list[str] = []
-    for spec in specs:
-        kind = spec.constructor.path[-1]
+    for constructor in constructors:
+        kind = constructor.path[-1]
         short = _SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
         counts[short] = counts.get(short, 0) + 1
         inner.append(f"{short}{counts[short]}")
@@ -461,10 +439,7 @@ def _parameters(slots: Mapping[tuple[int, str], list[Any]], specs: list[Any]) ->
                 slot if not slot.isdigit() else f"arg{slot}"
             if base.startswith("out_") and vector in read_as_input:
                 base = "width"  # an inner width: a later module's input size
-            name, count = base, 2
-            while name in parameters.values():
-                name, count = f"{base}_{count}", count + 1
-            parameters[vector] = name
+            parameters[vector] = free_attribute(base, set(parameters.values()))
         slot_parameter[(position, slot)] = parameters[vector]
     return slot_parameter
 
@@ -477,44 +452,23 @@ def _parameter_defaults(slot_parameter: Mapping[tuple[int, str], str], specs: li
     return {p: next(iter(d)) for p, d in found.items() if len(d) == 1 and None not in d}
 
 
-def _shortcut_arguments(steps: list[Step], members: list[tuple[int, int]], modules: Mapping[str, Any],
-                        cuts: Mapping[tuple[int, int], _Shortcut]) -> Any:
-    """A function of the class's parameters giving the shortcut chain's modules, each argument a constant or a
-    parameter holding the same values in every span that has the chain; None when an argument is neither."""
+def _shortcut_parts(steps: list[Step], members: list[tuple[int, int]], modules: Mapping[str, Any],
+                    cuts: Mapping[tuple[int, int], _Shortcut], slots: Mapping[tuple[int, str], list[Any]],
+                    slot_parameter: Mapping[tuple[int, str], str]) -> Any:
+    """The shortcut chain's modules, each argument a parameter of the class holding the same values in every span
+    that has the chain, else a constant, and each span's chain modules in order; None when an argument is
+    neither."""
     with_cut = [k for k, m in enumerate(members) if m in cuts]
     chain_calls = {members[k]: [ordered_calls(steps[i].value)[0] for i in cuts[members[k]].steps] for k in with_cut}
     if len({len(c) for c in chain_calls.values()}) != 1:
         return None
-    specs = [[modules[a] for a in chain_calls[members[k]]] for k in with_cut]
-    chain_slots, keyword_names = _slots(specs)
-    if any(len({(s.constructor, len(s.args)) for s in column}) != 1 for column in zip(*specs, strict=True)):
-        return None
-
-    def build(slot_parameter: Mapping[tuple[int, str], str], slots: Mapping[tuple[int, str], list[Any]]) -> Any:
-        def expressed(values: list[Any]) -> Expr | None:
-            """The first parameter holding these values (the block's input width is ``in_channels`` even where
-            every projecting instance has the same), else the constant."""
-            parameter = next((Name(parameter) for slot, parameter in slot_parameter.items()
-                              if [slots[slot][k] for k in with_cut] == values), None)
-            return parameter if parameter is not None else values[0] if len(set(values)) == 1 else None
-
-        parts = []
-        for position, spec in enumerate(specs[0]):
-            args = tuple(expressed(chain_slots[(position, str(i))]) for i in range(len(spec.args)))
-            kwargs = tuple((k, expressed(chain_slots[(position, k)]))
-                           for k in _keywords(spec, keyword_names[position]) if (position, k) in chain_slots)
-            if any(a is None for a in args) or any(v is None for _, v in kwargs):
-                return None
-            kwargs = tuple((k, v) for k, v in kwargs if not (isinstance(v, Const) and v == _defaults(spec).get(k)))
-            parts.append((spec.constructor, args, kwargs))
-        return tuple(parts), chain_calls
-
-    # the chain's arguments are checked against the plain blocks' parameters before anything is built
-    calls = [_main_calls(steps, m, cuts.get(m)) for m in members]
-    slots, _ = _slots([[modules[a] for a in member_calls] for member_calls in calls])
-    if build(_parameters(slots, [modules[a] for a in calls[0]]), slots) is None:
-        return None
-    return build
+    parts = []
+    for column in zip(*(chain_calls[members[k]] for k in with_cut), strict=True):
+        part = _expressed_module([modules[a] for a in column], with_cut, slots, slot_parameter)
+        if part is None:
+            return None
+        parts.append(part)
+    return tuple(parts), chain_calls
 
 
 def _with_optional(body: list[Step], source: str, attr: str) -> list[Step]:
@@ -523,7 +477,7 @@ def _with_optional(body: list[Step], source: str, attr: str) -> list[Step]:
     taken = {n for step in body for n in step.bound} | {source}
     shortcut = free_attribute("shortcut", taken)
     step = Step(Name(shortcut), Call(Attr(SELF, attr), (Name(source),)), body[merge].keras_layer)
-    return [*body[:merge], step, replace(body[merge], value=_renamed(body[merge].value, source, shortcut)),
+    return [*body[:merge], step, replace(body[merge], value=renamed(body[merge].value, source, shortcut)),
             *body[merge + 1:]]
 
 
@@ -535,7 +489,7 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     its mean a ``SqueezeExcite``. Otherwise the Keras names' common prefix
     (``block35_…`` → ``Block35``), else ``ResidualBlock`` or ``Block``."""
     text = "\n".join(ast.unparse(ast.fix_missing_locations(ast.Module([statement(step)], []))) for step in body)
-    residual = any(isinstance(step.value, BinOp) and step.value.op == "+" for step in body)
+    residual = any(_is_sum(step.value) for step in body)
     convs = [dict(kwargs) for _, ctor, _, kwargs in block_modules if ctor.path[-1].startswith("Conv")]
     depthwise = any("groups" in kwargs for kwargs in convs)
     excitation = ".mean(" in text and any(isinstance(step.value, BinOp) and step.value.op == "*" for step in body)
@@ -599,6 +553,7 @@ first block: no expansion, three steps; a strided block: one zero pad)."""
 
 
 def _kind(spec: Any) -> tuple[Any, ...]:
+    """A module's constructor, argument count and keyword names (PyTorch's defaults counted as given)."""
     return (spec.constructor.path, len(spec.args), tuple(sorted({k for k, _ in spec.kwargs} | set(_defaults(spec)))))
 
 
@@ -621,15 +576,12 @@ def _chain_part(step: Step, modules: Mapping[str, Any]) -> tuple[str, Any] | Non
     return None
 
 
-def _signature(step: Step, modules: Mapping[str, Any], constants: bool = True) -> str:
-    """A step's shape for alignment: locals as ``_``, modules as their kind, constants kept unless asked not to."""
+def _signature(step: Step, modules: Mapping[str, Any]) -> str:
+    """A step's shape for alignment: locals as ``_``, modules as their kind, constants kept."""
 
     class Canon(ast.NodeTransformer):
         def visit_Name(self, node: ast.Name) -> ast.Name:
             return node if node.id in ("self", "torch", "nn", "F") else ast.Name("_", node.ctx)
-
-        def visit_Constant(self, node: ast.Constant) -> ast.Constant:
-            return node if constants or isinstance(node.value, str) else ast.Constant("c")
 
         def visit_Attribute(self, node: ast.Attribute) -> ast.expr:
             self.generic_visit(node)
@@ -702,7 +654,7 @@ def _aliased(body: list[Step], dropped: set[int]) -> list[Step]:
     for index, step in enumerate(body):
         value = step.value
         for old, new in alias.items():
-            value = _renamed(value, old, new)
+            value = renamed(value, old, new)
         if index in dropped:
             assert isinstance(step.target, Name)
             alias[step.target.id] = free_names(value)[0]
@@ -736,7 +688,10 @@ def _unsummed_blocks(ir: ModelIR, steps: list[Step], kinds: Mapping[str, list[tu
         start, end = members[0]
         ref = signatures[start:end]
         ref_optional = optional[start:end]
-        for a, b in ((a, b) for a in cuts for b in cuts if abs((b - a) - len(ref)) <= _MAX_GAPS and b > a + 1):
+        pairs = [(cut, end_cut) for cut in cuts for end_cut in cuts[bisect_left(cuts, cut + len(ref) - _MAX_GAPS):
+                                                                     bisect_right(cuts, cut + len(ref) + _MAX_GAPS)]
+                 if end_cut > cut + 1]  # spans of about the body's length
+        for a, b in pairs:
             span = (a + 1, b)
             if any(m[0] <= span[1] and span[0] <= m[1] for m in occupied) or not _owns_its_modules(steps, span):
                 continue
@@ -841,7 +796,7 @@ def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
     specs = [[modules[a] for a in member_calls] for member_calls in calls]
     if any(len({_kind(spec) for spec in column}) != 1 for column in zip(*specs, strict=True)):
         return None
-    inner = _inner_names(specs[0])
+    inner = _inner_names([spec.constructor for spec in specs[0]])
     slots, keyword_names = _slots(specs)
     slot_parameter = _parameters(slots, specs[0])
     names = NameTable()
@@ -1052,7 +1007,7 @@ def _optional_body(steps: list[Step], reference: tuple[int, int], length: int, s
             continue
         value = through_paths(step.value, paths)
         if pending is not None:
-            value, pending = _renamed(value, *pending), None
+            value, pending = renamed(value, *pending), None
         out.append(replace(step, value=value, nested_call=None))
         p += 1
     total = steps[end]
@@ -1060,7 +1015,7 @@ def _optional_body(steps: list[Step], reference: tuple[int, int], length: int, s
     if length in by_insert:
         fresh = free_attribute(f"{main}_", taken)
         out.append(Step(Name(fresh), Call(Attr(SELF, by_insert[length].attr), (Name(main),)), total.keras_layer))
-        value = _renamed(value, main, fresh)
+        value = renamed(value, main, fresh)
     out.append(replace(total, value=value, nested_call=None))
     return out
 
@@ -1135,7 +1090,7 @@ def _nested_excitation(block: BlockClass, placed: dict[tuple[int, int], _Member]
     if len(inside) < 2 or any(a not in rows for a in inside) or \
             any(a in inside for step in steps[:first] + steps[last + 1:] for a in ordered_calls(step.value)):
         return None, block, placed
-    inner = _inner_names([type("Spec", (), {"constructor": rows[a][0]}) for a in inside])
+    inner = _inner_names([rows[a][0] for a in inside])
     source = free_names(steps[first].value)[0]
     used = list(dict.fromkeys(n.id for a in inside for n in (*rows[a][1], *(v for _, v in rows[a][2]))
                               if isinstance(n, Name)))
@@ -1147,8 +1102,7 @@ def _nested_excitation(block: BlockClass, placed: dict[tuple[int, int], _Member]
     attr = free_attribute("se", set(rows))
     call = Step(Name(body[-1].bound[0]), Call(Attr(SELF, attr), (Name(source),)), steps[last].keras_layer)
     kept = [a for a in rows if a not in inside]
-    renumbered = dict(zip(kept, _inner_names([type("Spec", (), {"constructor": rows[a][0]}) for a in kept]),
-                          strict=True))
+    renumbered = dict(zip(kept, _inner_names([rows[a][0] for a in kept]), strict=True))
     moved: dict[str, tuple[str, ...]] = {a: (renumbered[a],) for a in kept}
     moved.update({a: (attr, n) for a, n in zip(inside, inner, strict=True)})
     modules = []

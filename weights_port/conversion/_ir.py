@@ -12,8 +12,8 @@ ever a piece of text that becomes code.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field, replace
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field, fields, is_dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -23,8 +23,9 @@ from ._names import is_safe_identifier
 
 __all__ = [
     "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "BlockClass", "Call", "Compare", "Const", "Expr", "F", "Global",
-    "Index", "ModelIR", "ModuleSpec", "Name", "Seq", "Slice", "Stage", "Step", "Submodule", "TupleTarget", "UnaryOp",
-    "Value", "call", "const", "lift", "method", "nn", "torch", "vocabulary_error",
+    "IfExp", "Index", "ModelIR", "ModuleSpec", "Name", "Seq", "Slice", "Stage", "Step", "Submodule", "TupleTarget",
+    "UnaryOp", "Value", "call", "const", "free_names", "lift", "method", "nn", "renamed", "rewrite", "torch",
+    "vocabulary_error",
 ]
 
 ConstValue = None | bool | int | float | str | tuple["ConstValue", ...]
@@ -521,6 +522,31 @@ def free_names(expr: Expr | Slice | None) -> list[str]:
     if isinstance(expr, IfExp):
         return free_names(expr.test) + free_names(expr.body) + free_names(expr.orelse)
     raise vocabulary_error(f"unknown expression {type(expr).__name__}")
+
+
+def rewrite(expr: Any, change: Callable[[Any], Any]) -> Any:
+    """``expr`` with each node for which ``change`` gives something other than None replaced by it (the outermost
+    first), through every field and tuple (keyword pairs included); unchanged parts stay the same objects."""
+    changed = change(expr)
+    if changed is not None:
+        return changed
+    if isinstance(expr, tuple):
+        items = tuple(rewrite(item, change) for item in expr)
+        return expr if all(new is old for new, old in zip(items, expr, strict=True)) else items
+    if is_dataclass(expr) and not isinstance(expr, type):
+        updates = {}
+        for f in fields(expr):
+            old = getattr(expr, f.name)
+            new = rewrite(old, change)
+            if new is not old:
+                updates[f.name] = new
+        return replace(expr, **updates) if updates else expr
+    return expr
+
+
+def renamed(expr: Any, old: str, new: str) -> Any:
+    """``expr`` reading the local ``new`` wherever it read ``old``."""
+    return rewrite(expr, lambda node: Name(new) if isinstance(node, Name) and node.id == old else None)
 
 
 def shape_args(values: Sequence[int]) -> tuple[int, ...]:

@@ -17,7 +17,7 @@ import sys
 import textwrap
 import types
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import fields, is_dataclass, replace
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -48,14 +48,16 @@ from ._ir import (
     UnaryOp,
     Value,
     free_names,
+    rewrite,
     vocabulary_error,
 )
 from ._names import module_name_for
 from ._vocabulary import F_FUNCTIONS, FUNCTIONAL_MODULES, NN_CLASSES, TENSOR_METHODS, TORCH_FUNCTIONS, allowed_global
 
 __all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "discard_unused", "helper_definitions", "is_generator_local",
-           "printable", "recycle_names", "render", "render_source", "run_interface", "runtime_helper", "sequential_chain",
-           "statement", "structured_steps", "submodule_ir", "submodule_runs", "through_paths"]
+           "ordered_calls", "printable", "recycle_names", "render", "render_source", "run_interface", "runtime_helper",
+           "sequential_chain", "statement", "structured_steps", "submodule_ir", "submodule_runs", "submodule_steps",
+           "through_paths"]
 
 _BINARY = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow, "@": ast.MatMult, "//": ast.FloorDiv,
            "%": ast.Mod, "&": ast.BitAnd, "|": ast.BitOr}
@@ -489,8 +491,7 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
         made = [Call(constructor, args, kwargs) for constructor, args, kwargs in parts]
         present = made[0] if len(made) == 1 else Call(Global(("nn", "Sequential")), tuple(made))
         built[attr] = IfExp(Name(flag), present, Call(Global(("nn", "Identity"))))
-    called = [n.attr for step in block.steps for n in ast.walk(statement(step)) if isinstance(n, ast.Attribute)
-              and isinstance(n.value, ast.Name) and n.value.id == "self"]
+    called = [attr for step in block.steps for attr in ordered_calls(step.value)]
     order = {attr: index for index, attr in enumerate(dict.fromkeys(called))}
     init_body = [assign(attr, built[attr]) for attr in sorted(built, key=lambda a: order.get(a, len(order)))]
     if block.residual:
@@ -604,24 +605,23 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
 
 def through_paths(expr: Any, owned: Mapping[str, tuple[str | int, ...]]) -> Any:
     """``self.<flat>`` → ``self.<submodule>.<inner>`` (or any path) throughout an expression."""
-    if isinstance(expr, Attr) and expr.value == Name("self") and expr.name in owned:
+
+    def path(node: Any) -> Expr | None:
+        if not (isinstance(node, Attr) and node.value == Name("self") and node.name in owned):
+            return None
         target: Expr = Name("self")
-        for part in owned[expr.name]:
+        for part in owned[node.name]:
             target = Index(target, (Const(part),)) if isinstance(part, int) else Attr(target, part)
         return target
-    if is_dataclass(expr) and not isinstance(expr, type):
-        changes = {}
-        for f in fields(expr):
-            value = getattr(expr, f.name)
-            if isinstance(value, tuple):
-                new = tuple(through_paths(v, owned) if not isinstance(v, tuple) else
-                            tuple(through_paths(x, owned) for x in v) for v in value)
-            else:
-                new = through_paths(value, owned)
-            if new is not value and new != value:
-                changes[f.name] = new
-        return replace(expr, **changes) if changes else expr
-    return expr
+
+    return rewrite(expr, path)
+
+
+def ordered_calls(expr: Expr) -> list[str]:
+    """The module attributes an expression calls (``self.<attr>``), in reading order."""
+    tree = statement(Step(Name("_"), expr))
+    return [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
+            and n.value.id == "self"]
 
 
 def _split_forward(ir: ModelIR, steps: list[Step], keep_intermediates: bool) -> list[ast.FunctionDef]:

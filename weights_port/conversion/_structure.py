@@ -20,10 +20,11 @@ from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, Call, Expr, Global, ModelIR, Name, Step, Submodule, free_names
+from ._ir import SELF, Attr, Call, Global, ModelIR, Name, Step, Submodule, free_names
 from ._names import NameTable, snake_identifier
 from ._render import (
     discard_unused,
+    ordered_calls,
     run_interface,
     sequential_chain,
     statement,
@@ -31,8 +32,8 @@ from ._render import (
     submodule_runs,
 )
 
-__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "free_attribute", "live_after", "ordered_calls",
-           "rename_state", "split_head"]
+__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "free_attribute", "live_after", "rename_state",
+           "split_head"]
 
 HEAD_ATTRIBUTE = "head"
 _FEATURE_LAYERS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
@@ -225,10 +226,3 @@ def rename_state(state: dict[str, np.ndarray], manifest: dict[str, Any], paths: 
             state[f"{paths[head]}.{rest}"] = state.pop(key)
     for entry in manifest["layers"].values():
         entry["modules"] = [paths.get(m, m) for m in entry["modules"]]
-
-
-def ordered_calls(expr: Expr) -> list[str]:
-    """The module attributes an expression calls (``self.<attr>``), in reading order."""
-    tree = statement(Step(Name("_"), expr))
-    return [n.attr for n in ast.walk(tree) if isinstance(n, ast.Attribute) and isinstance(n.value, ast.Name)
-            and n.value.id == "self"]
