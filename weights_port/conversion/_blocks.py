@@ -768,9 +768,9 @@ def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
     some instances lack or add become submodules built when their flag is set (``self.expand = nn.Sequential(conv,
     bn, nn.SiLU()) if expand else nn.Identity()``, a zero pad whose amounts are the flag). None when a part's
     arguments are not the class's parameters or constants."""
-    start, end = members[0] if members else windows[0][0]
     if not members:
         return None
+    start, end = members[0]
     length = end - start
     shape = _residual_body(steps, members[0])
     assert shape is not None
@@ -831,19 +831,18 @@ def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
         defaults[flag] = default
         for k, value in enumerate(flag_values):
             values[k][flag] = value
-    parameters.sort(key=lambda p: p in defaults)
+    reference = next(k for k, entry in enumerate(everyone) if entry[0] == members[0])
     body = _optional_body(steps, members[0], length, source, main, runs, inserts, groups,
-                          dict(zip(calls[everyone.index(next(e for e in everyone if e[0] == members[0]))], inner,
-                                   strict=True)))
+                          dict(zip(calls[reference], inner, strict=True)))
     block_modules = _module_rows(specs[0], inner, slot_parameter, keyword_names)
     name = _block_name(block_modules, tuple(body), calls)
     block = BlockClass(class_names.allocate_class(name), tuple(parameters), tuple(block_modules), tuple(body),
                        source, body[-1].bound[0], tuple(defaults.items()),
                        tuple((g.attr, g.flag, g.parts) for g in groups), residual)
-    block, rename = _named_by_role(block, {g.flag for g in groups} | {residual})
+    block, rename = _named_by_role(block, {g.flag for g in groups} | {residual})  # and ordered as a signature
+    original = {rename.get(p, p): p for p in parameters}
     placed = {}
     for k, (member, _window, is_residual) in enumerate(everyone):
-        original = {rename.get(p, p): p for p in parameters}
         arguments = tuple((p, values[k][original[p]]) for p in block.parameters
                           if not (original[p] in defaults and values[k][original[p]] == defaults[original[p]]))
         paths: list[tuple[str, tuple[str | int, ...]]] = [(flat, (attr,)) for flat, attr in zip(calls[k], inner,
@@ -855,6 +854,7 @@ def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
 
 
 def _true_runs(flags: list[bool]) -> list[tuple[int, int]]:
+    """(first, last) of each run of consecutive true flags."""
     runs: list[tuple[int, int]] = []
     for index, flag in enumerate(flags):
         if flag and runs and runs[-1][1] == index - 1:
