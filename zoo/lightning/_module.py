@@ -68,16 +68,16 @@ class KerasModule(pl.LightningModule):
             "metrics": recorded.get("metrics") if metrics is None else list(metrics),
             "weighted_metrics": recorded.get("weighted_metrics") if weighted_metrics is None else list(weighted_metrics)}
         self.floatx = self.setup_.floatx
-        self._output_names = list(output_names) if output_names else _keras_output_names(source)
+        self._output_names = list(output_names) if output_names else self.setup_.output_names
         outputs = len(self.setup_.losses)
         if outputs > 1 and (self._output_names is None or len(self._output_names) != outputs):
             raise TrainingConfigError(f"the model has {outputs} outputs; pass output_names= (the Keras model's, "
                                       f"in order): they name the per-output losses and metrics Keras logs")
-        # Keras 3 logs each output's unweighted loss as "{output}_loss" when there are several
-        self.train_output_losses = [Mean(f"{n}_loss", self.floatx) for n in self._output_names or []] \
-            if outputs > 1 else []
-        self.val_output_losses = [Mean(f"{n}_loss", self.floatx) for n in self._output_names or []] \
-            if outputs > 1 else []
+
+        def output_losses() -> list[Mean]:  # Keras 3 logs each output's unweighted loss when there are several
+            return [Mean(f"{n}_loss", self.floatx) for n in self._output_names or []] if outputs > 1 else []
+
+        self.train_output_losses, self.val_output_losses = output_losses(), output_losses()
         self.train_metrics: list[CompiledMetric] = []
         self.val_metrics: list[CompiledMetric] = []
         self.train_loss, self.val_loss = Mean("loss", self.floatx), Mean("val_loss", self.floatx)
@@ -195,25 +195,6 @@ class KerasModule(pl.LightningModule):
             for compiled in metrics:
                 compiled.metric.update(target_list[compiled.output], outputs[compiled.output].detach(),
                                        weights if compiled.weighted else None)
-
-
-def _keras_output_names(source: Any) -> list[str] | None:
-    """The output layer names a Keras file records (``output_layers``), which Keras prefixes its logs with."""
-    if source is None or not isinstance(source, str | os.PathLike):
-        names = getattr(source, "output_names", None)
-        return list(names) if names else None
-    import weights_port
-
-    with weights_port.open_keras(source) as keras_source:
-        config = keras_source.model_config
-    inner = config.get("config") if isinstance(config, Mapping) else None
-    outputs = inner.get("output_layers") if isinstance(inner, Mapping) else None
-    if not isinstance(outputs, list):
-        return None
-    if outputs and isinstance(outputs[0], str):  # one output, written flat: [name, node, tensor]
-        outputs = [outputs]
-    names = [entry[0] for entry in outputs if isinstance(entry, list) and entry and isinstance(entry[0], str)]
-    return names or None
 
 
 _RISING = (Accuracy, BinaryAccuracy, CategoricalAccuracy, SparseCategoricalAccuracy, TopKCategoricalAccuracy,

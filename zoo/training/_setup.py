@@ -37,6 +37,7 @@ class TrainingSetup:
         self.model, self.optimizer, self.losses = model, optimizer, list(losses)
         self.compile_config: dict[str, Any] = {}  # what the Keras file recorded at compile (metrics among it)
         self.output_losses: list[torch.Tensor] = []
+        self.output_names: list[str] | None = None  # the Keras model's output layers, in order (its logs' prefixes)
         self.floatx = "float32"
         self.loss_weights = list(loss_weights) if loss_weights is not None else [1.0] * len(self.losses)
         self.penalties = list(penalties)
@@ -133,9 +134,10 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     saved_state: list[tuple[str, np.ndarray]] = []
     momentum: dict[str, float] = {}
     recorded_floatx = None
+    output_names = None
     if source is not None:
         source = _weights_source(source)  # a Path, or a live keras.Model
-        recorded, variables, saved_state, momentum, recorded_floatx = _read_source(model, source)
+        recorded, variables, saved_state, momentum, recorded_floatx, output_names = _read_source(model, source)
     if floatx is None:
         floatx = recorded_floatx or _parameter_floatx(model)
     if floatx not in ("float32", "float64"):
@@ -162,6 +164,7 @@ def training_setup(model: nn.Module, source: str | os.PathLike[str] | Any | None
     setup = TrainingSetup(model, torch_optimizer, losses, loss_weights, penalties, activity, momentum)
     setup.compile_config = dict(recorded)
     setup.floatx = floatx
+    setup.output_names = output_names
     return setup
 
 
@@ -204,7 +207,8 @@ def recorded_floatx(state: Sequence[tuple[str, np.ndarray]], model_config: Any) 
 
 
 def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list[KerasVariable],
-                                                          list[tuple[str, np.ndarray]], dict[str, float], str | None]:
+                                                          list[tuple[str, np.ndarray]], dict[str, float], str | None,
+                                                          list[str] | None]:
     import weights_port
 
     from .._api import port_rules
@@ -236,7 +240,19 @@ def _read_source(model: nn.Module, source: Any) -> tuple[Mapping[str, Any], list
         momentum = {pair.target.path: float((pair.layer.config or {}).get("momentum", 0.99)) for pair in pairs
                     if pair.layer.class_name == "BatchNormalization"}
         floatx = recorded_floatx(state, keras_source.model_config)
-    return recorded, variables, state, momentum, floatx
+        names = list(getattr(source, "output_names", None) or []) if live else _output_names(keras_source.model_config)
+    return recorded, variables, state, momentum, floatx, names or None
+
+
+def _output_names(model_config: Any) -> list[str]:
+    """The output layer names a Keras config records (``output_layers``), which Keras prefixes its logs with."""
+    inner = model_config.get("config") if isinstance(model_config, Mapping) else None
+    outputs = inner.get("output_layers") if isinstance(inner, Mapping) else None
+    if not isinstance(outputs, list):
+        return []
+    if outputs and isinstance(outputs[0], str):  # one output, written flat: [name, node, tensor]
+        outputs = [outputs]
+    return [entry[0] for entry in outputs if isinstance(entry, list) and entry and isinstance(entry[0], str)]
 
 
 def _warn_about_unrecorded_delta(loss: Any, source: Any) -> None:
