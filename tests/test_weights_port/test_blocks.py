@@ -156,3 +156,29 @@ def test_blocks_with_and_without_their_sum_are_one_class_with_optional_parts(tmp
         assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
     manifest_maps_every_key(conversion, model)
     manifest_maps_every_key(weights_port.convert(tmp_path / "mbconv.keras", flat=True), model)
+
+
+def test_a_block_that_downsamples_at_the_end_of_its_stage_closes_it(tmp_path: Path) -> None:
+    """ResNetV2 downsamples in a stage's last block (its shortcut a strided 1×1 max-pool): that block ends its
+    ``nn.Sequential`` stage instead of standing alone; a block opening with a normalisation names its input
+    ``in_channels``."""
+    def block(x: Any, width: int, stride: int, name: str) -> Any:
+        y = L.Activation("relu", name=f"{name}_preact_relu")(L.BatchNormalization(name=f"{name}_preact_bn")(x))
+        y = L.Conv2D(width, 1, activation="relu", name=f"{name}_1_conv")(y)
+        y = L.ZeroPadding2D(1, name=f"{name}_2_pad")(y)  # as keras.applications.ResNet50V2 pads every block
+        y = L.Conv2D(width, 3, strides=stride, activation="relu", name=f"{name}_2_conv")(y)
+        y = L.Conv2D(x.shape[-1], 1, name=f"{name}_3_conv")(y)
+        shortcut = L.MaxPooling2D(1, strides=stride, name=f"{name}_pool")(x) if stride > 1 else x
+        return L.Add(name=f"{name}_out")([shortcut, y])
+
+    image = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem")(image)
+    x = block(block(block(x, 2, 1, "a1"), 2, 1, "a2"), 2, 2, "a3")
+    x = L.Conv2D(12, 1, name="widen")(x)
+    x = block(block(x, 3, 1, "b1"), 3, 2, "b2")
+    model = keras.Model(image, L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    source = converted_exactly(model, tmp_path / "preact.keras").source
+    stage1 = source.split("self.stage1 = nn.Sequential(", 1)[1].split(")\n", 1)[0]
+    assert stage1.count("Bottleneck(") == 3 and stage1.rstrip().endswith("downsample=True),")
+    assert "self.stage2 = nn.Sequential(" in source and source.count("(nn.Module)") == 2
+    assert "in_channels: int" in source and "num_features" not in source

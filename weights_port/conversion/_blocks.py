@@ -201,8 +201,12 @@ def _without(steps: list[Step], segment: tuple[int, int], cut: _Shortcut) -> lis
 
 def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], str],
                 opening: set[tuple[int, int]]) -> list[list[tuple[int, int]]]:
-    """Adjacent blocks of one kind form a stage, a new one at each block that holds its optional shortcut
-    (ResNet's projection); a kind that never repeats back to back joins the run after it."""
+    """Adjacent blocks of one kind form a stage, a new one at each block that holds its optional part (ResNet's
+    projection), unless every such block ends its chain of adjacent blocks (ResNetV2 downsamples in a stage's last
+    block): then it closes its stage; a kind that never repeats back to back joins the run after it."""
+    chain_ends = {a for a, b in pairwise([*segments, (-1, -1)]) if a[1] + 1 != b[0]}
+    if opening and opening <= chain_ends:
+        opening = set()
     runs: list[list[tuple[int, int]]] = []
     for segment in segments:
         if runs and runs[-1][-1][1] + 1 == segment[0] and kind[runs[-1][-1]] == kind[segment] and \
@@ -358,12 +362,14 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
                 chain = chain_calls[member]
                 chain_paths[member] = [(flat, (attr,) if len(chain) == 1 else (attr, j)) for j, flat in enumerate(chain)]
         body = _with_optional(body, source, attr)
-    parameters.sort(key=lambda p: p in defaults)  # the ones with a default last, as a hand-written signature
     block = BlockClass(class_names.allocate_class(name), tuple(parameters), tuple(block_modules), tuple(body),
                        source, outputs[-1] if outputs else body[-1].bound[0], tuple(defaults.items()), optional)
+    block, rename = _named_by_role(block, {flag for _, flag, _ in optional})  # and ordered as a signature
+    original = {rename.get(p, p): p for p in parameters}
     placed = {}
     for k, member in enumerate(members):
-        arguments = tuple((p, values[k][p]) for p in parameters if not (p in defaults and values[k][p] == defaults[p]))
+        arguments = tuple((p, values[k][original[p]]) for p in block.parameters
+                          if not (original[p] in defaults and values[k][original[p]] == defaults[original[p]]))
         paths = [(flat, (name_,)) for flat, name_ in zip(calls[k], inner, strict=True)] + chain_paths.get(member, [])
         placed[member] = _Member(block, arguments, tuple(paths), member in cuts)
     return block, placed
@@ -1048,11 +1054,13 @@ def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[
     taken = set(keep)
     rename: dict[str, str] = {}
     for parameter in sorted((p for p in first if p not in keep), key=lambda p: first[p]):
-        _row, kind, slot = first[parameter]
+        appearance, kind, slot = first[parameter]
         if slot.isdigit():
             names = _ARGUMENT_NAMES.get(kind, ())
             base = names[int(slot)] if int(slot) < len(names) else f"arg{slot}"
-            if parameter in read_as_input and not base.startswith("in_"):
+            if appearance == 0 and slot == "0" and kind.startswith(("BatchNorm", "GroupNorm")):
+                base = "in_channels"  # a pre-activation block's first module reads the block's input
+            elif parameter in read_as_input and not base.startswith("in_"):
                 base = "width"
         else:
             base = slot
