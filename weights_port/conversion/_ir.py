@@ -23,7 +23,7 @@ from ._names import is_safe_identifier
 
 __all__ = [
     "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "BlockClass", "Call", "Compare", "Const", "Expr", "F", "Global",
-    "IfExp", "Index", "ModelIR", "ModuleSpec", "Name", "Seq", "Slice", "Stage", "Step", "Submodule", "TupleTarget",
+    "IfExp", "Index", "ModelIR", "ModuleSpec", "Name", "Repeat", "Seq", "Slice", "Stage", "Step", "Submodule", "TupleTarget",
     "UnaryOp", "Value", "call", "const", "free_names", "lift", "method", "nn", "renamed", "rewrite", "torch",
     "vocabulary_error",
 ]
@@ -203,6 +203,15 @@ class Seq(Expr):
 
     items: tuple[Expr, ...]
     kind: str = "tuple"
+
+
+@dataclass(frozen=True)
+class Repeat(Expr):
+    """``*(item for _ in range(count))`` inside a call's arguments: a stage's run of identical blocks, written
+    once (as torchvision's ``_make_layer`` loops) instead of ``count`` equal lines."""
+
+    item: Expr
+    count: int
 
 
 def _check_const(value: Any) -> None:

@@ -40,6 +40,7 @@ from ._ir import (
     ModuleSpec,
     Name,
     Port,
+    Repeat,
     Seq,
     Slice,
     Step,
@@ -68,6 +69,11 @@ _FILE_GLOBALS = frozenset({"torch", "nn", "F", "OrderedDict"})
 _FIXED_ATTRIBUTES = frozenset({"__init__", "to", "Tensor", "float64", "float32", "int64", "linalg", "norm",
                                "forward_features", "forward_head", "device",
                                "vector_norm", "inf", "pi", "weight"})
+
+
+LINE_LENGTH = 120
+"""Columns of the generated source: torchvision's black line length (its pyproject)."""
+_INDENT = 4
 
 
 def printable(text: str, limit: int = 120) -> str:
@@ -120,6 +126,12 @@ def _expr(expr: Expr | Slice) -> ast.expr:
         return ast.List(items, ast.Load()) if expr.kind == "list" else ast.Tuple(items, ast.Load())
     if isinstance(expr, IfExp):
         return ast.IfExp(_expr(expr.test), _expr(expr.body), _expr(expr.orelse))
+    if isinstance(expr, Repeat):
+        if type(expr.count) is not int or expr.count < 2:
+            raise vocabulary_error(f"a repeat count of {expr.count!r}")
+        loop = ast.comprehension(ast.Name("_", ast.Store()), ast.Call(ast.Name("range", ast.Load()),
+                                                                      [ast.Constant(expr.count)], []), [], 0)
+        return ast.Starred(ast.GeneratorExp(_expr(expr.item), [loop]), ast.Load())
     raise vocabulary_error(f"unknown expression {type(expr).__name__}")
 
 
@@ -578,7 +590,8 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
         else:
             stage = next(s for s in ir.stages if s.attr == parent)
             blocks = tuple(Call(Global((name,)), (), arguments) for name, arguments in stage.blocks)
-            constructors[parent] = _expr(blocks[0] if stage.single else Call(Global(("nn", "Sequential")), blocks))
+            constructors[parent] = _expr(blocks[0] if stage.single else
+                                         Call(Global(("nn", "Sequential")), _runs_repeated(blocks)))
     init_body: list[ast.stmt] = [
         ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())], constructor)
         for attr, constructor in constructors.items()]
@@ -601,6 +614,24 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
     forward = ast.FunctionDef("forward", _arguments(arguments), forward_body, [], returns, None)
     body = [ast.Expr(ast.Constant(ir.doc or _docstring(ir))), _init(init_body, [], ir.float64), forward]
     return ast.ClassDef(ir.class_name, [_expr(Global(("nn", "Module")))], [], body, [])
+
+
+def _runs_repeated(blocks: tuple[Expr, ...], shortest: int = 3) -> tuple[Expr, ...]:
+    """Each run of at least ``shortest`` equal block constructions as one ``Repeat`` where it fits on one line of
+    ``nn.Sequential(...)`` (two stay two lines; a repeat the formatter would break over five lines is no shorter)."""
+    grouped: list[Expr] = []
+    index = 0
+    while index < len(blocks):
+        end = index
+        while end < len(blocks) and blocks[end] == blocks[index]:
+            end += 1
+        repeat = Repeat(blocks[index], end - index)
+        if end - index >= shortest and _INDENT * 3 + len(ast.unparse(_expr(repeat))) + 1 <= LINE_LENGTH:
+            grouped.append(repeat)
+        else:
+            grouped += blocks[index:end]
+        index = end
+    return tuple(grouped)
 
 
 def through_paths(expr: Any, owned: Mapping[str, tuple[str | int, ...]]) -> Any:
@@ -819,7 +850,7 @@ def _sequential_class(ir: ModelIR, chain: list[tuple[str, ast.expr]]) -> ast.Cla
 
 
 _ALLOWED_NODES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.Return,
-                  ast.Delete, ast.Del, ast.If, ast.IfExp,
+                  ast.Delete, ast.Del, ast.If, ast.IfExp, ast.Starred, ast.GeneratorExp, ast.comprehension,
                   ast.Expr, ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare,
                   ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.keyword, ast.Load, ast.Store, ast.operator,
                   ast.unaryop, ast.cmpop, ast.ImportFrom, ast.Import, ast.alias)
@@ -845,7 +876,7 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
     locals_ |= {n.arg if isinstance(n, ast.arg) else n.id for n in ast.walk(tree)
                 if isinstance(n, ast.Name | ast.arg) and is_generator_local(n.arg if isinstance(n, ast.arg) else n.id,
                                                                             locals_)}
-    names = locals_ | _FILE_GLOBALS | all_helpers | {"super", "float", "tuple", "bool", "int"}
+    names = locals_ | _FILE_GLOBALS | all_helpers | {"super", "float", "tuple", "bool", "int", "range"}
     model = [n for n in tree.body if isinstance(n, ast.ClassDef) and n.name == ir.class_name]
     if len(model) != 1:
         raise vocabulary_error("the generated file does not hold exactly one model class")
@@ -912,7 +943,7 @@ def _formatted(source: str) -> str:
 
     ruff is a dependency, so the same tree always gives the same bytes for one ruff version.
     """
-    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", "120", "--quiet",
+    result = subprocess.run([sys.executable, "-m", "ruff", "format", "--isolated", "--line-length", str(LINE_LENGTH), "--quiet",
                              "-"], input=source,
                             capture_output=True, text=True, check=False)
     if result.returncode != 0:
