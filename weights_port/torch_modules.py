@@ -18,6 +18,7 @@ __all__ = [
     "ChannelLayerNorm",
     "Constant",
     "ConvLSTM",
+    "Denormalize",
     "DotAttention",
     "EinsumDense",
     "GateActivationLSTM",
@@ -28,7 +29,6 @@ __all__ = [
     "PReLU",
     "RecurrentLoop",
     "Rescale",
-    "SeparableConv",
     "SeparableConv1d",
     "SeparableConv2d",
     "TFSamePad2d",
@@ -98,8 +98,8 @@ class TFSamePad2d(nn.Module):
         return pad_same(x, self.kernel_size, self.stride, self.dilation)
 
 
-class SeparableConv(nn.Module):
-    """Keras's SeparableConv: a depthwise convolution (groups = in channels; ``stride``, ``padding`` and
+class SeparableConv2d(nn.Module):
+    """Keras's SeparableConv2D: a depthwise convolution (groups = in channels; ``stride``, ``padding`` and
     ``dilation`` are its own), then a 1×1 pointwise one."""
 
     conv: type[nn.Module] = nn.Conv2d
@@ -116,12 +116,10 @@ class SeparableConv(nn.Module):
         return self.pointwise(self.depthwise(x))
 
 
-class SeparableConv1d(SeparableConv):
+class SeparableConv1d(SeparableConv2d):
+    """Keras's SeparableConv1D: the same over one spatial axis (a 2-D model's file holds only the class above)."""
+
     conv = nn.Conv1d
-
-
-class SeparableConv2d(SeparableConv):
-    conv = nn.Conv2d
 
 
 class ChannelLayerNorm(nn.Module):
@@ -146,22 +144,25 @@ class ChannelLayerNorm(nn.Module):
 
 
 class Normalize(nn.Module):
-    """Keras's Normalization at inference: (x − mean) / std, or x · std + mean when ``invert``; the statistics
-    are buffers."""
+    """Keras's Normalization at inference: (x − mean) / std, the statistics as buffers."""
 
     mean: torch.Tensor
     std: torch.Tensor
 
-    def __init__(self, shape: tuple[int, ...], invert: bool = False) -> None:
+    def __init__(self, shape: tuple[int, ...]) -> None:
         super().__init__()
-        self.invert = invert
         self.register_buffer("mean", torch.zeros(shape))
         self.register_buffer("std", torch.ones(shape))
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        if self.invert:
-            return x * self.std + self.mean
         return (x - self.mean) / self.std
+
+
+class Denormalize(Normalize):
+    """Keras's Normalization(invert=True) at inference: x · std + mean."""
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return x * self.std + self.mean
 
 
 class VarianceScaledNorm(nn.Module):

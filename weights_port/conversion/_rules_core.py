@@ -513,8 +513,7 @@ def _normalization(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         return np.ascontiguousarray(full.transpose(permutation).reshape(torch_shape))
 
     std = np.maximum(np.sqrt(variance), 1e-7)
-    flags: dict[str, Any] = {"invert": True} if invert else {}
-    module = em.module(layer, em.runtime("Normalize"), tuple(torch_shape), **flags,
+    module = em.module(layer, em.runtime("Denormalize" if invert else "Normalize"), tuple(torch_shape),
                        state={"mean": laid_out(mean), "std": laid_out(std)})
     return [em.let(layer.name, module(x), x)]
 

@@ -60,7 +60,7 @@ RUNTIME_HELPERS = frozenset({
     # weights_port.torch_modules.__all__ (a test keeps the two equal); reserved in every generated file
     "ChannelLayerNorm", "Constant", "ConvLSTM", "DotAttention", "EinsumDense", "GateActivationLSTM", "LayerScale",
     "LocallyConnected", "MultiHeadAttention",
-    "Normalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv", "SeparableConv1d", "SeparableConv2d",
+    "Normalize", "Denormalize", "PReLU", "RecurrentLoop", "Rescale", "SeparableConv1d", "SeparableConv2d",
     "TFSamePad2d", "activation_function", "avg_pool_same", "keras2_hard_sigmoid", "pad_same", "same_padding",
     "sparse_plus", "sparse_sigmoid", "sparsemax", "squareplus", "resize_bilinear", "resize_bicubic", "resize_area",
     "scale_and_translate", "VarianceScaledNorm", "auto_contrast", "clahe", "sliding_window_mask",
