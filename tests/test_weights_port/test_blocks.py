@@ -14,12 +14,15 @@ from keras import layers as L
 from porting import converted_exactly, manifest_maps_every_key
 
 import weights_port
+from weights_port.conversion._blocks import _derived_flags
+from weights_port.conversion._ir import BlockClass, BoolOp, Compare, Const, Expr, Name
 
 
 def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> None:
     """Five residual blocks of one structure at two widths, the first of each width with a projection shortcut:
     one ``Bottleneck`` class whose differing constructor arguments are keyword parameters and whose projection is
-    ``self.downsample`` (``nn.Identity()`` unless ``downsample=True``, as torchvision's), instances in
+    ``self.downsample`` (``nn.Identity()`` unless ``downsample=True``, as torchvision's; a flag, since the first
+    block projects without changing the channels), instances in
     ``nn.Sequential`` stages (a projecting block opens each stage); state-dict keys and the manifest follow
     (``stage1.0.conv1.weight``, ``stage1.0.downsample.weight``); the module computes what Keras computes, also in
     the form that keeps every value; the manifest maps every state key to the Keras weight it holds."""
@@ -83,7 +86,7 @@ def test_a_converted_resnet50_reads_like_torchvision_and_its_head_trains(tmp_pat
     conversion = converted_exactly(model, tmp_path / "resnet50.keras")
     source = conversion.source
     assert len(source.splitlines()) <= 120 and source.count("(nn.Module)") == 2
-    assert source.count("downsample=True)") == 4
+    assert "if stride != 1 or in_channels != out_channels" in source and "downsample=" not in source
     assert "*(Bottleneck(in_channels=1024, width=256, out_channels=1024) for _ in range(5))" in source
     module = conversion.build()
     assert sum(type(m).__name__ == "Bottleneck" for m in module.modules()) == 16
@@ -132,7 +135,8 @@ def _mbconv(x: Any, filters_in: int, filters_out: int, stride: int, expand: int,
 def test_blocks_with_and_without_their_sum_are_one_class_with_optional_parts(tmp_path: Path) -> None:
     """An EfficientNet-shaped model: each stage opens with a block that has no residual sum (a stride or a width
     change), the first block has no expansion, strided blocks pad first. One ``MBConv`` class for all six blocks
-    (``if self.residual:``, ``self.expand`` and ``self.pad`` optional), its squeeze-excitation a ``SqueezeExcite``
+    (``if self.residual:``, ``self.expand`` and ``self.pad`` optional, each flag computed from the channels and
+    stride as torchvision computes ``use_res_connect``), its squeeze-excitation a ``SqueezeExcite``
     held as ``self.se``; exact in float32 and float64, the form that keeps every value computes the same, the
     manifest maps every key to its Keras weight in both forms."""
     image = keras.Input((16, 16, 3))
@@ -145,10 +149,11 @@ def test_blocks_with_and_without_their_sum_are_one_class_with_optional_parts(tmp
     source = conversion.source
     assert source.count("(nn.Module)") == 3 and "class MBConv(nn.Module)" in source and \
         "class SqueezeExcite(nn.Module)" in source
-    assert source.count("MBConv(in_channels=") == 6 and source.count("residual=True") == 3
+    assert source.count("MBConv(in_channels=") == 6 and "residual=" not in source and "expand=" not in source
+    assert "self.residual = stride == 1 and in_channels == out_channels" in source  # as torchvision's
     assert "if self.residual:" in source and "self.se = SqueezeExcite(" in source
-    assert "self.pad = nn.ZeroPad2d((0, 1, 0, 1)) if pad else nn.Identity()" in source
-    assert "if expand else nn.Identity()" in " ".join(source.split()) and "expand=False" in source
+    assert "self.pad = nn.ZeroPad2d((0, 1, 0, 1)) if stride != 1 else nn.Identity()" in source
+    assert "if width != in_channels else nn.Identity()" in " ".join(source.split())
     module = conversion.build()
     assert {"stage1.0.expand.0.weight", "stage1.0.se.conv1.weight", "stage2.2.conv2.weight"} <= \
         set(module.state_dict())
@@ -181,6 +186,24 @@ def test_a_block_that_downsamples_at_the_end_of_its_stage_closes_it(tmp_path: Pa
     model = keras.Model(image, L.Dense(4, activation="softmax")(L.GlobalAveragePooling2D()(x)))
     source = converted_exactly(model, tmp_path / "preact.keras").source
     stage1 = source.split("self.stage1 = nn.Sequential(", 1)[1].split(")\n", 1)[0]
-    assert stage1.count("Bottleneck(") == 3 and stage1.rstrip().endswith("downsample=True),")
+    assert stage1.count("Bottleneck(") == 3 and stage1.rstrip().endswith("stride=2),")
+    assert "self.downsample = nn.MaxPool2d(1, stride=stride) if stride != 1 else nn.Identity()" in source
     assert "self.stage2 = nn.Sequential(" in source and source.count("(nn.Module)") == 2
     assert "in_channels: int" in source and "num_features" not in source
+
+
+def test_a_flag_no_rule_of_channels_and_stride_gives_stays_a_parameter() -> None:
+    """A block flag is computed in ``__init__`` only where one rule gives every instance's value; a model that
+    skips the sum on a block whose shapes allow it (Keras's ``id_skip=False``) keeps ``residual`` a parameter."""
+    block = BlockClass("Block", ("in_channels", "out_channels", "stride", "residual"), (), (), "x", "y",
+                       (("stride", Const(1)), ("residual", Const(False))), residual="residual")
+    def instance(channels: tuple[int, int], stride: int, residual: bool) -> dict[str, Expr]:
+        return {"in_channels": Const(channels[0]), "out_channels": Const(channels[1]), "stride": Const(stride),
+                "residual": Const(residual)}
+
+    derived = _derived_flags(block, [instance((4, 8), 2, False), instance((8, 8), 1, True)])
+    assert derived.parameters == ("in_channels", "out_channels", "stride") and \
+        derived.derived == (("residual", BoolOp("and", (Compare("==", Name("stride"), Const(1)),
+                                                       Compare("==", Name("in_channels"), Name("out_channels"))))),)
+    kept = _derived_flags(block, [instance((4, 8), 2, False), instance((8, 8), 1, True), instance((8, 8), 1, False)])
+    assert kept == block

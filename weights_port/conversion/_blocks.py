@@ -17,7 +17,24 @@ from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, BinOp, BlockClass, Call, Const, Expr, Global, ModelIR, Name, Stage, Step, free_names, renamed
+from ._ir import (
+    SELF,
+    Attr,
+    BinOp,
+    BlockClass,
+    BoolOp,
+    Call,
+    Compare,
+    Const,
+    Expr,
+    Global,
+    ModelIR,
+    Name,
+    Stage,
+    Step,
+    free_names,
+    renamed,
+)
 from ._names import NameTable, snake_identifier
 from ._render import ordered_calls, run_interface, statement, submodule_steps, through_paths
 from ._structure import free_attribute, live_after, rename_state
@@ -366,6 +383,7 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
                        source, outputs[-1] if outputs else body[-1].bound[0], tuple(defaults.items()), optional)
     block, rename = _named_by_role(block, {flag for _, flag, _ in optional})  # and ordered as a signature
     original = {rename.get(p, p): p for p in parameters}
+    block = _derived_flags(block, [{p: values[k][original[p]] for p in block.parameters} for k in range(len(members))])
     placed = {}
     for k, member in enumerate(members):
         arguments = tuple((p, values[k][original[p]]) for p in block.parameters
@@ -847,6 +865,7 @@ def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
                        tuple((g.attr, g.flag, g.parts) for g in groups), residual)
     block, rename = _named_by_role(block, {g.flag for g in groups} | {residual})  # and ordered as a signature
     original = {rename.get(p, p): p for p in parameters}
+    block = _derived_flags(block, [{p: values[k][original[p]] for p in block.parameters} for k in range(len(everyone))])
     placed = {}
     for k, (member, _window, is_residual) in enumerate(everyone):
         arguments = tuple((p, values[k][original[p]]) for p in block.parameters
@@ -857,6 +876,58 @@ def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
             paths += [(flat, path) for flat, path in group.paths.get(k, [])]
         placed[member] = _Member(block, arguments, tuple(paths), not is_residual)
     return block, placed
+
+
+def _flag_rules(parameters: set[str]) -> list[Expr]:
+    """What a block's flag may follow from, as torchvision writes it: the residual sum where shape allows it, a
+    projection where it does not, an expansion where the width changes, a pad where the convolution strides.
+    With a ``stride`` parameter only the rules that read it (a rule on channels alone would break a new block
+    built with another stride)."""
+    same = Compare("==", Name("in_channels"), Name("out_channels"))
+    differ = Compare("!=", Name("in_channels"), Name("out_channels"))
+    unit, strided = Compare("==", Name("stride"), Const(1)), Compare("!=", Name("stride"), Const(1))
+    if "stride" in parameters:
+        rules: list[Expr] = [BoolOp("and", (unit, same)), BoolOp("or", (strided, differ)), strided]
+    else:
+        rules = [same, differ]
+    rules.append(Compare("!=", Name("width"), Name("in_channels")))
+    return [rule for rule in rules if set(free_names(rule)) <= parameters]
+
+
+def _evaluated(rule: Expr, values: Mapping[str, Expr]) -> bool | None:
+    """A flag rule's value for one instance's (constant) arguments; None where an argument is not a number."""
+    if isinstance(rule, BoolOp):
+        parts = [_evaluated(value, values) for value in rule.values]
+        if None in parts:
+            return None
+        return all(parts) if rule.op == "and" else any(parts)
+    assert isinstance(rule, Compare)
+    left, right = (values.get(side.id) if isinstance(side, Name) else side for side in (rule.left, rule.right))
+    if not (isinstance(left, Const) and isinstance(right, Const) and type(left.value) is int and
+            type(right.value) is int):
+        return None
+    return left.value == right.value if rule.op == "==" else left.value != right.value
+
+
+def _derived_flags(block: BlockClass, instances: list[dict[str, Expr]]) -> BlockClass:
+    """The block with each flag that its instances' channels and stride decide (the first rule of ``_flag_rules``
+    that gives every instance's value) computed in ``__init__`` instead of passed: a new block cannot be built
+    with a residual sum its shapes do not allow."""
+    defaults = dict(block.defaults)
+    derived: list[tuple[str, Expr]] = []
+    for flag in [block.residual, *(flag for _, flag, _ in block.optional)]:
+        wanted = [value.value if isinstance(value := i.get(flag), Const) else None for i in instances]
+        if flag not in block.parameters or any(type(value) is not bool for value in wanted):
+            continue
+        rule = next((rule for rule in _flag_rules(set(block.parameters))
+                     if all(_evaluated(rule, i) is value for i, value in zip(instances, wanted, strict=True))), None)
+        if rule is not None:
+            derived.append((flag, rule))
+    if not derived:
+        return block
+    gone = {flag for flag, _ in derived}
+    return replace(block, parameters=tuple(p for p in block.parameters if p not in gone),
+                   defaults=tuple((p, v) for p, v in defaults.items() if p not in gone), derived=tuple(derived))
 
 
 def _true_runs(flags: list[bool]) -> list[tuple[int, int]]:

@@ -22,7 +22,7 @@ from .._errors import PortError
 from ._names import is_safe_identifier
 
 __all__ = [
-    "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "BlockClass", "Call", "Compare", "Const", "Expr", "F", "Global",
+    "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "BlockClass", "BoolOp", "Call", "Compare", "Const", "Expr", "F", "Global",
     "IfExp", "Index", "ModelIR", "ModuleSpec", "Name", "Repeat", "Seq", "Slice", "Stage", "Step", "Submodule", "TupleTarget",
     "UnaryOp", "Value", "call", "const", "free_names", "lift", "method", "nn", "renamed", "rewrite", "torch",
     "vocabulary_error",
@@ -168,6 +168,15 @@ class Compare(Expr):
     op: str
     left: Expr
     right: Expr
+
+
+@dataclass(frozen=True)
+class BoolOp(Expr):
+    """``a and b`` / ``a or b``: a block's flag computed from its other parameters (``stride == 1 and
+    in_channels == out_channels``)."""
+
+    op: str
+    values: tuple[Expr, ...]
 
 
 @dataclass(frozen=True)
@@ -461,6 +470,9 @@ class BlockClass:
     residual: str = ""
     """The flag parameter under which ``forward``'s last step (the residual sum) runs (``if self.residual:``);
     empty when every instance adds."""
+    derived: tuple[tuple[str, Expr], ...] = ()
+    """(flag, rule): a flag that is no parameter but follows from the others on every instance, as torchvision
+    computes ``use_res_connect`` (``stride == 1 and in_channels == out_channels``)."""
 
 
 @dataclass(frozen=True)
@@ -530,6 +542,10 @@ def free_names(expr: Expr | Slice | None) -> list[str]:
         return [n for item in expr.items for n in free_names(item)]
     if isinstance(expr, IfExp):
         return free_names(expr.test) + free_names(expr.body) + free_names(expr.orelse)
+    if isinstance(expr, BoolOp):
+        return [n for value in expr.values for n in free_names(value)]
+    if isinstance(expr, Repeat):
+        return free_names(expr.item)
     raise vocabulary_error(f"unknown expression {type(expr).__name__}")
 
 

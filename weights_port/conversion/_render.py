@@ -28,6 +28,7 @@ from ._ir import (
     Attr,
     BinOp,
     BlockClass,
+    BoolOp,
     Call,
     Compare,
     Const,
@@ -63,6 +64,7 @@ __all__ = ["RUNTIME_MODULES", "build_module", "check_tree", "discard_unused", "h
 _BINARY = {"+": ast.Add, "-": ast.Sub, "*": ast.Mult, "/": ast.Div, "**": ast.Pow, "@": ast.MatMult, "//": ast.FloorDiv,
            "%": ast.Mod, "&": ast.BitAnd, "|": ast.BitOr}
 _UNARY = {"-": ast.USub, "not": ast.Not, "~": ast.Invert}
+_BOOLEAN = {"and": ast.And, "or": ast.Or}
 _COMPARE = {"<": ast.Lt, "<=": ast.LtE, ">": ast.Gt, ">=": ast.GtE, "==": ast.Eq, "!=": ast.NotEq}
 
 _FILE_GLOBALS = frozenset({"torch", "nn", "F", "OrderedDict"})
@@ -117,6 +119,8 @@ def _expr(expr: Expr | Slice) -> ast.expr:
         return ast.UnaryOp(_UNARY[expr.op](), _expr(expr.operand))
     if isinstance(expr, Compare):
         return ast.Compare(_expr(expr.left), [_COMPARE[expr.op]()], [_expr(expr.right)])
+    if isinstance(expr, BoolOp):
+        return ast.BoolOp(_BOOLEAN[expr.op](), [_expr(v) for v in expr.values])
     if isinstance(expr, Index):
         items = [_slice(i) for i in expr.items]
         return ast.Subscript(_expr(expr.value), items[0] if len(items) == 1 else ast.Tuple(items, ast.Load()),
@@ -473,7 +477,8 @@ def block_ir(block: BlockClass) -> ModelIR:
     modules = [ModuleSpec(attr, constructor) for attr, constructor, _, _ in block.modules]
     modules += [ModuleSpec(attr, Global(("nn", "Sequential"))) for attr, _, _ in block.optional]
     return ModelIR(block.class_name, [Port(block.input, Value(block.input, ()))], modules, list(block.steps),
-                   [Port(block.output, Value(block.output, ()))], parameters=block.parameters)
+                   [Port(block.output, Value(block.output, ()))],
+                   parameters=block.parameters + tuple(flag for flag, _ in block.derived))  # self.<flag> is read
 
 
 def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast.ClassDef:
@@ -499,15 +504,16 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
         return ast.Assign([ast.Attribute(ast.Name("self", ast.Load()), attr, ast.Store())], _expr(value))
 
     built: dict[str, Expr] = {attr: Call(constructor, args, kwargs) for attr, constructor, args, kwargs in block.modules}
+    rules = dict(block.derived)
     for attr, flag, parts in block.optional:
         made = [Call(constructor, args, kwargs) for constructor, args, kwargs in parts]
         present = made[0] if len(made) == 1 else Call(Global(("nn", "Sequential")), tuple(made))
-        built[attr] = IfExp(Name(flag), present, Call(Global(("nn", "Identity"))))
+        built[attr] = IfExp(rules.get(flag, Name(flag)), present, Call(Global(("nn", "Identity"))))
     called = [attr for step in block.steps for attr in ordered_calls(step.value)]
     order = {attr: index for index, attr in enumerate(dict.fromkeys(called))}
     init_body = [assign(attr, built[attr]) for attr in sorted(built, key=lambda a: order.get(a, len(order)))]
     if block.residual:
-        init_body.append(assign(block.residual, Name(block.residual)))
+        init_body.append(assign(block.residual, rules.get(block.residual, Name(block.residual))))
     init = _init(init_body, [], False)
     init.args.kwonlyargs = [ast.arg(p, annotation(p)) for p in block.parameters]
     init.args.kw_defaults = [_expr(defaults[p]) if p in defaults else None for p in block.parameters]
@@ -851,6 +857,7 @@ def _sequential_class(ir: ModelIR, chain: list[tuple[str, ast.expr]]) -> ast.Cla
 
 _ALLOWED_NODES = (ast.Module, ast.ClassDef, ast.FunctionDef, ast.arguments, ast.arg, ast.Assign, ast.Return,
                   ast.Delete, ast.Del, ast.If, ast.IfExp, ast.Starred, ast.GeneratorExp, ast.comprehension,
+                  ast.BoolOp, ast.boolop,
                   ast.Expr, ast.Call, ast.Attribute, ast.Name, ast.Constant, ast.BinOp, ast.UnaryOp, ast.Compare,
                   ast.Subscript, ast.Slice, ast.Tuple, ast.List, ast.keyword, ast.Load, ast.Store, ast.operator,
                   ast.unaryop, ast.cmpop, ast.ImportFrom, ast.Import, ast.alias)
