@@ -207,3 +207,70 @@ def test_a_flag_no_rule_of_channels_and_stride_gives_stays_a_parameter() -> None
                                                        Compare("==", Name("in_channels"), Name("out_channels"))))),)
     kept = _derived_flags(block, [instance((4, 8), 2, False), instance((8, 8), 1, True), instance((8, 8), 1, False)])
     assert kept == block
+
+
+def test_a_block_without_the_activation_its_kind_opens_with_joins_the_class(tmp_path: Path) -> None:
+    """Xception's entry flow: the first block follows the stem's relu, so Keras leaves out its own; it is the same
+    class with ``self.act`` an ``nn.Identity()`` (``start_with_relu=False``, as timm's Xception blocks), in one stage
+    with the blocks that open with a relu. A residual whose shortcut is computed is a ``ProjectionBlock``; a block
+    held alone is named after its Keras layers even where its shortcut's layers kept Keras's counters."""
+    def block(x: Any, filters: int, name: str, relu: bool = True) -> Any:
+        shortcut = L.BatchNormalization()(L.Conv2D(filters, 1, strides=2, padding="same", use_bias=False)(x))
+        y = L.Activation("relu", name=f"{name}_sepconv1_act")(x) if relu else x
+        y = L.BatchNormalization(name=f"{name}_sepconv1_bn")(L.SeparableConv2D(filters, 3, padding="same",
+                                                                               name=f"{name}_sepconv1")(y))
+        y = L.Activation("relu", name=f"{name}_sepconv2_act")(y)
+        y = L.BatchNormalization(name=f"{name}_sepconv2_bn")(L.SeparableConv2D(filters, 3, padding="same",
+                                                                               name=f"{name}_sepconv2")(y))
+        y = L.MaxPooling2D(3, strides=2, padding="same", name=f"{name}_pool")(y)
+        return L.Add()([y, shortcut])
+
+    image = keras.Input((35, 35, 3))  # odd sizes before every pool: TensorFlow pads them symmetrically, as at 71 px
+    x = L.Activation("relu", name="stem_act")(L.Conv2D(4, 3, name="stem")(image))
+    x = block(block(block(x, 6, "block2", relu=False), 8, "block3"), 8, "block4")
+    x = L.Activation("relu", name="top_act")(L.Conv2D(6, 1, name="top")(L.Concatenate()([x, x])))
+    x = block(x, 10, "block13")
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "entry.keras")
+    source = conversion.source
+    assert "class ProjectionBlock(nn.Module)" in source and source.count("(nn.Module)") == 3
+    assert "self.act = nn.ReLU() if start_with_relu else nn.Identity()" in source
+    assert "ProjectionBlock(in_channels=4, width=6, start_with_relu=False)" in source
+    assert "self.block13 = ProjectionBlock(" in source
+    module = conversion.build()
+    assert len(module.stage1) == 3 and isinstance(module.stage1[0].act, torch.nn.Identity)
+    manifest_maps_every_key(conversion, model)
+
+
+def test_a_squeeze_excitation_outside_the_blocks_is_an_instance_of_their_class(tmp_path: Path) -> None:
+    """MobileNetV3's first block computes a squeeze-excitation the later blocks hold too: with the same structure
+    it is one more ``SqueezeExcite`` instance, an attribute named after its Keras layers, not ten inline steps."""
+    image = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem_conv")(image)
+    gate = L.Reshape((1, 1, 8), name="stem_se_reshape")(L.GlobalAveragePooling2D(name="stem_se_squeeze")(x))
+    gate = L.Conv2D(2, 1, activation="swish", name="stem_se_reduce")(gate)
+    x = L.Multiply(name="stem_se_excite")([x, L.Conv2D(8, 1, activation="sigmoid", name="stem_se_expand")(gate)])
+    for args in [(8, 8, 1, 2, "block1a"), (8, 8, 1, 3, "block1b")]:
+        x = _mbconv(x, *args)
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "lone_se.keras")
+    source = conversion.source
+    assert "self.stem_se = SqueezeExcite(in_channels=8)" in source and "x = self.stem_se(x)" in source, source
+    assert "stem_se.conv1.weight" in conversion.build().state_dict()
+    manifest_maps_every_key(conversion, model)
+
+
+def test_a_block_class_is_named_by_the_layers_keras_did_not_name_itself(tmp_path: Path) -> None:
+    """Inception-ResNet names one layer per block (``block35_1_conv``) and leaves its branches to Keras's counters
+    (``conv2d_12``): the class is ``Block35`` (timm's name), the counters do not hide the prefix."""
+    def block(x: Any, index: int) -> Any:
+        branch = L.Conv2D(4, 3, padding="same", activation="relu")(L.Conv2D(4, 1, activation="relu")(x))
+        mixed = L.Concatenate(name=f"block35_{index}_mixed")([L.Conv2D(4, 1, activation="relu")(x), branch])
+        return L.Add(name=f"block35_{index}")([x, L.Conv2D(6, 1, name=f"block35_{index}_conv")(mixed)])
+
+    image = keras.Input((8, 8, 3))
+    x = L.Conv2D(6, 3, padding="same", name="stem")(image)
+    x = block(block(block(x, 1), 2), 3)
+    model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    source = converted_exactly(model, tmp_path / "block35.keras").source
+    assert "class Block35(nn.Module)" in source and "*(Block35() for _ in range(3))" in source

@@ -78,6 +78,18 @@ def test_image_layers(tmp_path: Path) -> None:
     _assert_equivalent(_saved(keras.Model(image, [flat, head]), tmp_path))
 
 
+def test_flattening_a_one_by_one_map_needs_no_reordering(tmp_path: Path) -> None:
+    """MobileNetV3's classifier: 1×1 convolutions on the pooled (N, 1, 1, C) map, then Flatten and softmax. Both
+    layouts flatten to the channels, so the output is the flattened logits with no move back to Keras's order."""
+    image = keras.Input((9, 9, 3))
+    x = L.GlobalAveragePooling2D(keepdims=True)(L.Conv2D(6, 3)(image))
+    x = L.Flatten()(L.Conv2D(5, 1, name="logits")(L.Conv2D(8, 1, activation="hard_swish")(x)))
+    path = _saved(keras.Model(image, L.Softmax()(x)), tmp_path)
+    _assert_equivalent(path)
+    source = weights_port.convert(path).source
+    assert "x = x.flatten(1)\n        return F.softmax(x, dim=1)" in source and "movedim" not in source
+
+
 def test_one_and_three_dimensional_layers(tmp_path: Path) -> None:
     signal = keras.Input((20, 3))
     x = L.Conv1D(6, 3, padding="causal", dilation_rate=2, activation="tanh")(signal)

@@ -9,6 +9,8 @@ lack (ResNet's projection shortcut) gets it as an optional submodule.
 from __future__ import annotations
 
 import ast
+import functools
+import re
 from bisect import bisect_left, bisect_right
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
@@ -37,6 +39,7 @@ from ._ir import (
 )
 from ._names import NameTable, snake_identifier
 from ._render import ordered_calls, run_interface, statement, submodule_steps, through_paths
+from ._settings import keras_catalog
 from ._structure import free_attribute, live_after, rename_state
 
 __all__ = ["extract_stages"]
@@ -69,6 +72,7 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     for segment, (_cut, reduced) in shortcuts.items():  # ResNet's projection block joins the plain Bottleneck
         kinds[keyed[segment]].remove(segment)
         kinds[reduced].append(segment)
+    leadless = _leadless_members(steps, kinds, modules)
     taken = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules}
     class_names = NameTable()
     class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(s.class_name for s in ir.submodules))
@@ -89,19 +93,23 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
             continue
         if built is None:
             cuts = {m: shortcuts[m][0] for m in members if m in shortcuts}
-            built = _block_class(steps, members, modules, class_names, cuts)
+            built = _block_class(steps, members, modules, class_names, cuts, leadless)
         excitation, outer, placed = _nested_excitation(*built, class_names)
         blocks += [b for b in (excitation, outer) if b is not None]
         kind_of.update(placed)
+    lone = _lone_excitations(steps, kinds, kind_of, blocks, modules)
+    kind_of.update(lone)
     if not kind_of:
         return ir
     attributes_table = NameTable()
     attributes_table.reserve(*taken)
     stages: list[Stage] = []
     for run in _stage_runs(sorted(kind_of), {segment: kind_of[segment].block.class_name for segment in kind_of},
-                           {segment for segment in kind_of if kind_of[segment].opens}):
+                           {segment for segment in kind_of if kind_of[segment].opens}, frozenset(lone)):
         if len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
-            prefix = _common_prefix([flat for flat, _ in kind_of[run[0]].paths])
+            layers = [snake_identifier(steps[i].keras_layer) for i in range(run[0][0], run[0][1] + 1)
+                      if steps[i].keras_layer]
+            prefix = _majority_prefix([name for name in layers if not _named_by_keras(name)] or layers)
             hint = prefix if len(prefix) >= 3 else kind_of[run[0]].block.class_name
         else:
             hint = f"stage{sum(not stage.single for stage in stages) + 1}"
@@ -199,6 +207,43 @@ def _shortcut_chains(steps: list[Step], start: int, end: int) -> list[_Shortcut]
     return chains
 
 
+def _leadless_members(steps: list[Step], kinds: dict[str, list[tuple[int, int]]], modules: Mapping[str, Any]
+                      ) -> dict[tuple[int, int], str]:
+    """Spans that compute another kind's blocks without the activation those open with (applied to the block's
+    input, which the shortcut reads as it is): moved into that kind (``kinds`` is updated), each with the kind's
+    key. Xception's first entry-flow block follows the stem's relu, so Keras leaves its own out."""
+    found: dict[tuple[int, int], str] = {}
+    for key, members in list(kinds.items()):
+        stripped = {_stripped_key(steps, member, modules) for member in members}
+        if len(stripped) != 1 or None in stripped:
+            continue
+        target = stripped.pop()
+        for other, spans in list(kinds.items()):
+            if other != key and other == target and spans:
+                for span in spans:
+                    found[span] = key
+                members += spans
+                kinds[other] = []
+    return found
+
+
+def _stripped_key(steps: list[Step], member: tuple[int, int], modules: Mapping[str, Any]) -> str | None:
+    """The key of a span with its opening activation left out (its readers read the span's input instead); None
+    when the span does not open with an activation of its input that the input's other reader bypasses."""
+    start, end = member
+    first = steps[start]
+    value = first.value
+    if not (isinstance(first.target, Name) and isinstance(value, Call) and isinstance(value.func, Global) and
+            value.func.path in _FUNCTION_MODULES and len(value.args) == 1 and not value.kwargs and
+            isinstance(value.args[0], Name)):
+        return None
+    source = value.args[0].id
+    if not any(source in free_names(steps[i].value) for i in range(start + 1, end + 1)):
+        return None
+    body = [replace(steps[i], value=renamed(steps[i].value, first.target.id, source)) for i in range(start + 1, end + 1)]
+    return _body_key(body, modules)
+
+
 def _is_sum(expr: Expr) -> bool:
     return isinstance(expr, BinOp) and expr.op == "+"
 
@@ -217,10 +262,12 @@ def _without(steps: list[Step], segment: tuple[int, int], cut: _Shortcut) -> lis
 
 
 def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], str],
-                opening: set[tuple[int, int]]) -> list[list[tuple[int, int]]]:
+                opening: set[tuple[int, int]], alone: frozenset[tuple[int, int]] = frozenset()
+                ) -> list[list[tuple[int, int]]]:
     """Adjacent blocks of one kind form a stage, a new one at each block that holds its optional part (ResNet's
     projection), unless every such block ends its chain of adjacent blocks (ResNetV2 downsamples in a stage's last
-    block): then it closes its stage; a kind that never repeats back to back joins the run after it."""
+    block): then it closes its stage; a kind that never repeats back to back joins the run after it, except the
+    blocks ``alone`` (a squeeze-excitation outside the blocks that hold one)."""
     chain_ends = {a for a, b in pairwise([*segments, (-1, -1)]) if a[1] + 1 != b[0]}
     if opening and opening <= chain_ends:
         opening = set()
@@ -239,7 +286,7 @@ def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], 
     for run in runs:
         previous = merged[-1] if merged else None
         if previous is not None and len(previous) == 1 and kind[previous[0]] in transition and \
-                previous[0][1] + 1 == run[0][0] and kind[run[0]] not in transition:
+                previous[0] not in alone and previous[0][1] + 1 == run[0][0] and kind[run[0]] not in transition:
             previous.extend(run)
         else:
             merged.append(list(run))
@@ -335,12 +382,18 @@ def _keywords(spec: Any, names: list[str]) -> dict[str, Any]:
 
 
 def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Mapping[str, Any],
-                 class_names: NameTable, cuts: Mapping[tuple[int, int], _Shortcut]
+                 class_names: NameTable, cuts: Mapping[tuple[int, int], _Shortcut],
+                 leadless: Mapping[tuple[int, int], str] | None = None
                  ) -> tuple[BlockClass, dict[tuple[int, int], _Member]]:
     """One class for structurally equal spans; the arguments that differ between them are its parameters. The
     spans in ``cuts`` also hold a shortcut chain the others lack: it becomes ``self.downsample``, built when the
     ``downsample`` flag is set (``nn.Identity()`` otherwise). When the chain's arguments are not the class's
-    parameters or constants, those spans become a class of their own."""
+    parameters or constants, those spans become a class of their own. The spans in ``leadless`` lack the
+    activation the others open with (Xception's first block follows the stem's relu): it becomes ``self.act``,
+    ``nn.ReLU()`` unless ``start_with_relu=False``, as timm's Xception blocks."""
+    leadless = {m: attr for m, attr in (leadless or {}).items() if m in members}
+    if len(leadless) == len(members):
+        leadless = {}
     calls = [_main_calls(steps, m, cuts.get(m)) for m in members]
     slots, keyword_names = _slots([[modules[a] for a in member_calls] for member_calls in calls])
     slot_parameter = _parameters(slots, [modules[a] for a in calls[0]])
@@ -349,12 +402,12 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
         placed: dict[tuple[int, int], _Member] = {}
         for group in ([m for m in members if m not in cuts], [m for m in members if m in cuts]):
             if len(group) >= 2:
-                placed.update(_block_class(steps, group, modules, class_names, {})[1])
+                placed.update(_block_class(steps, group, modules, class_names, {}, leadless)[1])
         assert placed, "a merge is tried only with plain blocks present"
         return next(iter(placed.values())).block, placed
     inner = _inner_names([modules[attr].constructor for attr in calls[0]])
     block_modules = _module_rows([modules[a] for a in calls[0]], inner, slot_parameter, keyword_names)
-    reference = next(index for index, member in enumerate(members) if member not in cuts)
+    reference = next(index for index, member in enumerate(members) if member not in cuts and member not in leadless)
     start, end = members[reference]
     mapping = {attr: (name,) for attr, name in zip(calls[reference], inner, strict=True)}
     body = [replace(steps[i], value=through_paths(steps[i].value, mapping), nested_call=None)
@@ -379,6 +432,18 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
                 chain = chain_calls[member]
                 chain_paths[member] = [(flat, (attr,) if len(chain) == 1 else (attr, j)) for j, flat in enumerate(chain)]
         body = _with_optional(body, source, attr)
+    if leadless:
+        activation = body[0].value
+        assert isinstance(activation, Call) and isinstance(activation.func, Global)
+        kind = _FUNCTION_MODULES[activation.func.path]
+        attr = free_attribute("act", set(inner) | {a for a, _, _ in optional})
+        flag = free_attribute(f"start_with_{kind.lower()}", set(parameters))
+        optional += ((attr, flag, ((Global(("nn", kind)), (), ()),)),)
+        parameters.append(flag)
+        defaults[flag] = Const(len(leadless) * 2 <= len(members))
+        for k, member in enumerate(members):
+            values[k][flag] = Const(member not in leadless)
+        body[0] = replace(body[0], value=Call(Attr(SELF, attr), activation.args))
     block = BlockClass(class_names.allocate_class(name), tuple(parameters), tuple(block_modules), tuple(body),
                        source, outputs[-1] if outputs else body[-1].bound[0], tuple(defaults.items()), optional)
     block, rename = _named_by_role(block, {flag for _, flag, _ in optional})  # and ordered as a signature
@@ -511,7 +576,8 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     1×1 first and last, a ``Bottleneck`` (``Projection…`` when its shortcut is a convolution too); a span that
     concatenates its input with what it computes a ``DenseLayer``; one that scales its input by a gate computed from
     its mean a ``SqueezeExcite``. Otherwise the Keras names' common prefix
-    (``block35_…`` → ``Block35``), else ``ResidualBlock`` or ``Block``."""
+    (``block35_…`` → ``Block35``), else ``ProjectionBlock`` (a residual whose shortcut is computed),
+    ``ResidualBlock`` or ``Block``."""
     text = "\n".join(ast.unparse(ast.fix_missing_locations(ast.Module([statement(step)], []))) for step in body)
     residual = any(_is_sum(step.value) for step in body)
     convs = [dict(kwargs) for _, ctor, _, kwargs in block_modules if ctor.path[-1].startswith("Conv")]
@@ -532,10 +598,29 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
         return "SqueezeExcite"
     if "torch.cat(" in text and first and f"[{first[0]}," in text.replace(" ", ""):
         return "DenseLayer"
-    prefix = _common_prefix([a for attrs in member_attrs for a in attrs])
+    named = [a for attrs in member_attrs for a in attrs if not _named_by_keras(a)]
+    prefix = _common_prefix(named)
     if len(prefix) >= 3:
         return prefix
+    sums = [step.value for step in body if isinstance(step.value, BinOp) and step.value.op == "+"]
+    if sums and first and Name(first[0]) not in (sums[-1].left, sums[-1].right):
+        return "ProjectionBlock"  # its sum adds no input as it is: a computed (projection) shortcut
     return "ResidualBlock" if residual else "Block"
+
+
+@functools.cache
+def _keras_default_names() -> frozenset[str]:
+    """What Keras names a layer it was given no name for (``Conv2D`` → ``conv2d``, ``BatchNormalization`` →
+    ``batch_normalization``, then ``_1``, ``_2``, ...), for every layer class of either Keras."""
+    catalog = keras_catalog()
+    classes = {name for major in ("keras3", "keras2") for name in catalog[major]["layers"]}
+    snake = (re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)).lower() for name in classes)
+    return frozenset(snake)
+
+
+def _named_by_keras(name: str) -> bool:
+    """Whether a (flat attribute) name is one Keras gave by itself: a session counter, not a part's name."""
+    return re.sub(r"_\d+$", "", name) in _keras_default_names()
 
 
 def _common_prefix(names: list[str]) -> str:
@@ -552,6 +637,16 @@ def _common_prefix(names: list[str]) -> str:
     return "_".join(w for w in shared if w)
 
 
+def _majority_prefix(names: list[str]) -> str:
+    """The common prefix of the names sharing the most frequent first word, when they are more than half: a block
+    whose shortcut layers kept Keras's counters (``conv2d_3``, ``batch_normalization_3``) is still ``block13``."""
+    firsts = [name.split("_")[0] for name in names]
+    word = max(dict.fromkeys(firsts), key=firsts.count, default="")
+    if firsts.count(word) * 2 <= len(names):
+        return _common_prefix(names)
+    return _common_prefix([name for name, first in zip(names, firsts, strict=True) if first == word])
+
+
 def _stage(attr: str, run: list[tuple[int, int]], kind_of: Mapping[tuple[int, int], _Member]) -> Stage:
     """Blocks in an ``nn.Sequential`` (paths ``stage1.0.conv1``), or one block alone (``block2a_se.conv1``)."""
     blocks, paths = [], []
@@ -564,10 +659,10 @@ def _stage(attr: str, run: list[tuple[int, int]], kind_of: Mapping[tuple[int, in
 
 # --------------------------------------------------------------------------- blocks without their sum
 
-_FUNCTION_MODULES = {("F", "relu"): "ReLU", ("F", "relu6"): "ReLU6", ("F", "silu"): "SiLU", ("F", "gelu"): "GELU",
-                     ("F", "hardswish"): "Hardswish", ("F", "hardsigmoid"): "Hardsigmoid", ("F", "elu"): "ELU",
-                     ("F", "selu"): "SELU", ("F", "mish"): "Mish", ("torch", "sigmoid"): "Sigmoid",
-                     ("torch", "tanh"): "Tanh"}
+_FUNCTION_MODULES: dict[tuple[str, ...], str] = {
+    ("F", "relu"): "ReLU", ("F", "relu6"): "ReLU6", ("F", "silu"): "SiLU", ("F", "gelu"): "GELU",
+    ("F", "hardswish"): "Hardswish", ("F", "hardsigmoid"): "Hardsigmoid", ("F", "elu"): "ELU", ("F", "selu"): "SELU",
+    ("F", "mish"): "Mish", ("torch", "sigmoid"): "Sigmoid", ("torch", "tanh"): "Tanh"}
 """Activations as the modules that compute them alike, for an optional part of a block (``nn.Sequential(conv, bn,
 nn.SiLU())``)."""
 
@@ -1199,6 +1294,54 @@ def _nested_excitation(block: BlockClass, placed: dict[tuple[int, int], _Member]
                                                                          *path[1:])) for flat, path in m.paths))
                     for member, m in placed.items()}
     return excitation, outer, moved_placed
+
+
+def _lone_excitations(steps: list[Step], kinds: Mapping[str, list[tuple[int, int]]],
+                      kind_of: Mapping[tuple[int, int], _Member], blocks: list[BlockClass],
+                      modules: Mapping[str, Any]) -> dict[tuple[int, int], _Member]:
+    """A squeeze-excitation the model computes once outside its blocks (MobileNetV3's first block) as an instance
+    of the ``SqueezeExcite`` class the blocks hold, where its steps and modules are that class's."""
+    names = {block.class_name: block for block in blocks}
+    known: dict[str, BlockClass] = {}  # structure of an excitation inside a placed block → its class
+    for (start, end), member in kind_of.items():
+        held = [names[row[1].path[0]] for row in member.block.modules if row[1].path[0] in names]
+        spans = [span for i in range(start, end + 1) if (span := _excitation_span(steps, i)) is not None]
+        if len(held) == 1 and len(spans) == 1 and (key := _body_key(steps[spans[0][0]:spans[0][1] + 1], modules)):
+            known.setdefault(key, held[0])
+    found: dict[tuple[int, int], _Member] = {}
+    for key, members in kinds.items():
+        lone = [m for m in members if not any(p[0] <= m[1] and m[0] <= p[1] for p in kind_of)]
+        if key not in known or len(lone) != 1 or _excitation_span(steps, lone[0][0]) != lone[0]:
+            continue
+        block, calls = known[key], _module_calls(steps, *lone[0])
+        arguments = _instance_arguments(block, [modules[a] for a in calls])
+        if arguments is not None:
+            paths = tuple((flat, (row[0],)) for flat, row in zip(calls, block.modules, strict=True))
+            found[lone[0]] = _Member(block, arguments, paths, False)
+    return found
+
+
+def _instance_arguments(block: BlockClass, specs: list[Any]) -> tuple[tuple[str, Expr], ...] | None:
+    """The keyword arguments that make ``block`` build exactly ``specs`` (its modules, in order); None when a
+    constant of the class differs or a parameter would need two values."""
+    if len(specs) != len(block.modules):
+        return None
+    values: dict[str, Expr] = {}
+    for (_attr, constructor, args, kwargs), spec in zip(block.modules, specs, strict=True):
+        wanted = {**_defaults(spec), **dict(kwargs)}
+        given = {**_defaults(spec), **dict(spec.kwargs)}
+        if constructor != spec.constructor or len(args) != len(spec.args) or set(wanted) != set(given):
+            return None
+        for mine, theirs in [*zip(args, spec.args, strict=True), *((wanted[k], given[k]) for k in wanted)]:
+            if isinstance(mine, Name):
+                if values.setdefault(mine.id, theirs) != theirs:
+                    return None
+            elif mine != theirs:
+                return None
+    defaults = dict(block.defaults)
+    if set(values) != set(block.parameters):
+        return None
+    return tuple((p, values[p]) for p in block.parameters if not (p in defaults and values[p] == defaults[p]))
 
 
 def _excitation_span(steps: list[Step], i: int) -> tuple[int, int] | None:

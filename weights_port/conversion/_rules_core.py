@@ -716,6 +716,8 @@ def _flatten(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if first:  # Keras moves axis 1 last before flattening
         x = em.to_layout(x, "keras")
         return [em.let(op.layer.name, x.ref.m("movedim", 1, -1).m("flatten", 1), x, shape=(x.shape[0], size))]
+    if x.channels_first and all(d == 1 for d in x.shape[1:-1]):  # (N, C, 1, 1): both orders are the channels
+        return [em.let(op.layer.name, x.ref.m("flatten", 1), x, shape=(x.shape[0], size), layout="keras")]
     if x.channels_first:
         if size is None:
             raise refuse(op.layer, f"flattens a tensor of unknown shape {x.shape}")
