@@ -94,13 +94,22 @@ def manifest_maps_every_key(conversion: Any, model: Any) -> None:
     """``manifest["state"]``: every state key names its Keras layer and the weight it holds (a layout change keeps
     the values: the same multiset), under the structured names (``stage1.1.conv1.weight``) as under the flat ones."""
     assert sorted(conversion.manifest["state"]) == sorted(conversion.state_dict)
-    variables = {layer.name: {f"vars/{i}": np.asarray(w) for i, w in enumerate(layer.get_weights())}
-                 for layer in model.layers}
+    layers = {layer.name: layer for layer in model.layers}
     for key, origin in conversion.manifest["state"].items():
         assert origin["keras_weights"] is not None and len(origin["keras_weights"]) == 1, (key, origin)
-        expected = variables[origin["keras_layer"]][origin["keras_weights"][0]]
+        expected = _keras_weight(layers[origin["keras_layer"]], origin["keras_weights"][0])
         np.testing.assert_array_equal(np.sort(conversion.state_dict[key], axis=None), np.sort(expected, axis=None),
                                       err_msg=key)
+
+
+def _keras_weight(layer: Any, path: str) -> np.ndarray:
+    """The weight a file path inside a layer names: ``vars/1`` is the layer's second variable, ``query_dense/vars/0``
+    the first of its sublayer held as ``_query_dense`` (as Keras 3's saving names its sublayers)."""
+    *owners, _, index = path.split("/")
+    owner = layer
+    for part in owners:
+        owner = getattr(owner, part, None) or getattr(owner, f"_{part}")
+    return np.asarray(owner.get_weights()[int(index)])
 
 
 def reloaded_exactly(model: Any, path: Path, dtypes: tuple[str, ...] = ("float32", "float64")) -> Any:

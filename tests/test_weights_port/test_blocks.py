@@ -238,7 +238,7 @@ def test_a_block_without_the_activation_its_kind_opens_with_joins_the_class(tmp_
     assert "ProjectionBlock(in_channels=4, width=6, start_with_relu=False)" in source
     assert "self.block13 = ProjectionBlock(" in source
     module = conversion.build()
-    assert len(module.stage1) == 3 and isinstance(module.stage1[0].act, torch.nn.Identity)
+    assert len(module.blocks) == 3 and isinstance(module.blocks[0].act, torch.nn.Identity)
     manifest_maps_every_key(conversion, model)
 
 
@@ -274,3 +274,29 @@ def test_a_block_class_is_named_by_the_layers_keras_did_not_name_itself(tmp_path
     model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
     source = converted_exactly(model, tmp_path / "block35.keras").source
     assert "class Block35(nn.Module)" in source and "*(Block35() for _ in range(3))" in source
+
+
+def test_a_transformer_layer_is_one_block_of_both_its_residuals(tmp_path: Path) -> None:
+    """A pre-norm transformer encoder: the attention's residual and the MLP's always follow each other, so each
+    layer is one class holding both (as torchvision's ``EncoderBlock``), the layers one ``nn.Sequential`` named
+    ``blocks`` (timm's name where a model has one stage); exact in float32 and float64."""
+    def encoder(x: Any, i: int, width: int) -> Any:
+        y = L.LayerNormalization(epsilon=1e-6, name=f"encoder_{i}_ln1")(x)
+        y = L.MultiHeadAttention(2, 4, name=f"encoder_{i}_mha")(y, y)
+        x = L.Add(name=f"encoder_{i}_add1")([x, L.Dropout(0.1)(y)])
+        y = L.Dense(width, activation="gelu", name=f"encoder_{i}_fc1")(L.LayerNormalization(epsilon=1e-6)(x))
+        return L.Add(name=f"encoder_{i}_add2")([x, L.Dense(8, name=f"encoder_{i}_fc2")(y)])
+
+    tokens = keras.Input((6,), dtype="int32")
+    x = L.Embedding(20, 8, name="embed")(tokens)
+    for i, width in enumerate((16, 16, 24)):
+        x = encoder(x, i, width)
+    model = keras.Model(tokens, L.Dense(3, name="classifier")(L.GlobalAveragePooling1D()(x)))
+    conversion = converted_exactly(model, tmp_path / "encoder.keras")
+    source = conversion.source
+    assert source.count("(nn.Module)") == 3 and "class Encoder(nn.Module)" in source  # attention, the layer, model
+    assert "self.blocks = nn.Sequential(" in source and source.count("Encoder(") == 4
+    layer = source.split("class Encoder(nn.Module)")[1].split("\nclass ")[0]
+    assert layer.count(" = x + y") + layer.count("return x + y") == 2 and "self.attn1 = MultiHeadAttention(" in layer
+    assert "blocks.2.fc1.weight" in conversion.build().state_dict()
+    manifest_maps_every_key(conversion, model)

@@ -46,7 +46,8 @@ __all__ = ["extract_stages"]
 
 _SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
                 "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
-                "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool"}
+                "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool",
+                "MultiHeadAttention": "attn"}
 _ARGUMENT_NAMES = {"Conv1d": ("in_channels", "out_channels"), "Conv2d": ("in_channels", "out_channels"),
                    "Conv3d": ("in_channels", "out_channels"), "Linear": ("in_features", "out_features"),
                    "BatchNorm1d": ("num_features",), "BatchNorm2d": ("num_features",),
@@ -65,6 +66,7 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     modules = {m.attr: m for m in ir.modules}
     keyed = {(start, end): key for start, end in _segments(ir, steps)
              if (key := _block_key(steps, start, end, modules)) is not None}
+    keyed = _paired(steps, keyed, modules)
     kinds: dict[str, list[tuple[int, int]]] = {}
     for segment, key in keyed.items():
         kinds.setdefault(key, []).append(segment)
@@ -104,15 +106,17 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     attributes_table = NameTable()
     attributes_table.reserve(*taken)
     stages: list[Stage] = []
-    for run in _stage_runs(sorted(kind_of), {segment: kind_of[segment].block.class_name for segment in kind_of},
-                           {segment for segment in kind_of if kind_of[segment].opens}, frozenset(lone)):
+    runs = _stage_runs(sorted(kind_of), {segment: kind_of[segment].block.class_name for segment in kind_of},
+                       {segment for segment in kind_of if kind_of[segment].opens}, frozenset(lone))
+    one_stage = sum(len(run) > 1 for run in runs) == 1  # a transformer's layers: ``self.blocks``, as timm's
+    for run in runs:
         if len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
             layers = [snake_identifier(steps[i].keras_layer) for i in range(run[0][0], run[0][1] + 1)
                       if steps[i].keras_layer]
             prefix = _majority_prefix([name for name in layers if not _named_by_keras(name)] or layers)
             hint = prefix if len(prefix) >= 3 else kind_of[run[0]].block.class_name
         else:
-            hint = f"stage{sum(not stage.single for stage in stages) + 1}"
+            hint = "blocks" if one_stage else f"stage{sum(not stage.single for stage in stages) + 1}"
         stages.append(_stage(attributes_table.allocate(hint, "block"), run, kind_of))
     rename_state(state, manifest, {flat: ".".join(str(p) for p in (stage.attr, *path))
                                     for stage in stages for flat, path in stage.paths})
@@ -127,6 +131,38 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
             else:  # a part of an optional branch (downsample.0): the branch is named by structure
                 attributes[inner[0]] = inner[0]
     return replace(ir, blocks=blocks, stages=stages)
+
+
+def _paired(steps: list[Step], keyed: dict[tuple[int, int], str], modules: Mapping[str, Any]
+            ) -> dict[tuple[int, int], str]:
+    """Two kinds that only ever occur as a pair, one right after the other (a transformer layer: the attention's
+    residual, then the MLP's), as one block of both, as torchvision's ``EncoderBlock`` holds both."""
+    after = {segment[1] + 1: segment for segment in keyed}
+    followers: dict[str, set[str | None]] = {}
+    leaders: dict[str, set[str | None]] = {}
+    for segment, key in keyed.items():
+        successor = next((other for other in keyed if other[0] == segment[1] + 1), None)
+        followers.setdefault(key, set()).add(keyed[successor] if successor else None)
+        leaders.setdefault(key, set()).add(keyed[after[segment[0]]] if segment[0] in after else None)
+    pairs = {first: second for first, found in followers.items() if len(found) == 1 and
+             (second := next(iter(found))) is not None and second != first and leaders[second] == {first} and
+             sum(key == first for key in keyed.values()) >= 2}
+    if not pairs:
+        return keyed
+    merged: dict[tuple[int, int], str] = {}
+    joined: set[tuple[int, int]] = set()
+    for segment, key in sorted(keyed.items()):
+        if segment in joined:
+            continue
+        if key in pairs:
+            successor = next(other for other in keyed if other[0] == segment[1] + 1)
+            both = (segment[0], successor[1])
+            if (joint := _block_key(steps, *both, modules)) is not None:
+                merged[both] = joint
+                joined.add(successor)
+                continue
+        merged[segment] = key
+    return merged
 
 
 @dataclass(frozen=True)

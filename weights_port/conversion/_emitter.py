@@ -100,10 +100,18 @@ class Emitter:
         for name, array in (state or {}).items():
             self.state[f"{attr}.{name}"] = array
             origin = self.origins.get(id(array))
-            self._state_origins[f"{attr}.{name}"] = {
-                "keras_layer": layer.name, "keras_weights": list(origin[1]) if origin and origin[0] is array else None}
+            held = list(origin[1]) if origin and origin[0] is array else self._holding(layer, array)
+            self._state_origins[f"{attr}.{name}"] = {"keras_layer": layer.name, "keras_weights": held}
         self.layer_map.setdefault(layer.name, []).append(attr)
         return spec.call
+
+    def _holding(self, layer: Layer, array: np.ndarray) -> list[str] | None:
+        """The one file weight of ``layer`` whose values ``array`` holds, rearranged (a rule that reshapes or
+        transposes a kernel itself: attention projections, normalisation scales); None where none or several do."""
+        values = np.sort(np.asarray(array), axis=None)
+        found = [key for key, weight in (self._named(layer) if self._named else {}).items()
+                 if weight.size == values.size and np.array_equal(np.sort(weight, axis=None), values)]
+        return found if len(found) == 1 else None
 
     def state_origin(self, key: str) -> dict[str, Any]:
         """The manifest's entry for state key ``key``: its Keras layer and, where a porter's rule made the tensor,

@@ -124,9 +124,12 @@ def _attend(op: Op, em: Emitter, heads: int, kv_heads: int, key_dim: int, value_
         settings["kv_heads"] = kv_heads
     if gated:
         settings["gate"] = True
-    module = em.module(layer, em.runtime("MultiHeadAttention"), int(q_kernel.shape[0]), int(k_kernel.shape[0]),
-                       int(v_kernel.shape[0]), heads, key_dim, value_dim, output_dim, scale, **settings,
-                       masked_fill=fill, state=state)
+    if fill != "dot_product":  # the helper's default
+        settings["masked_fill"] = fill
+    module = em.module(layer, em.runtime("MultiHeadAttention"), query_dim=int(q_kernel.shape[0]),
+                       key_input_dim=int(k_kernel.shape[0]), value_input_dim=int(v_kernel.shape[0]), num_heads=heads,
+                       key_dim=key_dim, value_dim=value_dim, output_dim=output_dim, scale=scale, **settings,
+                       state=state)
     mask = _attention_mask(op, em)
     kwargs: dict[str, Any] = {}
     if query.rank > 3:
