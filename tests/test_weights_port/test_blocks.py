@@ -255,7 +255,7 @@ def test_a_squeeze_excitation_outside_the_blocks_is_an_instance_of_their_class(t
     model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
     conversion = converted_exactly(model, tmp_path / "lone_se.keras")
     source = conversion.source
-    assert "self.stem_se = SqueezeExcite(in_channels=8)" in source and "x = self.stem_se(x)" in source, source
+    assert "self.stem_se = SqueezeExcite(in_channels=8)" in source and "x = self.stem_se(x)" in source
     assert "stem_se.conv1.weight" in conversion.build().state_dict()
     manifest_maps_every_key(conversion, model)
 
@@ -299,4 +299,25 @@ def test_a_transformer_layer_is_one_block_of_both_its_residuals(tmp_path: Path) 
     layer = source.split("class Encoder(nn.Module)")[1].split("\nclass ")[0]
     assert layer.count(" = x + y") + layer.count("return x + y") == 2 and "self.attn1 = MultiHeadAttention(" in layer
     assert "blocks.2.fc1.weight" in conversion.build().state_dict()
+    manifest_maps_every_key(conversion, model)
+
+
+def test_a_post_norm_transformer_layer_holds_the_norms_after_its_sums(tmp_path: Path) -> None:
+    """BERT's layers normalise after each residual sum (``LayerNorm(x + attention(x))``): each LayerNorm goes
+    with the sum it follows, so the layer is again one class, ending in its second norm."""
+    def layer(x: Any, i: int) -> Any:
+        y = L.MultiHeadAttention(2, 4, name=f"layer_{i}_attention")(x, x)
+        x = L.LayerNormalization(name=f"layer_{i}_attention_norm")(L.Add()([x, y]))
+        y = L.Dense(8, name=f"layer_{i}_ffn_out")(L.Dense(16, activation="gelu", name=f"layer_{i}_ffn_in")(x))
+        return L.LayerNormalization(name=f"layer_{i}_ffn_norm")(L.Add()([x, y]))
+
+    tokens = keras.Input((6,), dtype="int32")
+    x = L.LayerNormalization(name="embeddings_norm")(L.Embedding(20, 8, name="embed")(tokens))
+    for i in range(3):
+        x = layer(x, i)
+    model = keras.Model(tokens, L.Dense(2, name="classifier")(L.GlobalAveragePooling1D()(x)))
+    conversion = converted_exactly(model, tmp_path / "bert.keras")
+    source = conversion.source
+    assert "self.blocks = nn.Sequential(*(Layer() for _ in range(3)))" in source
+    assert "return self.norm2(x)" in source.split("class Layer(nn.Module)")[1].split("\nclass ")[0]
     manifest_maps_every_key(conversion, model)

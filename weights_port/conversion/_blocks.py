@@ -64,7 +64,7 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         return ir
     steps = submodule_steps(ir)
     modules = {m.attr: m for m in ir.modules}
-    keyed = {(start, end): key for start, end in _segments(ir, steps)
+    keyed = {(start, end): key for start, end in _with_trailing_norms(ir, steps, _segments(ir, steps), modules)
              if (key := _block_key(steps, start, end, modules)) is not None}
     keyed = _paired(steps, keyed, modules)
     kinds: dict[str, list[tuple[int, int]]] = {}
@@ -131,6 +131,38 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
             else:  # a part of an optional branch (downsample.0): the branch is named by structure
                 attributes[inner[0]] = inner[0]
     return replace(ir, blocks=blocks, stages=stages)
+
+
+
+
+def _with_trailing_norms(ir: ModelIR, steps: list[Step], spans: list[tuple[int, int]], modules: Mapping[str, Any]
+                         ) -> list[tuple[int, int]]:
+    """Each kind whose every span ends in a sum that a LayerNorm of it alone follows (a post-norm transformer's
+    ``LayerNorm(x + attention(x))``) with that normalisation inside. A BatchNorm after a sum is the next block's
+    pre-activation (ResNetV2), and a kind only some of whose spans are followed by one keeps its spans. A span of
+    two steps (``attention(x, x)``, then the sum) is a block only with its norm."""
+    live = live_after(ir, steps)
+    claimed = {i for start, end in spans for i in range(start, end + 1)}
+
+    def trailing(segment: tuple[int, int]) -> bool:
+        after = segment[1] + 1
+        if after >= len(steps) or after in claimed:
+            return False
+        step, value = steps[after], steps[after].value
+        return isinstance(value, Call) and isinstance(value.func, Attr) and value.func.value == SELF and \
+            value.func.name in modules and modules[value.func.name].constructor.path == ("nn", "LayerNorm") and \
+            _is_sum(steps[segment[1]].value) and \
+            value.args == (Name(steps[segment[1]].bound[0]),) and not value.kwargs and \
+            isinstance(step.target, Name) and live[after] == {step.target.id}
+
+    kinds: dict[str, list[tuple[int, int]]] = {}
+    for segment in spans:
+        if (key := _body_key(steps[segment[0]:segment[1] + 1], modules, fewest=1)) is not None:
+            kinds.setdefault(key, []).append(segment)
+    widened = {segment for members in kinds.values() if all(trailing(segment) for segment in members)
+               for segment in members}
+    return [(start, end + 1) if (start, end) in widened else (start, end) for start, end in spans
+            if (start, end) in widened or end - start >= 2]
 
 
 def _paired(steps: list[Step], keyed: dict[tuple[int, int], str], modules: Mapping[str, Any]
@@ -330,8 +362,9 @@ def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], 
 
 
 def _segments(ir: ModelIR, steps: list[Step]) -> list[tuple[int, int]]:
-    """(start, end) of each span between consecutive points where one value alone is live, spans of more than one
-    step (a chain of single steps has a cut after every step)."""
+    """(start, end) of each span between consecutive points where one value alone is live that forks, two steps or
+    more (a chain of single steps has a cut after every step; ``_with_trailing_norms`` keeps two-step spans only
+    with the norm that follows them)."""
     live = live_after(ir, steps)
     cuts = [-1] + [i for i, step in enumerate(steps)
                    if isinstance(step.target, Name) and live[i] == {step.target.id}]
@@ -349,7 +382,7 @@ def _segments(ir: ModelIR, steps: list[Step]) -> list[tuple[int, int]]:
         else:
             merged.append((start, end))
             absorbed = False
-    return [(start, end) for start, end in merged if end - start >= 2 and _branches(steps, start, end)]
+    return [(start, end) for start, end in merged if end - start >= 1 and _branches(steps, start, end)]
 
 
 def _branches(steps: list[Step], start: int, end: int) -> bool:
@@ -370,11 +403,11 @@ def _block_key(steps: list[Step], start: int, end: int, modules: Mapping[str, An
     return _body_key(steps[start:end + 1], modules)
 
 
-def _body_key(body: list[Step], modules: Mapping[str, Any]) -> str | None:
+def _body_key(body: list[Step], modules: Mapping[str, Any], fewest: int = 2) -> str | None:
     """Steps with locals and module attributes renamed by order of appearance, and the kind, argument count and
-    keyword names of each module; None when they call fewer than two modules."""
+    keyword names of each module; None when they call fewer than ``fewest`` modules."""
     calls = list(dict.fromkeys(attr for step in body for attr in ordered_calls(step.value)))
-    if len(calls) < 2:
+    if len(calls) < fewest:
         return None
     order: dict[str, str] = {}
     renamed = {attr: f"m{k}" for k, attr in enumerate(calls)}
