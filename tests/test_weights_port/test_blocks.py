@@ -87,6 +87,7 @@ def test_a_converted_resnet50_reads_like_torchvision_and_its_head_trains(tmp_pat
     source = conversion.source
     assert len(source.splitlines()) <= 120 and source.count("(nn.Module)") == 2
     assert "if stride != 1 or in_channels != out_channels" in source and "downsample=" not in source
+    assert "Bottleneck: the Keras model's conv2_block1 to conv5_block3 (16 instances)." in source
     assert "*(Bottleneck(in_channels=1024, width=256, out_channels=1024) for _ in range(5))" in source
     module = conversion.build()
     assert sum(type(m).__name__ == "Bottleneck" for m in module.modules()) == 16

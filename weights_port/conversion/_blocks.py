@@ -111,9 +111,7 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     one_stage = sum(len(run) > 1 for run in runs) == 1  # a transformer's layers: ``self.blocks``, as timm's
     for run in runs:
         if len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
-            layers = [snake_identifier(steps[i].keras_layer) for i in range(run[0][0], run[0][1] + 1)
-                      if steps[i].keras_layer]
-            prefix = _majority_prefix([name for name in layers if not _named_by_keras(name)] or layers)
+            prefix = _span_name(steps, run[0])
             hint = prefix if len(prefix) >= 3 else kind_of[run[0]].block.class_name
         else:
             hint = "blocks" if one_stage else f"stage{sum(not stage.single for stage in stages) + 1}"
@@ -130,7 +128,28 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
                 attributes[inner[0]] = attributes.get(flat, flat)
             else:  # a part of an optional branch (downsample.0): the branch is named by structure
                 attributes[inner[0]] = inner[0]
-    return replace(ir, blocks=blocks, stages=stages)
+    return replace(ir, blocks=[_documented(block, steps, kind_of) for block in blocks], stages=stages)
+
+
+def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
+    """What the Keras names call a span: the prefix most of its layers share, Keras's own counters left out."""
+    layers = [snake_identifier(steps[i].keras_layer) for i in range(segment[0], segment[1] + 1)
+              if steps[i].keras_layer]
+    return _majority_prefix([name for name in layers if not _named_by_keras(name)] or layers)
+
+
+def _documented(block: BlockClass, steps: list[Step], kind_of: Mapping[tuple[int, int], _Member]) -> BlockClass:
+    """The class with a docstring that says which Keras blocks its instances are (``conv2_block1`` to
+    ``conv5_block3``), when every instance is one of the model's own blocks (not held inside another)."""
+    members = sorted(segment for segment, member in kind_of.items() if member.block.class_name == block.class_name)
+    nested = any(len(member.block.modules) and any(row[1].path == (block.class_name,) for row in member.block.modules)
+                 for member in kind_of.values())
+    names = [_span_name(steps, segment) for segment in members]
+    if nested or not members or not all(names):
+        return block
+    where = names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}"
+    count = f"{len(names)} instance" + ("s" if len(names) > 1 else "")
+    return replace(block, doc=f"{block.class_name}: the Keras model's {where} ({count}).")
 
 
 

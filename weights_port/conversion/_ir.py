@@ -470,6 +470,8 @@ class BlockClass:
     residual: str = ""
     """The flag parameter under which ``forward``'s last step (the residual sum) runs (``if self.residual:``);
     empty when every instance adds."""
+    doc: str = ""
+    """Which of the model's blocks the instances are (Keras names, made printable when rendered)."""
     derived: tuple[tuple[str, Expr], ...] = ()
     """(flag, rule): a flag that is no parameter but follows from the others on every instance, as torchvision
     computes ``use_res_connect`` (``stride == 1 and in_channels == out_channels``)."""

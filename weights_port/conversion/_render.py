@@ -533,7 +533,8 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
         arguments, body, results = recycle_names([block.input], _assigns(list(block.steps)), [block.output])
         body = _returning(body, ast.Name(results[0], ast.Load()))
     forward = ast.FunctionDef("forward", _arguments(arguments), body, [], _tensor_annotation(), None)
-    doc = f"{block.class_name}: a block the Keras model repeats, one instance per repetition.\n"
+    doc = (printable(block.doc) if block.doc else f"{block.class_name}: a block the Keras model repeats, one instance "
+           "per repetition.") + "\n"
     return ast.ClassDef(block.class_name, [_expr(Global(("nn", "Module")))], [],
                         [ast.Expr(ast.Constant(doc)), init, forward], [])
 
