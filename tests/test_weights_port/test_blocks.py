@@ -322,3 +322,26 @@ def test_a_post_norm_transformer_layer_holds_the_norms_after_its_sums(tmp_path: 
     assert "self.blocks = nn.Sequential(*(Layer() for _ in range(3)))" in source
     assert "return self.norm2(x)" in source.split("class Layer(nn.Module)")[1].split("\nclass ")[0]
     manifest_maps_every_key(conversion, model)
+
+
+def test_chains_one_keras_prefix_names_are_blocks_where_they_repeat(tmp_path: Path) -> None:
+    """A U-Net: its double convolutions (``down0_conv1`` to ``down0_relu2``, ``dec1_…``) are chains, not residual
+    blocks, yet each is one Keras-named unit that repeats: one ``ConvBlock`` class, each instance an attribute
+    named after its prefix, the skips and up-convolutions in ``forward`` around them; exact."""
+    def double(x: Any, filters: int, name: str) -> Any:
+        for k in (1, 2):
+            x = L.Conv2D(filters, 3, padding="same", name=f"{name}_conv{k}")(x)
+            x = L.ReLU(name=f"{name}_relu{k}")(L.BatchNormalization(name=f"{name}_bn{k}")(x))
+        return x
+
+    image = keras.Input((16, 16, 3))
+    skip = double(image, 4, "down0")
+    x = double(L.MaxPooling2D(name="pool0")(skip), 8, "bottleneck")
+    x = L.Concatenate(name="concat0")([L.Conv2DTranspose(4, 2, strides=2, name="up0")(x), skip])
+    model = keras.Model(image, L.Conv2D(2, 1, name="mask")(double(x, 4, "dec0")))
+    conversion = converted_exactly(model, tmp_path / "unet.keras")
+    source = conversion.source
+    assert "class ConvBlock(nn.Module)" in source and "self.down0 = ConvBlock(in_channels=3, width=4)" in source
+    assert "x = self.down0(x)" in source and "self.dec0 = ConvBlock(in_channels=8, width=4)" in source
+    assert "dec0.conv2.weight" in conversion.build().state_dict()
+    manifest_maps_every_key(conversion, model)

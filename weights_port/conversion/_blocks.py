@@ -101,6 +101,13 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         kind_of.update(placed)
     lone = _lone_excitations(steps, kinds, kind_of, blocks, modules)
     kind_of.update(lone)
+    chains: dict[str, list[tuple[int, int]]] = {}
+    for span, key in _named_chains(ir, steps, list(kind_of), modules).items():
+        chains.setdefault(key, []).append(span)
+    for members in chains.values():
+        block, placed = _block_class(steps, members, modules, class_names, {})
+        blocks.append(block)
+        kind_of.update(placed)
     if not kind_of:
         return ir
     attributes_table = NameTable()
@@ -129,6 +136,42 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
             else:  # a part of an optional branch (downsample.0): the branch is named by structure
                 attributes[inner[0]] = inner[0]
     return replace(ir, blocks=[_documented(block, steps, kind_of) for block in blocks], stages=stages)
+
+
+def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]], modules: Mapping[str, Any]
+                  ) -> dict[tuple[int, int], str]:
+    """Chains outside the blocks found (``placed``) that one Keras name prefix covers (``down0_conv1`` to
+    ``down0_relu2``: one value flowing through modules the chain alone calls, two convolutions or more), where
+    the same structure occurs again under another prefix: blocks too (a U-Net's double convolution, a VGG
+    block). Keras's own counters (``conv2d_3``) name no chain."""
+    claimed = {i for start, end in placed for i in range(start, end + 1)}
+    reads: dict[str, int] = {}
+    for step in steps:
+        for name in free_names(step.value):
+            reads[name] = reads.get(name, 0) + 1
+    outputs = {port.value.name for port in ir.outputs}
+    names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
+
+    def links(i: int) -> bool:  # step i + 1 is the one reader of step i's value
+        target = steps[i].target
+        return i + 1 not in claimed and bool(names[i + 1]) and not _named_by_keras(names[i + 1]) and \
+            isinstance(target, Name) and reads.get(target.id) == 1 and target.id not in outputs and \
+            free_names(steps[i + 1].value) == [target.id]
+
+    chains: dict[tuple[int, int], str] = {}
+    start = 0
+    while start < len(steps):
+        end = start
+        if start not in claimed and names[start] and not _named_by_keras(names[start]):
+            while end + 1 < len(steps) and links(end) and _common_prefix(names[start:end + 2]):
+                end += 1
+        weighted = [a for i in range(start, end + 1) for a in ordered_calls(steps[i].value)
+                    if a in modules and modules[a].constructor.path[-1].startswith(("Conv", "Linear", "SeparableConv"))]
+        if len(weighted) >= 2 and (key := _block_key(steps, start, end, modules)) is not None:
+            chains[(start, end)] = key
+        start = end + 1
+    counts = {key: list(chains.values()).count(key) for key in chains.values()}
+    return {span: key for span, key in chains.items() if counts[key] >= 2}
 
 
 def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
@@ -693,6 +736,8 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     sums = [step.value for step in body if isinstance(step.value, BinOp) and step.value.op == "+"]
     if sums and first and Name(first[0]) not in (sums[-1].left, sums[-1].right):
         return "ProjectionBlock"  # its sum adds no input as it is: a computed (projection) shortcut
+    if not residual and len(convs) >= 2 and not any(len(free_names(step.value)) > 1 for step in body):
+        return "ConvBlock"  # a chain of convolutions (a U-Net's double convolution, a VGG block)
     return "ResidualBlock" if residual else "Block"
 
 
