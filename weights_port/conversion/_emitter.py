@@ -97,21 +97,18 @@ class Emitter:
                           tuple((k, lift(v)) for k, v in kwargs.items()), layer.name,
                           self.nested_call[1] if self.nested_call else "")
         self.modules.append(spec)
+        named: dict[str, np.ndarray] | None = None  # the layer's file weights, read once, where a rule made a tensor
         for name, array in (state or {}).items():
             self.state[f"{attr}.{name}"] = array
             origin = self.origins.get(id(array))
-            held = list(origin[1]) if origin and origin[0] is array else self._holding(layer, array)
+            if origin and origin[0] is array:
+                held: list[str] | None = list(origin[1])
+            else:
+                named = named if named is not None else (self._named(layer) if self._named else {})
+                held = _holding(named, array)
             self._state_origins[f"{attr}.{name}"] = {"keras_layer": layer.name, "keras_weights": held}
         self.layer_map.setdefault(layer.name, []).append(attr)
         return spec.call
-
-    def _holding(self, layer: Layer, array: np.ndarray) -> list[str] | None:
-        """The one file weight of ``layer`` whose values ``array`` holds, rearranged (a rule that reshapes or
-        transposes a kernel itself: attention projections, normalisation scales); None where none or several do."""
-        values = np.sort(np.asarray(array), axis=None)
-        found = [key for key, weight in (self._named(layer) if self._named else {}).items()
-                 if weight.size == values.size and np.array_equal(np.sort(weight, axis=None), values)]
-        return found if len(found) == 1 else None
 
     def state_origin(self, key: str) -> dict[str, Any]:
         """The manifest's entry for state key ``key``: its Keras layer and, where a porter's rule made the tensor,
@@ -213,3 +210,28 @@ class Emitter:
 
 def refuse(layer: Layer, why: str, fix: str = "") -> UnsupportedLayerError:
     return UnsupportedLayerError(f"{layer.describe()}: {why}" + (f"; {fix}" if fix else ""))
+
+
+_SORTED_AT_MOST = 1 << 20
+"""Larger tensors are matched by their extremes and sum alone (sorting a 16M-value projection per candidate
+would cost seconds per layer)."""
+
+
+def _holding(weights: Mapping[str, np.ndarray], array: np.ndarray) -> list[str] | None:
+    """The one file weight whose values ``array`` holds, rearranged (a rule that reshapes or transposes a kernel
+    itself: attention projections, normalisation scales); None where none or several do. Extremes are exact under
+    any rearrangement and the sum nearly so; the multiset itself is compared where the tensor is not large."""
+    values = np.asarray(array)
+    if values.size == 0 or values.dtype.kind not in "fiu":
+        return None
+    low, high, total = values.min(), values.max(), float(values.sum(dtype=np.float64))
+
+    def same(weight: np.ndarray) -> bool:
+        if weight.size != values.size or weight.dtype.kind not in "fiu" or weight.min() != low or weight.max() != high:
+            return False
+        if not np.isclose(float(weight.sum(dtype=np.float64)), total, rtol=1e-6, atol=1e-9 * values.size):
+            return False
+        return values.size > _SORTED_AT_MOST or np.array_equal(np.sort(weight, axis=None), np.sort(values, axis=None))
+
+    found = [key for key, weight in weights.items() if same(np.asarray(weight))]
+    return found if len(found) == 1 else None
