@@ -345,3 +345,19 @@ def test_chains_one_keras_prefix_names_are_blocks_where_they_repeat(tmp_path: Pa
     assert "x = self.down0(x)" in source and "self.dec0 = ConvBlock(in_channels=8, width=4)" in source
     assert "dec0.conv2.weight" in conversion.build().state_dict()
     manifest_maps_every_key(conversion, model)
+
+
+def test_a_vgg_block_is_a_chain_block_even_where_each_convolution_carries_its_relu(tmp_path: Path) -> None:
+    """VGG's blocks (``block1_conv1``, ``block1_conv2``, ``block1_pool``): a convolution with its own relu binds one
+    local twice, which does not make its value read twice; blocks of two and of three convolutions are two classes,
+    adjacent ones in stages."""
+    image = keras.Input((16, 16, 3))
+    x = image
+    for block, (convs, filters) in enumerate([(2, 4), (2, 6), (3, 8), (3, 8)], start=1):
+        for k in range(1, convs + 1):
+            x = L.Conv2D(filters, 3, padding="same", activation="relu", name=f"block{block}_conv{k}")(x)
+        x = L.MaxPooling2D(name=f"block{block}_pool")(x)
+    model = keras.Model(image, L.Dense(3, name="predictions")(L.Flatten(name="flatten")(x)))
+    source = converted_exactly(model, tmp_path / "vgg.keras").source
+    assert "class ConvBlock(nn.Module)" in source and "class ConvBlock_2(nn.Module)" in source
+    assert "self.stage2 = nn.Sequential(ConvBlock_2(in_channels=6), ConvBlock_2(in_channels=8))" in source

@@ -145,18 +145,22 @@ def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]],
     the same structure occurs again under another prefix: blocks too (a U-Net's double convolution, a VGG
     block). Keras's own counters (``conv2d_3``) name no chain."""
     claimed = {i for start, end in placed for i in range(start, end + 1)}
-    reads: dict[str, int] = {}
-    for step in steps:
-        for name in free_names(step.value):
-            reads[name] = reads.get(name, 0) + 1
     outputs = {port.value.name for port in ir.outputs}
     names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
+
+    def readers(i: int, name: str) -> int:  # steps that read the value step i binds, until it is bound again
+        count = 0
+        for step in steps[i + 1:]:
+            count += name in free_names(step.value)
+            if name in step.bound:
+                return count
+        return count + (name in outputs)
 
     def links(i: int) -> bool:  # step i + 1 is the one reader of step i's value
         target = steps[i].target
         return i + 1 not in claimed and bool(names[i + 1]) and not _named_by_keras(names[i + 1]) and \
-            isinstance(target, Name) and reads.get(target.id) == 1 and target.id not in outputs and \
-            free_names(steps[i + 1].value) == [target.id]
+            isinstance(target, Name) and free_names(steps[i + 1].value) == [target.id] and \
+            readers(i, target.id) == 1
 
     chains: dict[tuple[int, int], str] = {}
     start = 0
