@@ -493,12 +493,14 @@ def test_the_manifest_names_the_weight_a_rearranged_tensor_holds() -> None:
     """A rule that reshapes a kernel itself (attention projections) leaves no porter's record: the manifest finds the
     one file weight with the same values (extremes and sum, and the multiset where the tensor is not large), and
     names none where two weights hold the same values or none does."""
-    from weights_port.conversion._emitter import _holding
+    from weights_port.conversion._emitter import _holding, _Weight
 
     rng = np.random.default_rng(0)
     kernel, bias = rng.normal(size=(8, 2, 4)), rng.normal(size=8)
-    assert _holding({"query/vars/0": kernel, "query/vars/1": bias}, kernel.reshape(8, -1).T) == ["query/vars/0"]
-    assert _holding({"vars/0": kernel, "vars/1": bias}, kernel.reshape(8, -1).T * 2) is None
-    assert _holding({"vars/0": np.ones(3), "vars/1": np.ones(3)}, np.ones(3)) is None
+    projection = [_Weight("query/vars/0", kernel), _Weight("query/vars/1", bias)]
+    assert _holding(projection, kernel.reshape(8, -1).T) == ["query/vars/0"]
+    assert _holding(projection, kernel.reshape(8, -1).T * 2) is None
+    assert _holding([_Weight("vars/0", np.ones(3)), _Weight("vars/1", np.ones(3))], np.ones(3)) is None
     large = rng.normal(size=(1100, 1000))
-    assert _holding({"vars/0": rng.normal(size=(1100, 1000)), "vars/1": large}, large.T.copy()) == ["vars/1"]
+    assert _holding([_Weight("vars/0", rng.normal(size=(1100, 1000))), _Weight("vars/1", large)], large.T.copy()) \
+        == ["vars/1"]

@@ -12,10 +12,11 @@ import ast
 import functools
 import re
 from bisect import bisect_left, bisect_right
+from collections import Counter
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, replace
 from itertools import pairwise
-from typing import Any
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -48,6 +49,8 @@ _SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm
                 "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
                 "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool",
                 "MultiHeadAttention": "attn"}
+_WEIGHTED = ("Conv", "Linear", "SeparableConv")
+"""Module kinds that map one width to another (their first argument is an input width)."""
 _ARGUMENT_NAMES = {"Conv1d": ("in_channels", "out_channels"), "Conv2d": ("in_channels", "out_channels"),
                    "Conv3d": ("in_channels", "out_channels"), "Linear": ("in_features", "out_features"),
                    "BatchNorm1d": ("num_features",), "BatchNorm2d": ("num_features",),
@@ -145,22 +148,13 @@ def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]],
     the same structure occurs again under another prefix: blocks too (a U-Net's double convolution, a VGG
     block). Keras's own counters (``conv2d_3``) name no chain."""
     claimed = {i for start, end in placed for i in range(start, end + 1)}
-    outputs = {port.value.name for port in ir.outputs}
     names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
-
-    def readers(i: int, name: str) -> int:  # steps that read the value step i binds, until it is bound again
-        count = 0
-        for step in steps[i + 1:]:
-            count += name in free_names(step.value)
-            if name in step.bound:
-                return count
-        return count + (name in outputs)
+    readers = _readers(ir, steps)
 
     def links(i: int) -> bool:  # step i + 1 is the one reader of step i's value
         target = steps[i].target
         return i + 1 not in claimed and bool(names[i + 1]) and not _named_by_keras(names[i + 1]) and \
-            isinstance(target, Name) and free_names(steps[i + 1].value) == [target.id] and \
-            readers(i, target.id) == 1
+            isinstance(target, Name) and free_names(steps[i + 1].value) == [target.id] and readers[i] == 1
 
     chains: dict[tuple[int, int], str] = {}
     start = 0
@@ -170,12 +164,29 @@ def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]],
             while end + 1 < len(steps) and links(end) and _common_prefix(names[start:end + 2]):
                 end += 1
         weighted = [a for i in range(start, end + 1) for a in ordered_calls(steps[i].value)
-                    if a in modules and modules[a].constructor.path[-1].startswith(("Conv", "Linear", "SeparableConv"))]
+                    if a in modules and modules[a].constructor.path[-1].startswith(_WEIGHTED)]
         if len(weighted) >= 2 and (key := _block_key(steps, start, end, modules)) is not None:
             chains[(start, end)] = key
         start = end + 1
-    counts = {key: list(chains.values()).count(key) for key in chains.values()}
+    counts = Counter(chains.values())
     return {span: key for span, key in chains.items() if counts[key] >= 2}
+
+
+def _readers(ir: ModelIR, steps: list[Step]) -> list[int]:
+    """For each step, how many steps read the value it binds before the name is bound again (a layer with its
+    own activation binds one local twice), the model's outputs counted as a reader."""
+    count = [0] * len(steps)
+    binding: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        for name in set(free_names(step.value)):
+            if name in binding:
+                count[binding[name]] += 1
+        for name in step.bound:
+            binding[name] = index
+    for port in ir.outputs:
+        if port.value.name in binding:
+            count[binding[port.value.name]] += 1
+    return count
 
 
 def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
@@ -189,16 +200,13 @@ def _documented(block: BlockClass, steps: list[Step], kind_of: Mapping[tuple[int
     """The class with a docstring that says which Keras blocks its instances are (``conv2_block1`` to
     ``conv5_block3``), when every instance is one of the model's own blocks (not held inside another)."""
     members = sorted(segment for segment, member in kind_of.items() if member.block.class_name == block.class_name)
-    nested = any(len(member.block.modules) and any(row[1].path == (block.class_name,) for row in member.block.modules)
-                 for member in kind_of.values())
+    nested = any(row[1].path == (block.class_name,) for member in kind_of.values() for row in member.block.modules)
     names = [_span_name(steps, segment) for segment in members]
     if nested or not members or not all(names):
         return block
     where = names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}"
     count = f"{len(names)} instance" + ("s" if len(names) > 1 else "")
     return replace(block, doc=f"{block.class_name}: the Keras model's {where} ({count}).")
-
-
 
 
 def _with_trailing_norms(ir: ModelIR, steps: list[Step], spans: list[tuple[int, int]], modules: Mapping[str, Any]
@@ -235,13 +243,14 @@ def _paired(steps: list[Step], keyed: dict[tuple[int, int], str], modules: Mappi
             ) -> dict[tuple[int, int], str]:
     """Two kinds that only ever occur as a pair, one right after the other (a transformer layer: the attention's
     residual, then the MLP's), as one block of both, as torchvision's ``EncoderBlock`` holds both."""
-    after = {segment[1] + 1: segment for segment in keyed}
+    ending_before = {segment[1] + 1: segment for segment in keyed}  # the segment that ends just before a step
+    starting_at = {segment[0]: segment for segment in keyed}
     followers: dict[str, set[str | None]] = {}
     leaders: dict[str, set[str | None]] = {}
     for segment, key in keyed.items():
-        successor = next((other for other in keyed if other[0] == segment[1] + 1), None)
+        successor, predecessor = starting_at.get(segment[1] + 1), ending_before.get(segment[0])
         followers.setdefault(key, set()).add(keyed[successor] if successor else None)
-        leaders.setdefault(key, set()).add(keyed[after[segment[0]]] if segment[0] in after else None)
+        leaders.setdefault(key, set()).add(keyed[predecessor] if predecessor else None)
     pairs = {first: second for first, found in followers.items() if len(found) == 1 and
              (second := next(iter(found))) is not None and second != first and leaders[second] == {first} and
              sum(key == first for key in keyed.values()) >= 2}
@@ -253,7 +262,7 @@ def _paired(steps: list[Step], keyed: dict[tuple[int, int], str], modules: Mappi
         if segment in joined:
             continue
         if key in pairs:
-            successor = next(other for other in keyed if other[0] == segment[1] + 1)
+            successor = starting_at[segment[1] + 1]
             both = (segment[0], successor[1])
             if (joint := _block_key(steps, *both, modules)) is not None:
                 merged[both] = joint
@@ -342,22 +351,18 @@ def _shortcut_chains(steps: list[Step], start: int, end: int) -> list[_Shortcut]
 
 
 def _leadless_members(steps: list[Step], kinds: dict[str, list[tuple[int, int]]], modules: Mapping[str, Any]
-                      ) -> dict[tuple[int, int], str]:
+                      ) -> set[tuple[int, int]]:
     """Spans that compute another kind's blocks without the activation those open with (applied to the block's
-    input, which the shortcut reads as it is): moved into that kind (``kinds`` is updated), each with the kind's
-    key. Xception's first entry-flow block follows the stem's relu, so Keras leaves its own out."""
-    found: dict[tuple[int, int], str] = {}
+    input, which the shortcut reads as it is): moved into that kind (``kinds`` is updated). Xception's first
+    entry-flow block follows the stem's relu, so Keras leaves its own out."""
+    found: set[tuple[int, int]] = set()
     for key, members in list(kinds.items()):
         stripped = {_stripped_key(steps, member, modules) for member in members}
-        if len(stripped) != 1 or None in stripped:
-            continue
-        target = stripped.pop()
-        for other, spans in list(kinds.items()):
-            if other != key and other == target and spans:
-                for span in spans:
-                    found[span] = key
-                members += spans
-                kinds[other] = []
+        target = stripped.pop() if len(stripped) == 1 else None
+        if target is not None and target != key and kinds.get(target):
+            found.update(kinds[target])
+            members += kinds[target]
+            kinds[target] = []
     return found
 
 
@@ -378,7 +383,7 @@ def _stripped_key(steps: list[Step], member: tuple[int, int], modules: Mapping[s
     return _body_key(body, modules)
 
 
-def _is_sum(expr: Expr) -> bool:
+def _is_sum(expr: Expr) -> TypeGuard[BinOp]:
     return isinstance(expr, BinOp) and expr.op == "+"
 
 
@@ -518,7 +523,7 @@ def _keywords(spec: Any, names: list[str]) -> dict[str, Any]:
 
 def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Mapping[str, Any],
                  class_names: NameTable, cuts: Mapping[tuple[int, int], _Shortcut],
-                 leadless: Mapping[tuple[int, int], str] | None = None
+                 leadless: set[tuple[int, int]] | None = None
                  ) -> tuple[BlockClass, dict[tuple[int, int], _Member]]:
     """One class for structurally equal spans; the arguments that differ between them are its parameters. The
     spans in ``cuts`` also hold a shortcut chain the others lack: it becomes ``self.downsample``, built when the
@@ -526,9 +531,9 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
     parameters or constants, those spans become a class of their own. The spans in ``leadless`` lack the
     activation the others open with (Xception's first block follows the stem's relu): it becomes ``self.act``,
     ``nn.ReLU()`` unless ``start_with_relu=False``, as timm's Xception blocks."""
-    leadless = {m: attr for m, attr in (leadless or {}).items() if m in members}
+    leadless = {m for m in leadless or set() if m in members}
     if len(leadless) == len(members):
-        leadless = {}
+        leadless = set()
     calls = [_main_calls(steps, m, cuts.get(m)) for m in members]
     slots, keyword_names = _slots([[modules[a] for a in member_calls] for member_calls in calls])
     slot_parameter = _parameters(slots, [modules[a] for a in calls[0]])
@@ -583,13 +588,12 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
                        source, outputs[-1] if outputs else body[-1].bound[0], tuple(defaults.items()), optional)
     block, rename = _named_by_role(block, {flag for _, flag, _ in optional})  # and ordered as a signature
     original = {rename.get(p, p): p for p in parameters}
-    block = _derived_flags(block, [{p: values[k][original[p]] for p in block.parameters} for k in range(len(members))])
+    instances = [{p: values[k][original[p]] for p in block.parameters} for k in range(len(members))]
+    block = _derived_flags(block, instances)
     placed = {}
     for k, member in enumerate(members):
-        arguments = tuple((p, values[k][original[p]]) for p in block.parameters
-                          if not (original[p] in defaults and values[k][original[p]] == defaults[original[p]]))
         paths = [(flat, (name_,)) for flat, name_ in zip(calls[k], inner, strict=True)] + chain_paths.get(member, [])
-        placed[member] = _Member(block, arguments, tuple(paths), member in cuts)
+        placed[member] = _Member(block, _given(block, instances[k]), tuple(paths), member in cuts)
     return block, placed
 
 
@@ -652,7 +656,7 @@ def _parameters(slots: Mapping[tuple[int, str], list[Any]], specs: list[Any]) ->
     parameters: dict[tuple[Any, ...], str] = {}
     slot_parameter: dict[tuple[int, str], str] = {}
     read_as_input = {tuple(values) for (position, slot), values in slots.items() if position > 0 and slot == "0"
-                     and specs[position].constructor.path[-1].startswith(("Conv", "Linear", "SeparableConv"))}
+                     and specs[position].constructor.path[-1].startswith(_WEIGHTED)}
     for (position, slot), values in slots.items():
         if len(set(values)) == 1:
             continue
@@ -737,7 +741,7 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     prefix = _common_prefix(named)
     if len(prefix) >= 3:
         return prefix
-    sums = [step.value for step in body if isinstance(step.value, BinOp) and step.value.op == "+"]
+    sums = [step.value for step in body if _is_sum(step.value)]
     if sums and first and Name(first[0]) not in (sums[-1].left, sums[-1].right):
         return "ProjectionBlock"  # its sum adds no input as it is: a computed (projection) shortcut
     if not residual and len(convs) >= 2 and not any(len(free_names(step.value)) > 1 for step in body):
@@ -1097,11 +1101,11 @@ def _optional_block_class(steps: list[Step], members: list[tuple[int, int]],
                        tuple((g.attr, g.flag, g.parts) for g in groups), residual)
     block, rename = _named_by_role(block, {g.flag for g in groups} | {residual})  # and ordered as a signature
     original = {rename.get(p, p): p for p in parameters}
-    block = _derived_flags(block, [{p: values[k][original[p]] for p in block.parameters} for k in range(len(everyone))])
+    instances = [{p: values[k][original[p]] for p in block.parameters} for k in range(len(everyone))]
+    block = _derived_flags(block, instances)
     placed = {}
     for k, (member, _window, is_residual) in enumerate(everyone):
-        arguments = tuple((p, values[k][original[p]]) for p in block.parameters
-                          if not (original[p] in defaults and values[k][original[p]] == defaults[original[p]]))
+        arguments = _given(block, instances[k])
         paths: list[tuple[str, tuple[str | int, ...]]] = [(flat, (attr,)) for flat, attr in zip(calls[k], inner,
                                                                                                strict=True)]
         for group in groups:
@@ -1349,7 +1353,7 @@ def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[
         for i, arg in enumerate(args):
             if isinstance(arg, Name):
                 first.setdefault(arg.id, (len(first), kind, str(i)))
-                if i == 0 and r > 0 and kind.startswith(("Conv", "Linear", "SeparableConv")):
+                if i == 0 and r > 0 and kind.startswith(_WEIGHTED):
                     read_as_input.add(arg.id)
         for key, value in kwargs:
             if isinstance(value, Name):
@@ -1475,9 +1479,14 @@ def _instance_arguments(block: BlockClass, specs: list[Any]) -> tuple[tuple[str,
                     return None
             elif mine != theirs:
                 return None
-    defaults = dict(block.defaults)
     if set(values) != set(block.parameters):
         return None
+    return _given(block, values)
+
+
+def _given(block: BlockClass, values: Mapping[str, Expr]) -> tuple[tuple[str, Expr], ...]:
+    """An instance's keyword arguments from its value of every parameter: those it does not leave at the default."""
+    defaults = dict(block.defaults)
     return tuple((p, values[p]) for p in block.parameters if not (p in defaults and values[p] == defaults[p]))
 
 

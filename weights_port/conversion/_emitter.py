@@ -97,15 +97,16 @@ class Emitter:
                           tuple((k, lift(v)) for k, v in kwargs.items()), layer.name,
                           self.nested_call[1] if self.nested_call else "")
         self.modules.append(spec)
-        named: dict[str, np.ndarray] | None = None  # the layer's file weights, read once, where a rule made a tensor
+        weights: list[_Weight] | None = None  # the layer's file weights, read once, where a rule made a tensor
         for name, array in (state or {}).items():
             self.state[f"{attr}.{name}"] = array
             origin = self.origins.get(id(array))
             if origin and origin[0] is array:
                 held: list[str] | None = list(origin[1])
             else:
-                named = named if named is not None else (self._named(layer) if self._named else {})
-                held = _holding(named, array)
+                if weights is None:
+                    weights = [_Weight(key, np.asarray(w)) for key, w in (self._named(layer) if self._named else {}).items()]
+                held = _holding(weights, array)
             self._state_origins[f"{attr}.{name}"] = {"keras_layer": layer.name, "keras_weights": held}
         self.layer_map.setdefault(layer.name, []).append(attr)
         return spec.call
@@ -217,21 +218,28 @@ _SORTED_AT_MOST = 1 << 20
 would cost seconds per layer)."""
 
 
-def _holding(weights: Mapping[str, np.ndarray], array: np.ndarray) -> list[str] | None:
+class _Weight:
+    """A file weight and its fingerprint under any rearrangement (size, extremes, sum), computed once."""
+
+    def __init__(self, key: str, values: np.ndarray) -> None:
+        self.key, self.values = key, values
+        numeric = values.size > 0 and values.dtype.kind in "fiu"
+        self.fingerprint = (values.size, values.min(), values.max(), float(values.sum(dtype=np.float64))) \
+            if numeric else None
+
+    def held_by(self, other: _Weight) -> bool:
+        """Whether ``other`` holds these values, rearranged; the multiset itself is compared below 1M values."""
+        if self.fingerprint is None or other.fingerprint is None or self.fingerprint[:3] != other.fingerprint[:3] or \
+                not np.isclose(self.fingerprint[3], other.fingerprint[3], rtol=1e-6, atol=1e-9 * self.values.size):
+            return False
+        return self.values.size > _SORTED_AT_MOST or \
+            np.array_equal(np.sort(self.values, axis=None), np.sort(other.values, axis=None))
+
+
+def _holding(weights: list[_Weight], array: np.ndarray) -> list[str] | None:
     """The one file weight whose values ``array`` holds, rearranged (a rule that reshapes or transposes a kernel
     itself: attention projections, normalisation scales); None where none or several do. Extremes are exact under
-    any rearrangement and the sum nearly so; the multiset itself is compared where the tensor is not large."""
-    values = np.asarray(array)
-    if values.size == 0 or values.dtype.kind not in "fiu":
-        return None
-    low, high, total = values.min(), values.max(), float(values.sum(dtype=np.float64))
-
-    def same(weight: np.ndarray) -> bool:
-        if weight.size != values.size or weight.dtype.kind not in "fiu" or weight.min() != low or weight.max() != high:
-            return False
-        if not np.isclose(float(weight.sum(dtype=np.float64)), total, rtol=1e-6, atol=1e-9 * values.size):
-            return False
-        return values.size > _SORTED_AT_MOST or np.array_equal(np.sort(weight, axis=None), np.sort(values, axis=None))
-
-    found = [key for key, weight in weights.items() if same(np.asarray(weight))]
+    any rearrangement and the sum nearly so."""
+    made = _Weight("", np.asarray(array))
+    found = [weight.key for weight in weights if weight.held_by(made)]
     return found if len(found) == 1 else None
