@@ -14,8 +14,8 @@ from keras import layers as L
 from porting import converted_exactly, manifest_maps_every_key
 
 import weights_port
-from weights_port.conversion._blocks import _derived_flags
-from weights_port.conversion._ir import BlockClass, BoolOp, Compare, Const, Expr, Name
+from weights_port.conversion._blocks import _derived_flags, _derived_values
+from weights_port.conversion._ir import BinOp, BlockClass, BoolOp, Compare, Const, Expr, Global, IfExp, Name
 
 
 def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> None:
@@ -109,17 +109,19 @@ def test_a_converted_resnet50_reads_like_torchvision_and_its_head_trains(tmp_pat
         assert module.eval()(images).shape == (4, 3)
 
 
-def _mbconv(x: Any, filters_in: int, filters_out: int, stride: int, expand: int, name: str) -> Any:
+def _mbconv(x: Any, filters_in: int, filters_out: int, stride: int, expand: int, name: str, kernel: int = 3) -> Any:
     """EfficientNet's block as keras.applications writes it: expansion unless the ratio is 1, a zero pad before a
-    strided depthwise convolution, a squeeze-excitation, the projection, the sum where shape allows it."""
+    strided depthwise convolution (``correct_pad`` on an even size), a squeeze-excitation a quarter of the block's
+    input wide, the projection, the sum where shape allows it."""
     width = filters_in * expand
     y = x
     if expand != 1:
         y = L.Conv2D(width, 1, use_bias=False, name=f"{name}_expand_conv")(y)
         y = L.Activation("swish", name=f"{name}_expand_activation")(L.BatchNormalization(name=f"{name}_expand_bn")(y))
     if stride == 2:
-        y = L.ZeroPadding2D(((0, 1), (0, 1)), name=f"{name}_dwconv_pad")(y)
-    y = L.DepthwiseConv2D(3, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False,
+        pads = (kernel // 2 - 1, kernel // 2)
+        y = L.ZeroPadding2D((pads, pads), name=f"{name}_dwconv_pad")(y)
+    y = L.DepthwiseConv2D(kernel, strides=stride, padding="valid" if stride == 2 else "same", use_bias=False,
                           name=f"{name}_dwconv")(y)
     y = L.Activation("swish", name=f"{name}_activation")(L.BatchNormalization(name=f"{name}_bn")(y))
     gate = L.Reshape((1, 1, width), name=f"{name}_se_reshape")(L.GlobalAveragePooling2D(name=f"{name}_se_squeeze")(y))
@@ -164,6 +166,56 @@ def test_blocks_with_and_without_their_sum_are_one_class_with_optional_parts(tmp
         assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
     manifest_maps_every_key(conversion, model)
     manifest_maps_every_key(weights_port.convert(tmp_path / "mbconv.keras", flat=True), model)
+
+
+def test_values_the_channels_kernel_and_stride_decide_are_computed_not_passed(tmp_path: Path) -> None:
+    """EfficientNet's blocks at two kernel sizes: the depthwise convolution's padding (the kernel's half at stride
+    1, none where Keras pads before a strided one), the pad's amounts (``correct_pad``) and the squeeze-excitation's
+    width (a quarter of the block's input) follow from the other arguments on every instance, so they are computed
+    in ``__init__`` as torchvision computes them and no instance passes them; the excitation's mean keeps its axes
+    (one step for Keras's pooling and ``Reshape``). Exact in both precisions, every key mapped in the manifest."""
+    image = keras.Input((32, 32, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem_conv")(image)
+    for args in [(8, 4, 1, 1, "block1a", 3), (4, 8, 2, 3, "block2a", 3), (8, 8, 1, 3, "block2b", 3),
+                 (8, 12, 2, 3, "block3a", 5), (12, 12, 1, 3, "block3b", 5), (12, 16, 2, 3, "block4a", 3)]:
+        x = _mbconv(x, *args)
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "kernels.keras")
+    source = conversion.source
+    assert "def __init__(self, *, in_channels: int, width: int, kernel_size: int, out_channels: int, stride: int = " \
+        "1) -> None:" in source
+    assert "padding = kernel_size // 2 if stride == 1 else 0" in source and "padding=padding" in source
+    assert "self.pad = nn.ZeroPad2d((kernel_size // 2 - 1, kernel_size // 2) * 2) if stride != 1 else " \
+        "nn.Identity()" in source
+    assert "self.se = SqueezeExcite(in_channels=width, width=in_channels // 4)" in source
+    assert "y = x.mean(dim=(2, 3), keepdim=True)" in source and "None, None]" not in source
+    assert "MBConv(in_channels=8, width=24, kernel_size=3, out_channels=8)" in source
+    assert "MBConv(in_channels=8, width=24, kernel_size=5, out_channels=12, stride=2)" in source
+    assert "pad=" not in source and "padding=2" not in source
+    module = conversion.build()
+    assert tuple(module.stage2[0].pad.padding) == (1, 2, 1, 2) and module.stage2[1].conv1.padding == (2, 2)
+    assert module.stage2[0].se.conv1.out_channels == 2
+    manifest_maps_every_key(conversion, model)
+
+
+def test_a_value_no_rule_gives_on_every_instance_stays_a_parameter() -> None:
+    """A padding that is the kernel's half on two instances but not on the third is passed, not computed; a ratio
+    read by several modules (a bottleneck's width) stays a parameter too, so ``__init__`` keeps reading one name."""
+    conv = (Global(("nn", "Conv2d")), (Name("width"), Name("width")), (("kernel_size", Name("kernel_size")),
+                                                                        ("padding", Name("padding"))))
+    block = BlockClass("Block", ("in_channels", "width", "kernel_size", "padding", "stride"), (("conv1", *conv),),
+                       (), "x", "y")
+
+    def instance(width: int, kernel: int, padding: int, stride: int) -> dict[str, Expr]:
+        return {"in_channels": Const(4 * width), "width": Const(width), "kernel_size": Const(kernel),
+                "padding": Const(padding), "stride": Const(stride)}
+
+    fitting = [instance(2, 3, 1, 1), instance(3, 5, 2, 1), instance(4, 3, 0, 2)]
+    derived = _derived_values(block, fitting)
+    assert derived.parameters == ("in_channels", "width", "kernel_size", "stride")  # width is read twice
+    assert derived.computed == (("padding", IfExp(Compare("==", Name("stride"), Const(1)),
+                                                  BinOp("//", Name("kernel_size"), Const(2)), Const(0))),)
+    assert _derived_values(block, [*fitting[:2], instance(4, 3, 2, 1)]) == block
 
 
 def test_a_block_that_downsamples_at_the_end_of_its_stage_closes_it(tmp_path: Path) -> None:

@@ -31,12 +31,18 @@ from ._ir import (
     Const,
     Expr,
     Global,
+    IfExp,
+    Index,
     ModelIR,
     Name,
+    Seq,
+    Slice,
     Stage,
     Step,
+    evaluate,
     free_names,
     renamed,
+    rewrite,
 )
 from ._names import NameTable, snake_identifier
 from ._render import ordered_calls, run_interface, statement, submodule_steps, through_paths
@@ -113,6 +119,7 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         kind_of.update(placed)
     if not kind_of:
         return ir
+    blocks = _with_derived_values(blocks, kind_of)
     attributes_table = NameTable()
     attributes_table.reserve(*taken)
     stages: list[Stage] = []
@@ -1132,17 +1139,8 @@ def _flag_rules(parameters: set[str]) -> list[Expr]:
 
 def _evaluated(rule: Expr, values: Mapping[str, Expr]) -> bool | None:
     """A flag rule's value for one instance's (constant) arguments; None where an argument is not a number."""
-    if isinstance(rule, BoolOp):
-        parts = [_evaluated(value, values) for value in rule.values]
-        if None in parts:
-            return None
-        return all(parts) if rule.op == "and" else any(parts)
-    assert isinstance(rule, Compare)
-    left, right = (values.get(side.id) if isinstance(side, Name) else side for side in (rule.left, rule.right))
-    if not (isinstance(left, Const) and isinstance(right, Const) and type(left.value) is int and
-            type(right.value) is int):
-        return None
-    return left.value == right.value if rule.op == "==" else left.value != right.value
+    value = evaluate(rule, values)
+    return value.value if value is not None and type(value.value) is bool else None
 
 
 def _derived_flags(block: BlockClass, instances: list[dict[str, Expr]]) -> BlockClass:
@@ -1164,6 +1162,131 @@ def _derived_flags(block: BlockClass, instances: list[dict[str, Expr]]) -> Block
     gone = {flag for flag, _ in derived}
     return replace(block, parameters=tuple(p for p in block.parameters if p not in gone),
                    defaults=tuple((p, v) for p, v in defaults.items() if p not in gone), derived=tuple(derived))
+
+
+_SOURCES = ("in_channels", "out_channels", "kernel_size", "stride")
+"""The parameters other values are computed from, as torchvision's blocks take them."""
+
+
+def _with_derived_values(blocks: list[BlockClass], kind_of: dict[tuple[int, int], _Member]) -> list[BlockClass]:
+    """``blocks`` with the values ``_derived_values`` finds computed in ``__init__``, and each instance's arguments
+    (in ``kind_of``) without them. A class held inside others (a ``SqueezeExcite`` in each ``MBConv``) keeps its
+    parameters: its instances' arguments are its holders' expressions."""
+    nested = {row[1].path for block in blocks for row in block.modules}
+    result = []
+    for block in blocks:
+        members = [segment for segment, member in kind_of.items() if member.block.class_name == block.class_name]
+        if (block.class_name,) in nested or len(members) < 3:
+            result.append(block)
+            continue
+        defaults = dict(block.defaults)
+        instances = [{**defaults, **dict(kind_of[segment].arguments)} for segment in members]
+        derived = _derived_values(block, instances)
+        for segment, values in zip(members, instances, strict=True):
+            kind_of[segment] = replace(kind_of[segment], block=derived, arguments=_given(derived, values))
+        result.append(derived)
+    return result
+
+
+def _derived_values(block: BlockClass, instances: list[dict[str, Expr]]) -> BlockClass:
+    """The block with each parameter that the channels, kernel size and stride decide on every instance computed
+    instead of passed, as torchvision computes them: a squeeze-excitation's width from the block's input
+    (``in_channels // 4``), a 'same' convolution's padding from its kernel (``kernel_size // 2 if stride == 1 else
+    0``), the zero pad before a strided convolution (Keras's ``correct_pad``). A ratio is accepted only where it is
+    read once (written there; a width read by five modules stays a parameter); a padding is a local of
+    ``__init__``."""
+    flag_names = {flag for flag, _ in block.derived}
+    reads = Counter(name for row in block.modules for name in free_names(Call(row[1], row[2], row[3])))
+    reads.update(name for _, _, parts in block.optional for part in parts
+                 for name in free_names(Call(part[0], part[1], part[2])))
+    reads.update(flag for _, flag, _ in block.optional)
+    blocked = {name for _, rule in block.derived for name in free_names(rule)} | {block.residual}
+    sources = [p for p in _SOURCES if p in block.parameters]
+    inline: dict[str, Expr] = {}
+    computed: list[tuple[str, Expr]] = []
+    flags = list(block.derived)
+    for parameter in block.parameters:
+        wanted = [values.get(parameter) for values in instances]
+        if parameter in sources or parameter in blocked or parameter in flag_names or \
+                not all(isinstance(value, Const) for value in wanted):
+            continue
+        optional = next((flag for _, flag, _ in block.optional if flag == parameter), None)
+        if optional is not None:
+            found = _pad_rules(parameter, sources, instances)
+            if found is not None:
+                flags.append((parameter, found[0]))
+                inline[parameter] = found[1]
+            continue
+        rule = next((rule for rule in _value_rules(parameter, sources, instances)
+                     if all(evaluate(rule, values) == value for values, value in zip(instances, wanted, strict=True))),
+                    None)
+        if rule is None:
+            continue
+        if isinstance(rule, IfExp):
+            computed.append((parameter, rule))
+        elif reads[parameter] == 1:
+            inline[parameter] = rule
+    gone = set(inline) | {name for name, _ in computed}
+    if not gone:
+        return block
+
+    def through(expr: Any) -> Any:
+        return rewrite(expr, lambda node: inline[node.id] if isinstance(node, Name) and node.id in inline else None)
+
+    return replace(block, parameters=tuple(p for p in block.parameters if p not in gone),
+                   defaults=tuple((p, v) for p, v in block.defaults if p not in gone),
+                   modules=through(block.modules), optional=through(block.optional),
+                   derived=tuple(flags), computed=block.computed + tuple(computed))
+
+
+def _value_rules(parameter: str, sources: list[str], instances: list[dict[str, Expr]]) -> list[Expr]:
+    """What an integer parameter may be computed from: a fixed ratio of a channel count, or a 'same' padding (the
+    kernel's half, or one number, at stride 1; none where the convolution strides and Keras pads before it)."""
+    values = [v.value if isinstance(v := values.get(parameter), Const) else None for values in instances]
+    if not all(type(v) is int for v in values) or len(set(values)) < 2:
+        return []
+    rules: list[Expr] = []
+    for source in (s for s in sources if s in ("in_channels", "out_channels")):
+        first = instances[0][source]
+        if not (isinstance(first, Const) and type(first.value) is int and first.value > 0 and values[0]):
+            continue
+        base, value = first.value, values[0]
+        assert isinstance(value, int)
+        if base % value == 0 and base // value >= 2:
+            rules.append(BinOp("//", Name(source), Const(base // value)))
+        if value % base == 0 and value // base >= 2:
+            rules.append(BinOp("*", Name(source), Const(value // base)))
+    if "stride" in sources:
+        unit = Compare("==", Name("stride"), Const(1))
+        if "kernel_size" in sources:
+            rules.append(IfExp(unit, BinOp("//", Name("kernel_size"), Const(2)), Const(0)))
+        at_unit = {v for v, values in zip(values, instances, strict=True) if values.get("stride") == Const(1)}
+        if len(at_unit) == 1:
+            rules.append(IfExp(unit, Const(at_unit.pop()), Const(0)))
+    return rules
+
+
+def _pad_rules(parameter: str, sources: list[str], instances: list[dict[str, Expr]]) -> tuple[Expr, Expr] | None:
+    """(when, amounts) for an optional zero pad whose amounts differ between instances: present where the
+    convolution strides, its amounts TensorFlow's 'same' padding for the kernel (Keras's ``correct_pad``: one less
+    before than after on an even size, the kernel's half on both sides on an odd one)."""
+    present = [values.get(parameter) for values in instances]
+    if "kernel_size" not in sources or not all(isinstance(v, Const) and (v.value is None or isinstance(
+            v.value, tuple)) for v in present):
+        return None
+    when = next((rule for rule in _flag_rules(set(sources))
+                 if all(_evaluated(rule, values) is (value != Const(None))
+                        for values, value in zip(instances, present, strict=True))), None)
+    pads = [(values, value) for values, value in zip(instances, present, strict=True) if value != Const(None)]
+    if when is None or not pads or not isinstance(pads[0][1], Const) or not isinstance(pads[0][1].value, tuple):
+        return None
+    sides = len(pads[0][1].value) // 2
+    half = BinOp("//", Name("kernel_size"), Const(2))
+    for amounts in (BinOp("*", Seq((BinOp("-", half, Const(1)), half)), Const(sides)),
+                    BinOp("*", Seq((half,)), Const(2 * sides))):
+        if all(evaluate(amounts, values) == value for values, value in pads):
+            return when, amounts
+    return None
 
 
 def _true_runs(flags: list[bool]) -> list[tuple[int, int]]:
@@ -1409,8 +1532,8 @@ def _nested_excitation(block: BlockClass, placed: dict[tuple[int, int], _Member]
     source = free_names(steps[first].value)[0]
     used = list(dict.fromkeys(n.id for a in inside for n in (*rows[a][1], *(v for _, v in rows[a][2]))
                               if isinstance(n, Name)))
-    body = tuple(replace(step, value=through_paths(step.value, {a: (n,) for a, n in zip(inside, inner, strict=True)}))
-                 for step in steps[first:last + 1])
+    body = _keepdim_means(tuple(replace(step, value=through_paths(step.value, {a: (n,) for a, n in zip(
+        inside, inner, strict=True)})) for step in steps[first:last + 1]))
     excitation, rename = _named_by_role(BlockClass(
         class_names.allocate_class("SqueezeExcite"), tuple(used),
         tuple((n, *rows[a]) for a, n in zip(inside, inner, strict=True)), body, source, body[-1].bound[0]), set())
@@ -1435,6 +1558,27 @@ def _nested_excitation(block: BlockClass, placed: dict[tuple[int, int], _Member]
                                                                          *path[1:])) for flat, path in m.paths))
                     for member, m in placed.items()}
     return excitation, outer, moved_placed
+
+
+def _keepdim_means(body: tuple[Step, ...]) -> tuple[Step, ...]:
+    """``body`` with each mean whose one reader adds the reduced axes back (Keras's pooling then ``Reshape``:
+    ``y = x.mean(dim=(2, 3))``, ``y = y[:, :, None, None]``) as one ``x.mean(dim=(2, 3), keepdim=True)``."""
+    steps = list(body)
+    for i in range(len(steps) - 2, -1, -1):
+        mean, expand = steps[i], steps[i + 1]
+        value, index = mean.value, expand.value
+        if not (isinstance(mean.target, Name) and isinstance(value, Call) and isinstance(value.func, Attr) and
+                value.func.name == "mean" and not value.args and isinstance(index, Index) and
+                index.value == mean.target and
+                mean.target.id not in {n for step in steps[i + 2:] for n in free_names(step.value)}):
+            continue
+        dims = dict(value.kwargs).get("dim")
+        added = index.items[2:]
+        if set(dict(value.kwargs)) != {"dim"} or index.items[:2] != (Slice(), Slice()) or \
+                dims != Const(tuple(range(2, 2 + len(added)))) or any(item != Const(None) for item in added):
+            continue
+        steps[i:i + 2] = [replace(expand, value=replace(value, kwargs=(*value.kwargs, ("keepdim", Const(True)))))]
+    return tuple(steps)
 
 
 def _lone_excitations(steps: list[Step], kinds: Mapping[str, list[tuple[int, int]]],

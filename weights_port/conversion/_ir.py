@@ -24,7 +24,7 @@ from ._names import is_safe_identifier
 __all__ = [
     "ELLIPSIS", "SELF", "TORCH", "Attr", "BinOp", "BlockClass", "BoolOp", "Call", "Compare", "Const", "Expr", "F", "Global",
     "IfExp", "Index", "ModelIR", "ModuleSpec", "Name", "Repeat", "Seq", "Slice", "Stage", "Step", "Submodule", "TupleTarget",
-    "UnaryOp", "Value", "call", "const", "free_names", "lift", "method", "nn", "renamed", "rewrite", "torch",
+    "UnaryOp", "Value", "call", "const", "evaluate", "free_names", "lift", "method", "nn", "renamed", "rewrite", "torch",
     "vocabulary_error",
 ]
 
@@ -475,6 +475,9 @@ class BlockClass:
     derived: tuple[tuple[str, Expr], ...] = ()
     """(flag, rule): a flag that is no parameter but follows from the others on every instance, as torchvision
     computes ``use_res_connect`` (``stride == 1 and in_channels == out_channels``)."""
+    computed: tuple[tuple[str, Expr], ...] = ()
+    """(name, rule): a value no parameter holds, computed first thing in ``__init__`` from the parameters
+    (``padding = kernel_size // 2 if stride == 1 else 0``) and read by the modules as a parameter would be."""
 
 
 @dataclass(frozen=True)
@@ -549,6 +552,42 @@ def free_names(expr: Expr | Slice | None) -> list[str]:
     if isinstance(expr, Repeat):
         return free_names(expr.item)
     raise vocabulary_error(f"unknown expression {type(expr).__name__}")
+
+
+_INTEGER_OPS: dict[str, Callable[[Any, Any], Any]] = {
+    "+": lambda a, b: a + b, "-": lambda a, b: a - b, "*": lambda a, b: a * b, "//": lambda a, b: a // b}
+
+
+def evaluate(expr: Expr, values: Mapping[str, Expr]) -> Const | None:
+    """The constant a block's constructor expression has for one instance's arguments (``in_channels // 4`` with
+    ``in_channels=32`` is 8); None where it reads anything but integer, boolean, None and tuple constants."""
+    if isinstance(expr, Const):
+        return expr
+    if isinstance(expr, Name):
+        value = values.get(expr.id)
+        return value if isinstance(value, Const) else None
+    if isinstance(expr, Seq) and expr.kind == "tuple":
+        items = [evaluate(item, values) for item in expr.items]
+        return None if any(i is None for i in items) else Const(tuple(i.value for i in items if i is not None))
+    if isinstance(expr, IfExp):
+        test = evaluate(expr.test, values)
+        return None if test is None else evaluate(expr.body if test.value else expr.orelse, values)
+    if isinstance(expr, BoolOp):
+        parts = [evaluate(value, values) for value in expr.values]
+        if any(part is None or type(part.value) is not bool for part in parts):
+            return None
+        flags = [bool(part.value) for part in parts if part is not None]
+        return Const(all(flags) if expr.op == "and" else any(flags))
+    if isinstance(expr, Compare | BinOp):
+        left, right = evaluate(expr.left, values), evaluate(expr.right, values)
+        if left is None or right is None or type(right.value) is not int:
+            return None
+        if isinstance(expr, Compare) and type(left.value) is int and expr.op in ("==", "!="):
+            return Const((left.value == right.value) == (expr.op == "=="))
+        if isinstance(expr, BinOp) and expr.op in _INTEGER_OPS and (type(left.value) is int or (
+                expr.op == "*" and isinstance(left.value, tuple))):
+            return Const(_INTEGER_OPS[expr.op](left.value, right.value))
+    return None
 
 
 def rewrite(expr: Any, change: Callable[[Any], Any]) -> Any:

@@ -49,6 +49,7 @@ from ._ir import (
     TupleTarget,
     UnaryOp,
     Value,
+    evaluate,
     free_names,
     rewrite,
     vocabulary_error,
@@ -467,7 +468,9 @@ def _instances(ir: ModelIR, block: BlockClass) -> list[dict[str, Expr]]:
             if constructor.path == (block.class_name,):
                 for instance in _instances(ir, outer):
                     values = {**dict(outer.defaults), **instance}
-                    found.append({k: values.get(v.id, v) if isinstance(v, Name) else v for k, v in kwargs})
+                    for name, rule in outer.computed:
+                        values[name] = evaluate(rule, values) or rule
+                    found.append({k: evaluate(v, values) or v for k, v in kwargs})
     return found
 
 
@@ -478,7 +481,8 @@ def block_ir(block: BlockClass) -> ModelIR:
     modules += [ModuleSpec(attr, Global(("nn", "Sequential"))) for attr, _, _ in block.optional]
     return ModelIR(block.class_name, [Port(block.input, Value(block.input, ()))], modules, list(block.steps),
                    [Port(block.output, Value(block.output, ()))],
-                   parameters=block.parameters + tuple(flag for flag, _ in block.derived))  # self.<flag> is read
+                   parameters=block.parameters + tuple(flag for flag, _ in block.derived) +  # self.<flag> is read
+                   tuple(name for name, _ in block.computed))
 
 
 def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast.ClassDef:
@@ -511,7 +515,8 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
         built[attr] = IfExp(rules.get(flag, Name(flag)), present, Call(Global(("nn", "Identity"))))
     called = [attr for step in block.steps for attr in ordered_calls(step.value)]
     order = {attr: index for index, attr in enumerate(dict.fromkeys(called))}
-    init_body = [assign(attr, built[attr]) for attr in sorted(built, key=lambda a: order.get(a, len(order)))]
+    init_body: list[ast.stmt] = [ast.Assign([ast.Name(name, ast.Store())], _expr(rule)) for name, rule in block.computed]
+    init_body += [assign(attr, built[attr]) for attr in sorted(built, key=lambda a: order.get(a, len(order)))]
     if block.residual:
         init_body.append(assign(block.residual, rules.get(block.residual, Name(block.residual))))
     init = _init(init_body, [], False)
