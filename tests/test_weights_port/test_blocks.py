@@ -243,6 +243,7 @@ def test_a_block_that_downsamples_at_the_end_of_its_stage_closes_it(tmp_path: Pa
     assert "self.downsample = nn.MaxPool2d(1, stride=stride) if stride != 1 else nn.Identity()" in source
     assert "self.stage2 = nn.Sequential(" in source and source.count("(nn.Module)") == 2
     assert "in_channels: int" in source and "num_features" not in source
+    assert "F.pad(" not in source and "padding=1" in source  # each block's pad is its 3×3's padding
 
 
 def test_a_flag_no_rule_of_channels_and_stride_gives_stays_a_parameter() -> None:

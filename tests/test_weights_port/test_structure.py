@@ -118,3 +118,30 @@ def test_inputs_keep_their_names_until_their_branches_merge(tmp_path: Path) -> N
     assert "query = F.relu(query)" in forward and "context = F.relu(context)" in forward
     assert "x = torch.cat([query, context], dim=1)" in forward and "del query, context" in forward
     assert "query = torch.cat" not in forward
+
+
+def test_a_symmetric_zero_pad_before_a_window_that_pads_nothing_is_its_padding(tmp_path: Path) -> None:
+    """ResNet's stem as Keras writes it (a 3-pixel pad, a 'valid' 7×7 convolution, relu, a 1-pixel pad, a 'valid'
+    max pool) reads as torchvision's: ``nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3)`` and
+    ``nn.MaxPool2d(3, stride=2, padding=1)`` (the max pool only because relu leaves nothing negative for its −inf
+    padding to differ from zeros on), an average pool counts the zeros as PyTorch's does. Left as pads: an uneven
+    one, one before a max pool of values that may be negative, one read twice. Exact in both precisions; the flat
+    form keeps every pad."""
+    image = keras.Input((32, 32, 3))
+    x = L.Conv2D(8, 7, strides=2, name="conv1_conv")(L.ZeroPadding2D(3, name="conv1_pad")(image))
+    x = L.MaxPooling2D(3, strides=2, name="pool1_pool")(L.ZeroPadding2D(1, name="pool1_pad")(L.ReLU()(x)))
+    x = L.AveragePooling2D(2, name="avg")(L.ZeroPadding2D(1, name="avg_pad")(x))
+    x = L.Conv2D(4, 3, name="uneven_conv")(L.ZeroPadding2D(((0, 1), (0, 1)), name="uneven_pad")(x))
+    x = L.MaxPooling2D(3, strides=1, name="signed_pool")(L.ZeroPadding2D(1, name="signed_pad")(x))
+    twice = L.ZeroPadding2D(1, name="twice_pad")(x)
+    x = L.Add()([L.Conv2D(4, 3, name="left")(twice), L.Conv2D(4, 3, name="right")(twice)])
+    model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "stem.keras")
+    source = conversion.source
+    assert "self.conv1_conv = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3)" in source
+    assert "self.pool1_pool = nn.MaxPool2d(3, stride=2, padding=1)" in source
+    assert "self.avg = nn.AvgPool2d(2, padding=1)" in source
+    assert source.count("F.pad(") == 3 and "(0, 1, 0, 1)" in source  # uneven, signed and twice-read pads stay
+    assert conversion.manifest["layers"]["conv1_pad"]["output"] is None
+    flat = weights_port.convert(tmp_path / "stem.keras", flat=True)
+    assert flat.source.count("F.pad(") == 6

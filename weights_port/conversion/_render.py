@@ -99,6 +99,13 @@ def _const(value: Any) -> ast.expr:
     return ast.Constant(value)
 
 
+_KEYWORD_ORDER = {name: index for index, name in enumerate((
+    "kernel_size", "stride", "padding", "output_padding", "dilation", "groups", "bias", "padding_mode", "ceil_mode",
+    "count_include_pad"))}
+"""Keywords of ``nn`` constructors in the order torch's signatures list them (``nn.Conv2d(..., kernel_size=3,
+stride=stride, padding=1, groups=width, bias=False)``); others keep their place after these."""
+
+
 def _expr(expr: Expr | Slice) -> ast.expr:
     if isinstance(expr, Const):
         return _const(expr.value)
@@ -112,8 +119,10 @@ def _expr(expr: Expr | Slice) -> ast.expr:
     if isinstance(expr, Attr):
         return ast.Attribute(_expr(expr.value), expr.name, ast.Load())
     if isinstance(expr, Call):
-        return ast.Call(_expr(expr.func), [_expr(a) for a in expr.args],
-                        [ast.keyword(k, _expr(v)) for k, v in expr.kwargs])
+        kwargs = expr.kwargs
+        if isinstance(expr.func, Global) and expr.func.path[0] == "nn":  # torch's own order, whatever built them
+            kwargs = tuple(sorted(kwargs, key=lambda item: _KEYWORD_ORDER.get(item[0], len(_KEYWORD_ORDER))))
+        return ast.Call(_expr(expr.func), [_expr(a) for a in expr.args], [ast.keyword(k, _expr(v)) for k, v in kwargs])
     if isinstance(expr, BinOp):
         return ast.BinOp(_expr(expr.left), _BINARY[expr.op](), _expr(expr.right))
     if isinstance(expr, UnaryOp):

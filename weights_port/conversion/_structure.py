@@ -14,13 +14,14 @@ no edit of ``forward``.
 from __future__ import annotations
 
 import ast
+from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, Call, Global, ModelIR, Name, Step, Submodule, free_names
+from ._ir import SELF, Attr, Call, Const, Global, ModelIR, ModuleSpec, Name, Step, Submodule, free_names
 from ._names import NameTable, snake_identifier
 from ._render import (
     discard_unused,
@@ -32,8 +33,8 @@ from ._render import (
     submodule_runs,
 )
 
-__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "free_attribute", "live_after", "rename_state",
-           "split_head"]
+__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "fold_zero_pads", "free_attribute", "live_after",
+           "rename_state", "split_head"]
 
 HEAD_ATTRIBUTE = "head"
 _FEATURE_LAYERS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
@@ -143,6 +144,80 @@ def _renamed_step(step: Step, old_attr: str) -> Step:
             value.func.name == old_attr:
         return replace(step, value=replace(value, func=Attr(SELF, HEAD_ATTRIBUTE)))
     return step
+
+
+def fold_zero_pads(ir: ModelIR, manifest: dict[str, Any]) -> ModelIR:
+    """``ir`` with each zero pad that pads both sides of an axis alike and whose one reader is a convolution that pads
+    nothing (Keras's ``ZeroPadding2D`` before a 'valid' ``Conv2D``: ResNet's stem, ResNetV2's 3×3) as that
+    convolution's ``padding=``, as torchvision writes ``nn.Conv2d(3, 64, kernel_size=7, stride=2, padding=3)``. The
+    same zeros enter the same sums. The pad layer's manifest entry then names no local (``"output": null``)."""
+    reads = Counter(name for step in ir.steps for name in free_names(step.value))
+    reads.update(port.value.name for port in ir.outputs)
+    calls = Counter(step.value.func.name for step in ir.steps if isinstance(step.value, Call) and
+                    isinstance(step.value.func, Attr) and step.value.func.value == SELF)
+    modules = {m.attr: m for m in ir.modules}
+    steps = list(ir.steps)
+    folded: dict[str, ModuleSpec] = {}
+    for index in range(len(steps) - 1, -1, -1):
+        pad = steps[index]
+        value = pad.value
+        if not (isinstance(pad.target, Name) and isinstance(value, Call) and value.func == Global(("F", "pad")) and
+                len(value.args) == 2 and isinstance(value.args[0], Name) and isinstance(value.args[1], Const) and
+                not value.kwargs and reads[pad.target.id] == 1):
+            continue
+        amounts = value.args[1].value
+        reader = next((j for j in range(index + 1, len(steps)) if pad.target.id in free_names(steps[j].value)), None)
+        if reader is None or not isinstance(amounts, tuple) or amounts[0::2] != amounts[1::2]:
+            continue
+        call = steps[reader].value
+        spec = modules.get(call.func.name) if isinstance(call, Call) and isinstance(call.func, Attr) else None
+        if spec is None or not isinstance(call, Call) or call.args != (pad.target,) or call.kwargs or \
+                calls[spec.attr] != 1 or pad.nested_call != steps[reader].nested_call or \
+                not _pads_alike(spec, amounts, _non_negative(steps[:index], value.args[0])):
+            continue
+        padding = tuple(amounts[0::2])[::-1]
+        kwargs = {**dict(spec.kwargs), "padding": Const(padding[0] if len(set(padding)) == 1 else padding)}
+        folded[spec.attr] = replace(spec, kwargs=tuple(kwargs.items()))
+        steps[reader] = replace(steps[reader], value=replace(call, args=(value.args[0],)))
+        del steps[index]
+        entry = manifest["layers"].get(pad.keras_layer)
+        if entry is not None and entry.get("output") == pad.target.id:
+            entry["output"] = None
+    if not folded:
+        return ir
+    return replace(ir, steps=steps, modules=[folded.get(m.attr, m) for m in ir.modules])
+
+
+_NON_NEGATIVE = {("F", "relu"), ("F", "relu6"), ("torch", "relu"), ("torch", "sigmoid"), ("F", "sigmoid")}
+
+
+def _non_negative(steps: list[Step], value: Name) -> bool:
+    """Whether the step that binds ``value`` last is an activation with no negative output."""
+    producer = next((step for step in reversed(steps) if value.id in step.bound), None)
+    return producer is not None and isinstance(producer.value, Call) and isinstance(producer.value.func, Global) and \
+        producer.value.func.path in _NON_NEGATIVE
+
+
+def _pads_alike(spec: ModuleSpec, amounts: tuple[Any, ...], non_negative: bool) -> bool:
+    """Whether ``spec`` padding its input by ``amounts`` itself computes what it computes on the padded input: a
+    convolution always (zeros either way); an average pool counting the padding (PyTorch's default, as Keras's
+    'valid' pool over padded zeros); a max pool where its input is never negative (its own padding is −inf, which
+    then never wins over a real value), the pad at most half the window (PyTorch's bound)."""
+    kwargs = dict(spec.kwargs)
+    n = len(amounts) // 2
+    if spec.constructor.path[0] != "nn" or kwargs.get("padding", Const(0)) != Const(0) or \
+            "padding_mode" in kwargs or kwargs.get("ceil_mode", Const(False)) != Const(False):
+        return False
+    kind = spec.constructor.path[-1]
+    if kind == f"Conv{n}d":
+        return True
+    if kind not in (f"AvgPool{n}d", f"MaxPool{n}d") or (kind.startswith("Max") and not non_negative) or \
+            kwargs.get("count_include_pad", Const(True)) != Const(True) or "dilation" in kwargs:
+        return False
+    window = spec.args[0].value if spec.args and isinstance(spec.args[0], Const) else None
+    windows = (window,) * n if isinstance(window, int) else window
+    return isinstance(windows, tuple) and all(isinstance(k, int) and 2 * a <= k
+                                              for k, a in zip(windows, amounts[0::2][::-1], strict=True))
 
 
 def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
