@@ -414,3 +414,38 @@ def test_a_vgg_block_is_a_chain_block_even_where_each_convolution_carries_its_re
     source = converted_exactly(model, tmp_path / "vgg.keras").source
     assert "class ConvBlock(nn.Module)" in source and "class ConvBlock_2(nn.Module)" in source
     assert "self.stage2 = nn.Sequential(ConvBlock_2(in_channels=6), ConvBlock_2(in_channels=8))" in source
+
+
+def test_units_keras_interleaves_across_branches_are_gathered_into_blocks(tmp_path: Path) -> None:
+    """NASNet's cells: two branches, each a separable unit (relu, separable convolution, norm, twice) whose layers
+    share a suffix (``separable_conv_1_normal_left1_0`` … ``separable_conv_2_bn_normal_left1_0``), Keras's order
+    interleaving the two. Each unit's steps are gathered (each reads only the one before, so the order computes the
+    same) into one ``SeparableConvBlock`` instance named after the suffix; two adjacent units reading different
+    values are two attributes, never one ``nn.Sequential``; the 'same' padding is the kernel's half, computed in
+    ``__init__``. Exact in both precisions, the form that keeps every value computes the same, every key mapped in the manifest."""
+    def unit(x: Any, kernel: int, name: str) -> Any:
+        y = L.Activation("relu")(x)
+        y = L.SeparableConv2D(8, kernel, padding="same", use_bias=False, name=f"separable_conv_1_{name}")(y)
+        y = L.Activation("relu")(L.BatchNormalization(name=f"separable_conv_1_bn_{name}")(y))
+        y = L.SeparableConv2D(8, kernel, padding="same", use_bias=False, name=f"separable_conv_2_{name}")(y)
+        return L.BatchNormalization(name=f"separable_conv_2_bn_{name}")(y)
+
+    image = keras.Input((16, 16, 3))
+    x = p = L.Conv2D(8, 3, padding="same", name="stem_conv")(image)
+    for i in range(3):
+        total = L.Add(name=f"normal_add_1_{i}")([unit(x, 5, f"normal_left1_{i}"), unit(p, 3, f"normal_right1_{i}")])
+        x, p = L.Add(name=f"normal_add_2_{i}")([total, x]), x
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "cells.keras")
+    source = conversion.source
+    assert "class SeparableConvBlock(nn.Module)" in source and "nn.Sequential" not in source
+    assert "self.normal_left1_0 = SeparableConvBlock(kernel_size=5)" in source and \
+        "padding = kernel_size // 2" in source
+    assert "self.normal_right1_2 = SeparableConvBlock(kernel_size=3)" in source
+    assert "= self.normal_left1_1(" in source and "F.pad(" not in source
+    module = conversion.build()
+    assert "normal_right1_1.sepconv2.pointwise.weight" in module.state_dict()
+    images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 16, 16)).astype("float32"))
+    with torch.no_grad():
+        assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
+    manifest_maps_every_key(conversion, model)

@@ -111,7 +111,8 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     lone = _lone_excitations(steps, kinds, kind_of, blocks, modules)
     kind_of.update(lone)
     chains: dict[str, list[tuple[int, int]]] = {}
-    for span, key in _named_chains(ir, steps, list(kind_of), modules).items():
+    steps, found = _named_chains(ir, steps, list(kind_of), modules)
+    for span, key in found.items():
         chains.setdefault(key, []).append(span)
     for members in chains.values():
         block, placed = _block_class(steps, members, modules, class_names, {})
@@ -124,7 +125,8 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     attributes_table.reserve(*taken)
     stages: list[Stage] = []
     runs = _stage_runs(sorted(kind_of), {segment: kind_of[segment].block.class_name for segment in kind_of},
-                       {segment for segment in kind_of if kind_of[segment].opens}, frozenset(lone))
+                       {segment for segment in kind_of if kind_of[segment].opens},
+                       _linked(ir, steps, sorted(kind_of)), frozenset(lone))
     one_stage = sum(len(run) > 1 for run in runs) == 1  # a transformer's layers: ``self.blocks``, as timm's
     for run in runs:
         if len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
@@ -145,38 +147,116 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
                 attributes[inner[0]] = attributes.get(flat, flat)
             else:  # a part of an optional branch (downsample.0): the branch is named by structure
                 attributes[inner[0]] = inner[0]
-    return replace(ir, blocks=[_documented(block, steps, kind_of) for block in blocks], stages=stages)
+    return replace(ir, blocks=[_documented(block, steps, kind_of) for block in blocks], stages=stages,
+                   steps=steps if not ir.submodules else ir.steps)  # chains gathered (only without submodules)
 
 
 def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]], modules: Mapping[str, Any]
-                  ) -> dict[tuple[int, int], str]:
+                  ) -> tuple[list[Step], dict[tuple[int, int], str]]:
     """Chains outside the blocks found (``placed``) that one Keras name prefix covers (``down0_conv1`` to
     ``down0_relu2``: one value flowing through modules the chain alone calls, two convolutions or more), where
     the same structure occurs again under another prefix: blocks too (a U-Net's double convolution, a VGG
-    block). Keras's own counters (``conv2d_3``) name no chain."""
+    block). Keras's own counters (``conv2d_3``) name no chain, but an activation Keras named may sit inside one
+    (NASNet's separable-convolution units: relu, convolution, norm, relu, convolution, norm). A chain whose
+    steps Keras's order interleaves with other branches' (NASNet's cells) is gathered first, its steps moved
+    after the others' (each reads only its predecessor, so the order computes the same); with nested models
+    held as submodules, chains are taken only where they already are contiguous.
+    Returns the steps (reordered) and the chains' spans with their structure keys."""
     claimed = {i for start, end in placed for i in range(start, end + 1)}
-    names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
     readers = _readers(ir, steps)
+    chains = [chain for chain in _chain_candidates(steps, claimed, readers, modules)
+              if chain == list(range(chain[0], chain[-1] + 1)) or not ir.submodules]
+    moved = list(steps)
+    for chain in sorted(chains, key=lambda c: c[-1]):  # gathered in place: spans of later chains do not move
+        gathered = _gathered([steps[i] for i in chain], moved, claimed)
+        if gathered is not None:
+            moved = gathered
+    position = {id(step): index for index, step in enumerate(moved)}
+    found: dict[tuple[int, int], str] = {}
+    for chain in chains:
+        at = sorted(position[id(steps[i])] for i in chain)
+        if at == list(range(at[0], at[-1] + 1)) and (key := _block_key(moved, at[0], at[-1], modules)) is not None:
+            found[(at[0], at[-1])] = key
+    counts = Counter(found.values())
+    return moved, {span: key for span, key in found.items() if counts[key] >= 2}
 
-    def links(i: int) -> bool:  # step i + 1 is the one reader of step i's value
-        target = steps[i].target
-        return i + 1 not in claimed and bool(names[i + 1]) and not _named_by_keras(names[i + 1]) and \
-            isinstance(target, Name) and free_names(steps[i + 1].value) == [target.id] and readers[i] == 1
 
-    chains: dict[tuple[int, int], str] = {}
-    start = 0
-    while start < len(steps):
-        end = start
-        if start not in claimed and names[start] and not _named_by_keras(names[start]):
-            while end + 1 < len(steps) and links(end) and _common_prefix(names[start:end + 2]):
-                end += 1
-        weighted = [a for i in range(start, end + 1) for a in ordered_calls(steps[i].value)
+def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[int], modules: Mapping[str, Any]
+                      ) -> list[list[int]]:
+    """Runs of steps each the one reader of the one before (not necessarily adjacent), named by one Keras prefix
+    (Keras-named activations calling no module allowed inside), calling two weighted modules or more."""
+    names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
+    reader_of: dict[int, int] = {}
+    binding: dict[str, int] = {}
+    for index, step in enumerate(steps):
+        for name in set(free_names(step.value)):
+            if name in binding and readers[binding[name]] == 1:
+                reader_of[binding[name]] = index
+        for name in step.bound:
+            binding[name] = index
+
+    def named(i: int) -> bool:
+        return bool(names[i]) and not _named_by_keras(names[i])
+
+    def passive(i: int) -> bool:  # an activation Keras named, inside a chain
+        return bool(names[i]) and _named_by_keras(names[i]) and not ordered_calls(steps[i].value)
+
+    def follows(i: int) -> int | None:
+        target, j = steps[i].target, reader_of.get(i)
+        if j is None or j in claimed or not isinstance(target, Name) or free_names(steps[j].value) != [target.id]:
+            return None
+        return j
+
+    taken: set[int] = set()
+    chains: list[list[int]] = []
+    for start in range(len(steps)):
+        if start in claimed or start in taken or not named(start):
+            continue
+        chain = [start]
+        while (j := follows(chain[-1])) is not None and j not in taken and (passive(j) or (
+                named(j) and _common_prefix([names[i] for i in chain if named(i)] + [names[j]]))):
+            chain.append(j)
+        while passive(chain[-1]):
+            chain.pop()
+        before = _producer(steps, chain[0])
+        if before is not None and before not in claimed and before not in taken and passive(before) and \
+                follows(before) == chain[0]:
+            chain.insert(0, before)  # the unit's opening activation (NASNet's relu before each separable unit)
+        weighted = [a for i in chain for a in ordered_calls(steps[i].value)
                     if a in modules and modules[a].constructor.path[-1].startswith(_WEIGHTED)]
-        if len(weighted) >= 2 and (key := _block_key(steps, start, end, modules)) is not None:
-            chains[(start, end)] = key
-        start = end + 1
-    counts = Counter(chains.values())
-    return {span: key for span, key in chains.items() if counts[key] >= 2}
+        if len(weighted) >= 2:
+            chains.append(chain)
+            taken.update(chain)
+    return chains
+
+
+def _gathered(chain: list[Step], steps: list[Step], claimed: set[int]) -> list[Step] | None:
+    """``steps`` with ``chain`` (steps each reading only the one before) moved together to end where its last step
+    is, the steps between keeping their order; None where a step between binds a name a moved step reads or binds
+    (it would then read another value), or belongs to a block."""
+    position = {id(step): index for index, step in enumerate(steps)}
+    at = [position[id(step)] for step in chain]
+    first, last = at[0], at[-1]
+    if at == list(range(first, last + 1)):
+        return steps
+    members = set(at)
+    between = [i for i in range(first, last + 1) if i not in members]
+    if any(i in claimed for i in between):
+        return None
+    for index in at[:-1]:
+        touched = set(steps[index].bound) | set(free_names(steps[index].value))
+        if any(m > index and (set(steps[m].bound) & touched or set(steps[index].bound) & set(free_names(
+                steps[m].value))) for m in between):
+            return None
+    return steps[:first] + [steps[i] for i in between] + [steps[i] for i in at] + steps[last + 1:]
+
+
+def _producer(steps: list[Step], index: int) -> int | None:
+    """The step whose value step ``index`` reads, when it reads one local."""
+    names = free_names(steps[index].value)
+    if len(names) != 1:
+        return None
+    return next((i for i in range(index - 1, -1, -1) if names[0] in steps[i].bound), None)
 
 
 def _readers(ir: ModelIR, steps: list[Step]) -> list[int]:
@@ -197,10 +277,16 @@ def _readers(ir: ModelIR, steps: list[Step]) -> list[int]:
 
 
 def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
-    """What the Keras names call a span: the prefix most of its layers share, Keras's own counters left out."""
+    """What the Keras names call a span: the prefix most of its layers share, Keras's own counters left out; the
+    suffix they all share where it numbers the instance and the prefix does not, or is longer (NASNet's
+    ``separable_conv_1_normal_left1_0`` … ``separable_conv_2_bn_normal_left1_0`` → ``normal_left1_0``)."""
     layers = [snake_identifier(steps[i].keras_layer) for i in range(segment[0], segment[1] + 1)
               if steps[i].keras_layer]
-    return _majority_prefix([name for name in layers if not _named_by_keras(name)] or layers)
+    named = [name for name in layers if not _named_by_keras(name)] or layers
+    prefix = _majority_prefix(named)
+    suffix = _common_prefix([name[::-1] for name in named])[::-1]
+    counted = [any(c.isdigit() for c in part) for part in (prefix, suffix)]  # an instance's name counts it
+    return suffix if (counted[1], len(suffix)) > (counted[0], len(prefix)) else prefix
 
 
 def _documented(block: BlockClass, steps: list[Step], kind_of: Mapping[tuple[int, int], _Member]) -> BlockClass:
@@ -407,20 +493,38 @@ def _without(steps: list[Step], segment: tuple[int, int], cut: _Shortcut) -> lis
     return out
 
 
+def _linked(ir: ModelIR, steps: list[Step], segments: list[tuple[int, int]]) -> set[tuple[int, int]]:
+    """The blocks that take the block just before them as their one input, its value read by them alone: only
+    such blocks chain in an ``nn.Sequential`` (NASNet's adjacent separable units read different values)."""
+    outputs = {port.value.name for port in ir.outputs}
+    linked = set()
+    for before, after in pairwise(segments):
+        bound = steps[before[1]].bound
+        if before[1] + 1 != after[0] or len(bound) != 1 or bound[0] in outputs:
+            continue
+        inside = {name for i in range(after[0], after[1] + 1) for name in steps[i].bound}
+        read = {name for i in range(after[0], after[1] + 1) for name in free_names(steps[i].value)}
+        later = next((i for i in range(after[1] + 1, len(steps)) if bound[0] in steps[i].bound), len(steps))
+        if read - inside == {bound[0]} and not any(bound[0] in free_names(steps[i].value)
+                                                   for i in range(after[1] + 1, later)):
+            linked.add(after)
+    return linked
+
+
 def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], str],
-                opening: set[tuple[int, int]], alone: frozenset[tuple[int, int]] = frozenset()
-                ) -> list[list[tuple[int, int]]]:
-    """Adjacent blocks of one kind form a stage, a new one at each block that holds its optional part (ResNet's
-    projection), unless every such block ends its chain of adjacent blocks (ResNetV2 downsamples in a stage's last
-    block): then it closes its stage; a kind that never repeats back to back joins the run after it, except the
-    blocks ``alone`` (a squeeze-excitation outside the blocks that hold one)."""
-    chain_ends = {a for a, b in pairwise([*segments, (-1, -1)]) if a[1] + 1 != b[0]}
+                opening: set[tuple[int, int]], linked: set[tuple[int, int]],
+                alone: frozenset[tuple[int, int]] = frozenset()) -> list[list[tuple[int, int]]]:
+    """Adjacent blocks of one kind, each reading the one before (``linked``), form a stage, a new one at each block
+    that holds its optional part (ResNet's projection), unless every such block ends its chain of adjacent blocks
+    (ResNetV2 downsamples in a stage's last block): then it closes its stage; a kind that never repeats back to
+    back joins the run after it, except the blocks ``alone`` (a squeeze-excitation outside the blocks that hold
+    one)."""
+    chain_ends = {a for a, b in pairwise([*segments, (-1, -1)]) if b not in linked}
     if opening and opening <= chain_ends:
         opening = set()
     runs: list[list[tuple[int, int]]] = []
     for segment in segments:
-        if runs and runs[-1][-1][1] + 1 == segment[0] and kind[runs[-1][-1]] == kind[segment] and \
-                segment not in opening:
+        if runs and segment in linked and kind[runs[-1][-1]] == kind[segment] and segment not in opening:
             runs[-1].append(segment)
         else:
             runs.append([segment])
@@ -432,7 +536,7 @@ def _stage_runs(segments: list[tuple[int, int]], kind: Mapping[tuple[int, int], 
     for run in runs:
         previous = merged[-1] if merged else None
         if previous is not None and len(previous) == 1 and kind[previous[0]] in transition and \
-                previous[0] not in alone and previous[0][1] + 1 == run[0][0] and kind[run[0]] not in transition:
+                previous[0] not in alone and run[0] in linked and kind[run[0]] not in transition:
             previous.extend(run)
         else:
             merged.append(list(run))
@@ -744,6 +848,9 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
         return "SqueezeExcite"
     if "torch.cat(" in text and first and f"[{first[0]}," in text.replace(" ", ""):
         return "DenseLayer"
+    separable = [ctor for _, ctor, _, _ in block_modules if ctor.path[-1].startswith("SeparableConv")]
+    if not residual and len(separable) >= 2 and not any(len(free_names(step.value)) > 1 for step in body):
+        return "SeparableConvBlock"  # Keras's NASNet unit: relu, separable convolution, norm, twice
     named = [a for attrs in member_attrs for a in attrs if not _named_by_keras(a)]
     prefix = _common_prefix(named)
     if len(prefix) >= 3:
@@ -1212,20 +1319,18 @@ def _derived_values(block: BlockClass, instances: list[dict[str, Expr]]) -> Bloc
             continue
         optional = next((flag for _, flag, _ in block.optional if flag == parameter), None)
         if optional is not None:
-            found = _pad_rules(parameter, sources, instances)
-            if found is not None:
-                flags.append((parameter, found[0]))
-                inline[parameter] = found[1]
+            pad = _pad_rules(parameter, sources, instances)
+            if pad is not None:
+                flags.append((parameter, pad[0]))
+                inline[parameter] = pad[1]
             continue
-        rule = next((rule for rule in _value_rules(parameter, sources, instances)
-                     if all(evaluate(rule, values) == value for values, value in zip(instances, wanted, strict=True))),
-                    None)
-        if rule is None:
-            continue
-        if isinstance(rule, IfExp):
-            computed.append((parameter, rule))
-        elif reads[parameter] == 1:
-            inline[parameter] = rule
+        found = next(((rule, local) for rule, local in _value_rules(parameter, sources, instances)
+                      if all(evaluate(rule, values) == value for values, value in zip(instances, wanted, strict=True))),
+                     None)
+        if found is not None and found[1]:
+            computed.append((parameter, found[0]))
+        elif found is not None and reads[parameter] == 1:
+            inline[parameter] = found[0]
     gone = set(inline) | {name for name, _ in computed}
     if not gone:
         return block
@@ -1239,13 +1344,14 @@ def _derived_values(block: BlockClass, instances: list[dict[str, Expr]]) -> Bloc
                    derived=tuple(flags), computed=block.computed + tuple(computed))
 
 
-def _value_rules(parameter: str, sources: list[str], instances: list[dict[str, Expr]]) -> list[Expr]:
-    """What an integer parameter may be computed from: a fixed ratio of a channel count, or a 'same' padding (the
-    kernel's half, or one number, at stride 1; none where the convolution strides and Keras pads before it)."""
+def _value_rules(parameter: str, sources: list[str], instances: list[dict[str, Expr]]) -> list[tuple[Expr, bool]]:
+    """What an integer parameter may be computed from: a fixed ratio of a channel count (written where it is
+    read), or a 'same' padding (a local: the kernel's half, or one number, at stride 1; none where the convolution
+    strides and Keras pads before it)."""
     values = [v.value if isinstance(v := values.get(parameter), Const) else None for values in instances]
     if not all(type(v) is int for v in values) or len(set(values)) < 2:
         return []
-    rules: list[Expr] = []
+    rules: list[tuple[Expr, bool]] = []
     for source in (s for s in sources if s in ("in_channels", "out_channels")):
         first = instances[0][source]
         if not (isinstance(first, Const) and type(first.value) is int and first.value > 0 and values[0]):
@@ -1253,16 +1359,19 @@ def _value_rules(parameter: str, sources: list[str], instances: list[dict[str, E
         base, value = first.value, values[0]
         assert isinstance(value, int)
         if base % value == 0 and base // value >= 2:
-            rules.append(BinOp("//", Name(source), Const(base // value)))
+            rules.append((BinOp("//", Name(source), Const(base // value)), False))
         if value % base == 0 and value // base >= 2:
-            rules.append(BinOp("*", Name(source), Const(value // base)))
+            rules.append((BinOp("*", Name(source), Const(value // base)), False))
+    half = BinOp("//", Name("kernel_size"), Const(2))
     if "stride" in sources:
         unit = Compare("==", Name("stride"), Const(1))
         if "kernel_size" in sources:
-            rules.append(IfExp(unit, BinOp("//", Name("kernel_size"), Const(2)), Const(0)))
+            rules.append((IfExp(unit, half, Const(0)), True))
         at_unit = {v for v, values in zip(values, instances, strict=True) if values.get("stride") == Const(1)}
         if len(at_unit) == 1:
-            rules.append(IfExp(unit, Const(at_unit.pop()), Const(0)))
+            rules.append((IfExp(unit, Const(at_unit.pop()), Const(0)), True))
+    elif "kernel_size" in sources:
+        rules.append((half, True))
     return rules
 
 

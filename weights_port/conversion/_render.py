@@ -102,8 +102,10 @@ def _const(value: Any) -> ast.expr:
 _KEYWORD_ORDER = {name: index for index, name in enumerate((
     "kernel_size", "stride", "padding", "output_padding", "dilation", "groups", "bias", "padding_mode", "ceil_mode",
     "count_include_pad"))}
-"""Keywords of ``nn`` constructors in the order torch's signatures list them (``nn.Conv2d(..., kernel_size=3,
-stride=stride, padding=1, groups=width, bias=False)``); others keep their place after these."""
+"""Keywords of ``nn`` constructors (and the runtime's convolutions) in the order torch's signatures list them
+(``nn.Conv2d(..., kernel_size=3, stride=stride, padding=1, groups=width, bias=False)``), whatever built them;
+others keep their place after these."""
+_HELPER_CONVS = frozenset({"SeparableConv1d", "SeparableConv2d"})
 
 
 def _expr(expr: Expr | Slice) -> ast.expr:
@@ -120,7 +122,7 @@ def _expr(expr: Expr | Slice) -> ast.expr:
         return ast.Attribute(_expr(expr.value), expr.name, ast.Load())
     if isinstance(expr, Call):
         kwargs = expr.kwargs
-        if isinstance(expr.func, Global) and expr.func.path[0] == "nn":  # torch's own order, whatever built them
+        if isinstance(expr.func, Global) and (expr.func.path[0] == "nn" or expr.func.path[-1] in _HELPER_CONVS):
             kwargs = tuple(sorted(kwargs, key=lambda item: _KEYWORD_ORDER.get(item[0], len(_KEYWORD_ORDER))))
         return ast.Call(_expr(expr.func), [_expr(a) for a in expr.args], [ast.keyword(k, _expr(v)) for k, v in kwargs])
     if isinstance(expr, BinOp):

@@ -199,17 +199,19 @@ def _non_negative(steps: list[Step], value: Name) -> bool:
 
 
 def _pads_alike(spec: ModuleSpec, amounts: tuple[Any, ...], non_negative: bool) -> bool:
-    """Whether ``spec`` padding its input by ``amounts`` itself computes what it computes on the padded input: a
-    convolution always (zeros either way); an average pool counting the padding (PyTorch's default, as Keras's
-    'valid' pool over padded zeros); a max pool where its input is never negative (its own padding is −inf, which
-    then never wins over a real value), the pad at most half the window (PyTorch's bound)."""
+    """Whether ``spec`` padding its input by ``amounts`` itself computes what it computes on the padded input:
+    a convolution always (zeros either way; a separable one pads its depthwise part); an average pool counting
+    the padding (PyTorch's default, as Keras's 'valid' pool over padded zeros); a max pool where its input is
+    never negative (its own padding is −inf, which then never wins over a real value), the pad at most half the
+    window (PyTorch's bound)."""
     kwargs = dict(spec.kwargs)
     n = len(amounts) // 2
-    if spec.constructor.path[0] != "nn" or kwargs.get("padding", Const(0)) != Const(0) or \
-            "padding_mode" in kwargs or kwargs.get("ceil_mode", Const(False)) != Const(False):
-        return False
     kind = spec.constructor.path[-1]
-    if kind == f"Conv{n}d":
+    if spec.constructor.path not in (("nn", kind), (f"SeparableConv{n}d",)) or \
+            kwargs.get("padding", Const(0)) != Const(0) or "padding_mode" in kwargs or \
+            kwargs.get("ceil_mode", Const(False)) != Const(False):
+        return False
+    if kind in (f"Conv{n}d", f"SeparableConv{n}d"):  # the runtime helper pads its depthwise convolution
         return True
     if kind not in (f"AvgPool{n}d", f"MaxPool{n}d") or (kind.startswith("Max") and not non_negative) or \
             kwargs.get("count_include_pad", Const(True)) != Const(True) or "dilation" in kwargs:
