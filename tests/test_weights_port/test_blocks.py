@@ -422,7 +422,8 @@ def test_units_keras_interleaves_across_branches_are_gathered_into_blocks(tmp_pa
     interleaving the two. Each unit's steps are gathered (each reads only the one before, so the order computes the
     same) into one ``SeparableConvBlock`` instance named after the suffix; two adjacent units reading different
     values are two attributes, never one ``nn.Sequential``; the 'same' padding is the kernel's half, computed in
-    ``__init__``. Exact in both precisions, the form that keeps every value computes the same, every key mapped in the manifest."""
+    ``__init__``. Exact in both precisions, the form that keeps every value computes the same, every key mapped
+    in the manifest."""
     def unit(x: Any, kernel: int, name: str) -> Any:
         y = L.Activation("relu")(x)
         y = L.SeparableConv2D(8, kernel, padding="same", use_bias=False, name=f"separable_conv_1_{name}")(y)
@@ -448,4 +449,32 @@ def test_units_keras_interleaves_across_branches_are_gathered_into_blocks(tmp_pa
     images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 16, 16)).astype("float32"))
     with torch.no_grad():
         assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))
+    manifest_maps_every_key(conversion, model)
+
+
+def test_a_block_reads_branch_by_branch_its_attributes_numbered_so(tmp_path: Path) -> None:
+    """Inception's blocks: Keras's order interleaves the branches (a 1×1 of one, then of the next, then the 3×3
+    after the first); the block's ``forward`` writes each branch out before the next, as torchvision's
+    ``InceptionA`` does, and numbers its modules in that order (``conv1`` … ``conv4`` as called). Exact in both
+    precisions, every key mapped in the manifest."""
+    def block(x: Any, width: int, name: str) -> Any:
+        left = L.Conv2D(width, 1, activation="relu", name=f"{name}_left_1x1")(x)
+        right = L.Conv2D(4, 1, activation="relu", name=f"{name}_right_1x1")(x)
+        left = L.Conv2D(4, 3, padding="same", activation="relu", name=f"{name}_left_3x3")(left)
+        pool = L.Conv2D(4, 1, name=f"{name}_pool_1x1")(L.AveragePooling2D(3, 1, "same", name=f"{name}_pool")(x))
+        return L.Concatenate(name=f"{name}_concat")([left, right, pool])
+
+    image = keras.Input((8, 8, 3))
+    x = L.Conv2D(12, 3, padding="same", name="stem")(image)
+    for i, width in enumerate((4, 6, 8)):
+        x = block(x, width, f"mixed{i}")
+    model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "inception.keras")
+    source = conversion.source
+    forward = source.split("class Block(nn.Module)", 1)[1].split("def forward", 1)[1].split("\n\n", 1)[0]
+    calls = [line.split("self.", 1)[1].split("(", 1)[0] for line in forward.splitlines() if "self." in line]
+    assert calls == ["conv1", "conv2", "conv3", "conv4"], forward  # left 1×1, left 3×3, right 1×1, pool 1×1
+    assert "self.conv2 = nn.Conv2d(width, 4, kernel_size=3, padding=1)" in source
+    module = conversion.build()
+    assert module.blocks[1].conv2.weight.shape == (4, 6, 3, 3)  # one stage: ``blocks``
     manifest_maps_every_key(conversion, model)

@@ -120,7 +120,7 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         kind_of.update(placed)
     if not kind_of:
         return ir
-    blocks = _with_derived_values(blocks, kind_of)
+    blocks = _with_branches_in_order(_with_derived_values(blocks, kind_of), kind_of)
     attributes_table = NameTable()
     attributes_table.reserve(*taken)
     stages: list[Stage] = []
@@ -257,6 +257,59 @@ def _producer(steps: list[Step], index: int) -> int | None:
     if len(names) != 1:
         return None
     return next((i for i in range(index - 1, -1, -1) if names[0] in steps[i].bound), None)
+
+
+def _with_branches_in_order(blocks: list[BlockClass], kind_of: dict[tuple[int, int], _Member]) -> list[BlockClass]:
+    """``blocks`` with their steps branch by branch (``_branch_ordered``) and their numbered attributes numbered
+    in that order again (``conv1``, ``conv2`` … as ``forward`` calls them); the instances' paths (in ``kind_of``)
+    follow."""
+    result = []
+    for block in blocks:
+        steps = _branch_ordered(block.steps)
+        called = dict.fromkeys(attr for step in steps for attr in ordered_calls(step.value))
+        counts: Counter[str] = Counter()
+        names: dict[str, str] = {}
+        held = {row[0] for row in block.modules}  # an optional part (``downsample``) keeps its name
+        for attr in (a for a in called if a in held):
+            numbered = re.fullmatch(r"([a-z_]*[a-z_])(\d+)", attr)
+            if numbered is not None:
+                counts[numbered.group(1)] += 1
+                names[attr] = f"{numbered.group(1)}{counts[numbered.group(1)]}"
+        names = {old: new for old, new in names.items() if old != new}
+        if set(names.values()) & (set(called) - set(names)):
+            names = {}  # a new name another attribute keeps: leave the numbers as they are
+        ordered = replace(block, steps=tuple(replace(step, value=through_paths(step.value, {
+            old: (new,) for old, new in names.items()})) for step in steps),
+            modules=tuple((names.get(row[0], row[0]), *row[1:]) for row in block.modules))
+        for segment, member in kind_of.items():
+            if member.block.class_name == block.class_name:
+                kind_of[segment] = replace(member, block=ordered, paths=tuple(
+                    (flat, (names.get(str(path[0]), path[0]), *path[1:])) for flat, path in member.paths))
+        result.append(ordered)
+    return result
+
+
+def _branch_ordered(steps: tuple[Step, ...]) -> tuple[Step, ...]:
+    """A block's steps with each branch written out before the next begins, as torchvision's Inception blocks
+    read (``branch1x1 = ...``, then the 5×5 branch): Keras's order interleaves branches. Each step still comes
+    after the steps whose values it reads and around the steps that rebind what it reads or binds; among the
+    steps ready, the one reading what the last step bound goes first, else the earliest."""
+    after: list[set[int]] = [set() for _ in steps]  # after[j]: the steps j must follow
+    for j, step in enumerate(steps):
+        reads, binds = set(free_names(step.value)), set(step.bound)
+        for i in range(j):
+            earlier_reads, earlier_binds = set(free_names(steps[i].value)), set(steps[i].bound)
+            if earlier_binds & (reads | binds) or earlier_reads & binds:
+                after[j].add(i)
+    order: list[int] = []
+    done: set[int] = set()
+    while len(order) < len(steps):
+        ready = [j for j in range(len(steps)) if j not in done and after[j] <= done]
+        last = set(steps[order[-1]].bound) if order else set()
+        chosen = next((j for j in ready if last & set(free_names(steps[j].value))), ready[0])
+        order.append(chosen)
+        done.add(chosen)
+    return tuple(steps[j] for j in order)
 
 
 def _readers(ir: ModelIR, steps: list[Step]) -> list[int]:
