@@ -471,7 +471,7 @@ def test_a_block_reads_branch_by_branch_its_attributes_numbered_so(tmp_path: Pat
     model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
     conversion = converted_exactly(model, tmp_path / "inception.keras")
     source = conversion.source
-    forward = source.split("class Block(nn.Module)", 1)[1].split("def forward", 1)[1].split("\n\n", 1)[0]
+    forward = source.split("class InceptionBlock(nn.Module)", 1)[1].split("def forward", 1)[1].split("\n\n", 1)[0]
     calls = [line.split("self.", 1)[1].split("(", 1)[0] for line in forward.splitlines() if "self." in line]
     assert calls == ["conv1", "conv2", "conv3", "conv4"], forward  # left 1×1, left 3×3, right 1×1, pool 1×1
     assert "self.conv2 = nn.Conv2d(width, 4, kernel_size=3, padding=1)" in source

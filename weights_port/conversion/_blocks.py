@@ -913,6 +913,8 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
         return "ProjectionBlock"  # its sum adds no input as it is: a computed (projection) shortcut
     if not residual and len(convs) >= 2 and not any(len(free_names(step.value)) > 1 for step in body):
         return "ConvBlock"  # a chain of convolutions (a U-Net's double convolution, a VGG block)
+    if not residual and isinstance(last, Call) and last.func == Global(("torch", "cat")):
+        return "InceptionBlock"  # branches of its input concatenated (Inception's mixed blocks)
     return "ResidualBlock" if residual else "Block"
 
 
