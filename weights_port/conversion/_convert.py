@@ -32,7 +32,7 @@ from ._render import build_module, render_source
 from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
-from ._structure import extract_submodules, fold_zero_pads, split_head
+from ._structure import extract_submodules, fold_zero_pads, linear_classifier, split_head
 from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
@@ -309,6 +309,8 @@ class _Converter:
         manifest = self.manifest(ir, layer_outputs, class_hint)
         state = {k: np.asarray(v, dtype=self.dtype) if np.asarray(v).dtype.kind not in "iub" else np.asarray(v)
                  for k, v in self.em.state.items()}
+        if not flat:  # reshapes a pooled classifier's 1×1 kernels, so before the arrays are traced
+            ir = linear_classifier(ir, state, manifest)
         origins = {id(state[key]): self.em.state_origin(key) for key in state}  # the passes below rename keys only
         if not flat:
             layer_classes = {value.name: op.layer.class_name for op in self.graph.ops

@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._ir import SELF, Attr, Call, Const, Global, ModelIR, ModuleSpec, Name, Step, Submodule, free_names
+from ._ir import SELF, Attr, Call, Const, Global, ModelIR, ModuleSpec, Name, Step, Submodule, free_names, renamed
 from ._names import NameTable, snake_identifier
 from ._render import (
     discard_unused,
@@ -33,8 +33,8 @@ from ._render import (
     submodule_runs,
 )
 
-__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "fold_zero_pads", "free_attribute", "live_after",
-           "rename_state", "split_head"]
+__all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "fold_zero_pads", "free_attribute", "linear_classifier",
+           "live_after", "rename_state", "split_head"]
 
 HEAD_ATTRIBUTE = "head"
 _FEATURE_LAYERS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
@@ -186,6 +186,86 @@ def fold_zero_pads(ir: ModelIR, manifest: dict[str, Any]) -> ModelIR:
     if not folded:
         return ir
     return replace(ir, steps=steps, modules=[folded.get(m.attr, m) for m in ir.modules])
+
+
+_ELEMENTWISE = {("F", "relu"), ("F", "relu6"), ("F", "silu"), ("F", "gelu"), ("F", "hardswish"), ("F", "hardsigmoid"),
+                ("F", "elu"), ("F", "selu"), ("F", "mish"), ("F", "leaky_relu"), ("torch", "sigmoid"), ("torch", "tanh"),
+                ("F", "sigmoid"), ("torch", "relu")}
+
+
+def linear_classifier(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
+    """``ir`` with a classifier of 1×1 convolutions on a pooled ``(N, C, 1, 1)`` map (Keras's MobileNetV3: pooling
+    that keeps its axes, a 1×1 ``Conv2D``, an activation, ``Dropout``, the logits' 1×1 ``Conv2D``, ``Flatten``) as
+    ``nn.Linear`` layers on the ``(N, C)`` features, as torchvision's MobileNetV3 classifier is: the same sums, each
+    kernel ``(out, in, 1, 1)`` stored ``(out, in)`` (``state`` changed in place), so the last one can be the
+    replaceable head. Steps between may only be activations, ``nn.Dropout`` and constant arithmetic, each the one
+    reader of the one before. ``Flatten``'s manifest entry then names no local (``"output": null``)."""
+    steps = list(ir.steps)
+    modules = {m.attr: m for m in ir.modules}
+    pooled = next((i for i in range(len(steps) - 1, -1, -1) if _pooling_with_axes(steps[i])), None)
+    if pooled is None:
+        return ir
+    reads = Counter(name for step in steps for name in free_names(step.value))
+    reads.update(port.value.name for port in ir.outputs)
+    convs: list[str] = []
+    index = pooled
+    while index + 1 < len(steps):
+        current, step = steps[index].target, steps[index + 1]
+        value = step.value
+        if not (isinstance(current, Name) and reads[current.id] == 1 and free_names(value) == [current.id] and
+                isinstance(step.target, Name) and isinstance(value, Call)):
+            return ir
+        func = value.func
+        if isinstance(func, Attr) and func.name == "flatten" and value.args == (Const(1),):
+            break
+        spec = modules.get(func.name) if isinstance(func, Attr) and func.value == SELF else None
+        if spec is not None and _pointwise_conv(spec):
+            convs.append(spec.attr)
+        elif not ((spec is not None and spec.constructor == Global(("nn", "Dropout"))) or
+                  (isinstance(func, Global) and func.path in _ELEMENTWISE and len(value.args) == 1)):
+            return ir
+        index += 1
+    else:
+        return ir
+    flatten = index + 1
+    if not convs or steps[flatten].target == steps[index].target:
+        return ir
+    mean = steps[pooled].value
+    assert isinstance(mean, Call)
+    steps[pooled] = replace(steps[pooled], value=replace(mean, kwargs=tuple(kv for kv in mean.kwargs
+                                                                            if kv[0] != "keepdim")))
+    flat_name, kept = steps[flatten].target, steps[index].target
+    assert isinstance(flat_name, Name) and isinstance(kept, Name)
+    entry = manifest["layers"].get(steps[flatten].keras_layer)
+    if entry is not None and entry.get("output") == flat_name.id:
+        entry["output"] = None
+    del steps[flatten]
+    steps = [replace(step, value=renamed(step.value, flat_name.id, kept.id)) for step in steps]
+    outputs = [replace(port, value=replace(port.value, name=kept.id)) if port.value.name == flat_name.id else port
+               for port in ir.outputs]
+    linear = {}
+    for attr in convs:
+        spec = modules[attr]
+        bias = dict(spec.kwargs).get("bias")
+        linear[attr] = replace(spec, constructor=Global(("nn", "Linear")), args=spec.args[:2],
+                               kwargs=(("bias", bias),) if bias is not None else ())
+        kernel = state[f"{attr}.weight"]
+        state[f"{attr}.weight"] = kernel.reshape(kernel.shape[:2])
+    return replace(ir, steps=steps, outputs=outputs, modules=[linear.get(m.attr, m) for m in ir.modules])
+
+
+def _pooling_with_axes(step: Step) -> bool:
+    """``x.mean(dim=(2, 3), keepdim=True)``: a 2-D global average pooling that keeps its unit axes."""
+    value = step.value
+    return isinstance(value, Call) and isinstance(value.func, Attr) and value.func.name == "mean" and \
+        not value.args and dict(value.kwargs) == {"dim": Const((2, 3)), "keepdim": Const(True)}
+
+
+def _pointwise_conv(spec: ModuleSpec) -> bool:
+    """A plain 1×1 ``nn.Conv2d`` (stride 1, no padding, one group, no dilation)."""
+    kwargs = dict(spec.kwargs)
+    return spec.constructor == Global(("nn", "Conv2d")) and len(spec.args) == 2 and \
+        kwargs.get("kernel_size") in (Const(1), Const((1, 1))) and set(kwargs) <= {"kernel_size", "bias"}
 
 
 _NON_NEGATIVE = {("F", "relu"), ("F", "relu6"), ("torch", "relu"), ("torch", "sigmoid"), ("F", "sigmoid")}
