@@ -478,3 +478,71 @@ def test_a_block_reads_branch_by_branch_its_attributes_numbered_so(tmp_path: Pat
     module = conversion.build()
     assert module.blocks[1].conv2.weight.shape == (4, 6, 3, 3)  # one stage: ``blocks``
     manifest_maps_every_key(conversion, model)
+
+
+def test_units_a_numbered_keras_name_groups_are_blocks(tmp_path: Path) -> None:
+    """MobileNet as keras.applications writes it: each unit is ``conv_dw_<i>`` (with ``_bn``, ``_relu``) then
+    ``conv_pw_<i>`` (a strided one after ``conv_pad_<i>``), the prefix ``conv`` shared by every layer, the number
+    telling the units apart. Each unit is a ``DepthwiseSeparable`` block (timm's name), a strided one opening a
+    stage. The pooled classifier (pooling that keeps its axes, a 1×1 convolution with hard-swish, dropout, the
+    logits' 1×1 convolution, ``Reshape``) is ``nn.Linear`` layers on the pooled features as torchvision's
+    MobileNetV3 classifier, the last one ``self.head``, replaceable and trained with ``nn.CrossEntropyLoss``; the flat
+    form keeps the convolutions, whose kernels are the structured ones with unit axes. Exact in both precisions,
+    every key mapped in the manifest."""
+    def unit(x: Any, filters: int, stride: int, i: int) -> Any:
+        if stride == 2:
+            x = L.ZeroPadding2D(((0, 1), (0, 1)), name=f"conv_pad_{i}")(x)
+        x = L.DepthwiseConv2D(3, padding="same" if stride == 1 else "valid", strides=stride, use_bias=False,
+                              name=f"conv_dw_{i}")(x)
+        x = L.ReLU(6.0, name=f"conv_dw_{i}_relu")(L.BatchNormalization(name=f"conv_dw_{i}_bn")(x))
+        x = L.Conv2D(filters, 1, use_bias=False, name=f"conv_pw_{i}")(x)
+        return L.ReLU(6.0, name=f"conv_pw_{i}_relu")(L.BatchNormalization(name=f"conv_pw_{i}_bn")(x))
+
+    image = keras.Input((16, 16, 3))
+    x = L.Conv2D(8, 3, padding="same", name="conv1")(image)
+    for i, (filters, stride) in enumerate([(8, 1), (12, 2), (12, 1), (16, 2), (16, 1), (16, 1)], start=1):
+        x = unit(x, filters, stride, i)
+    x = L.Activation("hard_swish")(L.Conv2D(12, 1, name="conv_2")(L.GlobalAveragePooling2D(keepdims=True)(x)))
+    x = L.Conv2D(5, 1, name="conv_preds")(L.Dropout(0.2)(x))
+    model = keras.Model(image, L.Activation("softmax")(L.Reshape((5,), name="reshape_2")(x)))
+    conversion = converted_exactly(model, tmp_path / "mobilenet.keras")
+    source = conversion.source
+    assert "class DepthwiseSeparable(nn.Module)" in source and "class DepthwiseSeparable_2(nn.Module)" in source
+    assert "self.conv_1 = DepthwiseSeparable(in_channels=8)" in source
+    assert "DepthwiseSeparable_2(in_channels=12, out_channels=16)," in source and "x = self.stage2(x)" in source
+    assert "the Keras model's conv_1 to conv_6 (4 instances)" in source
+    assert "self.conv_2 = nn.Linear(16, 12)" in source and "self.head = nn.Linear(12, 5)" in source
+    assert "return x.mean(dim=(2, 3))" in source and "movedim" not in source and "flatten" not in source
+    manifest_maps_every_key(conversion, model)
+    flat = weights_port.convert(tmp_path / "mobilenet.keras", flat=True)
+    assert "self.conv_preds = nn.Conv2d(12, 5, kernel_size=1)" in flat.source
+    assert np.array_equal(conversion.state_dict["head.weight"], flat.state_dict["conv_preds.weight"][:, :, 0, 0])
+    module = conversion.build().train()
+    module.head = torch.nn.Linear(12, 2)
+    images = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (4, 3, 16, 16)).astype("float32"))
+    loss = torch.nn.CrossEntropyLoss()(module.forward_head(module.forward_features(images)), torch.tensor([0, 1, 1, 0]))
+    loss.backward()
+    assert module.head.weight.grad is not None and module.conv_2.weight.grad is not None
+
+
+def test_blocks_whose_widths_grow_by_a_step_are_written_as_one_loop(tmp_path: Path) -> None:
+    """DenseNet's dense block: each layer concatenates its input with 4 new channels, so the layers' input widths
+    are 8, 12, 16, 20: one ``DenseLayer`` class and one line, ``*(DenseLayer(in_channels=8 + 4 * i) for i in
+    range(4))``, as torchvision's ``_DenseBlock`` builds its layers (state keys ``blocks.3.conv2.weight`` as
+    before). Exact in both precisions, every key mapped in the manifest."""
+    def layer(x: Any, name: str) -> Any:
+        y = L.Activation("relu", name=f"{name}_0_relu")(L.BatchNormalization(name=f"{name}_0_bn")(x))
+        y = L.Conv2D(8, 1, use_bias=False, name=f"{name}_1_conv")(y)
+        y = L.Activation("relu", name=f"{name}_1_relu")(L.BatchNormalization(name=f"{name}_1_bn")(y))
+        y = L.Conv2D(4, 3, padding="same", use_bias=False, name=f"{name}_2_conv")(y)
+        return L.Concatenate(name=f"{name}_concat")([x, y])
+
+    image = keras.Input((8, 8, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem")(image)
+    for i in range(1, 5):
+        x = layer(x, f"conv2_block{i}")
+    model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "dense.keras")
+    assert "self.blocks = nn.Sequential(*(DenseLayer(in_channels=8 + 4 * i) for i in range(4)))" in conversion.source
+    assert conversion.build().blocks[3].conv2.weight.shape == (4, 8, 3, 3)
+    manifest_maps_every_key(conversion, model)

@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import torch
 from keras import layers as L
-from porting import converted_exactly, manifest_maps_every_key
+from porting import converted_exactly
 
 import weights_port
 from equivalence_tests import check_conversion, randomise_keras_weights
@@ -146,30 +146,3 @@ def test_a_symmetric_zero_pad_before_a_window_that_pads_nothing_is_its_padding(t
     flat = weights_port.convert(tmp_path / "stem.keras", flat=True)
     assert flat.source.count("F.pad(") == 6
 
-
-def test_a_classifier_of_pointwise_convolutions_on_a_pooled_map_gets_a_linear_head(tmp_path: Path) -> None:
-    """MobileNetV3's classifier as Keras writes it (pooling that keeps its axes, a 1×1 convolution, hard-swish,
-    dropout, the logits' 1×1 convolution, flatten, softmax) reads as torchvision's: ``nn.Linear`` layers on the
-    pooled features, the last one ``self.head`` (replaceable, trained with ``nn.CrossEntropyLoss`` on
-    ``forward_head``'s logits); the flat form keeps the convolutions. Exact in both precisions; every state key
-    maps to its Keras weight, and the structured kernels are the flat ones without their unit axes."""
-    image = keras.Input((8, 8, 3))
-    x = L.Conv2D(6, 3, padding="same", activation="relu", name="conv")(image)
-    x = L.GlobalAveragePooling2D(keepdims=True, name="pool")(x)
-    x = L.Activation("hard_swish", name="pre_act")(L.Conv2D(16, 1, name="conv_2")(x))
-    x = L.Conv2D(5, 1, name="logits")(L.Dropout(0.2, name="dropout")(x))
-    model = keras.Model(image, L.Activation("softmax", name="predictions")(L.Flatten(name="flatten")(x)))
-    conversion = converted_exactly(model, tmp_path / "pooled.keras")
-    source = conversion.source
-    assert "self.conv_2 = nn.Linear(6, 16)" in source and "self.head = nn.Linear(16, 5)" in source
-    assert "return x.mean(dim=(2, 3))" in source and "flatten" not in source
-    manifest_maps_every_key(conversion, model)
-    flat = weights_port.convert(tmp_path / "pooled.keras", flat=True)
-    assert "nn.Conv2d(16, 5, kernel_size=1)" in flat.source
-    assert np.array_equal(conversion.state_dict["head.weight"], flat.state_dict["logits.weight"][:, :, 0, 0])
-    module = conversion.build().train()
-    module.head = torch.nn.Linear(16, 2, dtype=module.conv_2.weight.dtype)
-    images = torch.from_numpy(np.random.default_rng(0).uniform(-1, 1, (4, 3, 8, 8)).astype("float32"))
-    loss = torch.nn.CrossEntropyLoss()(module.forward_head(module.forward_features(images)), torch.tensor([0, 1, 1, 0]))
-    loss.backward()
-    assert module.head.weight.grad is not None and module.conv_2.weight.grad is not None

@@ -183,8 +183,9 @@ def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]],
 
 def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[int], modules: Mapping[str, Any]
                       ) -> list[list[int]]:
-    """Runs of steps each the one reader of the one before (not necessarily adjacent), named by one Keras prefix
-    (Keras-named activations calling no module allowed inside), calling two weighted modules or more."""
+    """Runs of steps each the one reader of the one before (not necessarily adjacent), named as one unit (a Keras
+    prefix and a numbered word they share; Keras-named activations calling no module allowed inside), calling two
+    weighted modules or more."""
     names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
     reader_of: dict[int, int] = {}
     binding: dict[str, int] = {}
@@ -214,7 +215,7 @@ def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[int], 
             continue
         chain = [start]
         while (j := follows(chain[-1])) is not None and j not in taken and (passive(j) or (
-                named(j) and _common_prefix([names[i] for i in chain if named(i)] + [names[j]]))):
+                named(j) and _one_unit([names[i] for i in chain if named(i)] + [names[j]]))):
             chain.append(j)
         while passive(chain[-1]):
             chain.pop()
@@ -228,6 +229,14 @@ def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[int], 
             chains.append(chain)
             taken.update(chain)
     return chains
+
+
+def _one_unit(names: list[str]) -> bool:
+    """Whether Keras names could be one unit's: a shared prefix, and a number word (an instance counter, ``_1``)
+    all share where they hold one (``conv_dw_1``, ``conv_pw_1_bn`` are one MobileNet unit; ``conv_pad_2`` opens the
+    next; ``conv1``, ``bn1`` name roles, not instances)."""
+    counters = [counted for name in names if (counted := {word for word in name.split("_") if word.isdigit()})]
+    return bool(_common_prefix(names)) and (not counters or bool(set.intersection(*counters)))
 
 
 def _gathered(chain: list[Step], steps: list[Step], claimed: set[int]) -> list[Step] | None:
@@ -332,14 +341,19 @@ def _readers(ir: ModelIR, steps: list[Step]) -> list[int]:
 def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
     """What the Keras names call a span: the prefix most of its layers share, Keras's own counters left out; the
     suffix they all share where it numbers the instance and the prefix does not, or is longer (NASNet's
-    ``separable_conv_1_normal_left1_0`` … ``separable_conv_2_bn_normal_left1_0`` → ``normal_left1_0``)."""
+    ``separable_conv_1_normal_left1_0`` … ``separable_conv_2_bn_normal_left1_0`` → ``normal_left1_0``), else the
+    prefix with the numbered words all share (MobileNet's ``conv_dw_1`` … ``conv_pw_1_relu`` → ``conv_1``)."""
     layers = [snake_identifier(steps[i].keras_layer) for i in range(segment[0], segment[1] + 1)
               if steps[i].keras_layer]
     named = [name for name in layers if not _named_by_keras(name)] or layers
     prefix = _majority_prefix(named)
     suffix = _common_prefix([name[::-1] for name in named])[::-1]
     counted = [any(c.isdigit() for c in part) for part in (prefix, suffix)]  # an instance's name counts it
-    return suffix if (counted[1], len(suffix)) > (counted[0], len(prefix)) else prefix
+    if (counted[1], len(suffix)) > (counted[0], len(prefix)):
+        return suffix
+    shared = [word for word in named[0].split("_") if any(c.isdigit() for c in word) and
+              all(word in name.split("_") for name in named)]
+    return "_".join([prefix, *shared]) if prefix and shared and not counted[0] else prefix
 
 
 def _documented(block: BlockClass, steps: list[Step], kind_of: Mapping[tuple[int, int], _Member]) -> BlockClass:
@@ -904,6 +918,9 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     separable = [ctor for _, ctor, _, _ in block_modules if ctor.path[-1].startswith("SeparableConv")]
     if not residual and len(separable) >= 2 and not any(len(free_names(step.value)) > 1 for step in body):
         return "SeparableConvBlock"  # Keras's NASNet unit: relu, separable convolution, norm, twice
+    if not residual and len(convs) == 2 and "groups" in convs[0] and convs[1].get("kernel_size") == Const(1) and \
+            not any(len(free_names(step.value)) > 1 for step in body):
+        return "DepthwiseSeparable"  # MobileNet's unit: a depthwise convolution, then a pointwise one (timm's name)
     named = [a for attrs in member_attrs for a in attrs if not _named_by_keras(a)]
     prefix = _common_prefix(named)
     if len(prefix) >= 3:

@@ -217,10 +217,12 @@ class Seq(Expr):
 @dataclass(frozen=True)
 class Repeat(Expr):
     """``*(item for _ in range(count))`` inside a call's arguments: a stage's run of identical blocks, written
-    once (as torchvision's ``_make_layer`` loops) instead of ``count`` equal lines."""
+    once (as torchvision's ``_make_layer`` loops) instead of ``count`` equal lines; with ``counted``, the loop
+    variable is ``i`` and the item reads it (DenseNet's ``DenseLayer(in_channels=64 + 32 * i)``)."""
 
     item: Expr
     count: int
+    counted: bool = False
 
 
 def _check_const(value: Any) -> None:

@@ -145,7 +145,7 @@ def _expr(expr: Expr | Slice) -> ast.expr:
     if isinstance(expr, Repeat):
         if type(expr.count) is not int or expr.count < 2:
             raise vocabulary_error(f"a repeat count of {expr.count!r}")
-        loop = ast.comprehension(ast.Name("_", ast.Store()), ast.Call(ast.Name("range", ast.Load()),
+        loop = ast.comprehension(ast.Name("i" if expr.counted else "_", ast.Store()), ast.Call(ast.Name("range", ast.Load()),
                                                                       [ast.Constant(expr.count)], []), [], 0)
         return ast.Starred(ast.GeneratorExp(_expr(expr.item), [loop]), ast.Load())
     raise vocabulary_error(f"unknown expression {type(expr).__name__}")
@@ -640,21 +640,58 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
 
 
 def _runs_repeated(blocks: tuple[Expr, ...], shortest: int = 3) -> tuple[Expr, ...]:
-    """Each run of at least ``shortest`` equal block constructions as one ``Repeat`` where it fits on one line of
-    ``nn.Sequential(...)`` (two stay two lines; a repeat the formatter would break over five lines is no shorter)."""
+    """Each run of at least ``shortest`` block constructions that are equal, or whose integer arguments step by a
+    fixed amount (DenseNet's widths grow by 32 a layer), as one ``Repeat`` where it fits on one line of
+    ``nn.Sequential(...)`` (two stay two lines; a repeat the formatter would break over five lines is no shorter);
+    a run of equal blocks is taken whole before a stepping one."""
     grouped: list[Expr] = []
     index = 0
     while index < len(blocks):
-        end = index
+        end = index + 1
         while end < len(blocks) and blocks[end] == blocks[index]:
             end += 1
-        repeat = Repeat(blocks[index], end - index)
-        if end - index >= shortest and _INDENT * 3 + len(ast.unparse(_expr(repeat))) + 1 <= LINE_LENGTH:
+        repeat: Repeat | None = Repeat(blocks[index], end - index)
+        if end - index < shortest:
+            end, repeat = _stepping_run(blocks, index)
+        if repeat is not None and end - index >= shortest and \
+                _INDENT * 3 + len(ast.unparse(_expr(repeat))) + 1 <= LINE_LENGTH:
             grouped.append(repeat)
         else:
+            end = max(end, index + 1)
             grouped += blocks[index:end]
         index = end
     return tuple(grouped)
+
+
+def _stepping_run(blocks: tuple[Expr, ...], index: int) -> tuple[int, Repeat | None]:
+    """(end, the run as one counted ``Repeat``) for the blocks from ``index`` on that differ only in integer
+    keyword arguments stepping by a fixed amount from one block to the next; (index + 1, None) where none step."""
+    first = blocks[index]
+    if index + 1 >= len(blocks) or not (isinstance(first, Call) and isinstance(blocks[index + 1], Call)):
+        return index + 1, None
+
+    def steps_of(a: Expr, b: Expr) -> dict[str, int] | None:
+        if not (isinstance(a, Call) and isinstance(b, Call) and a.func == b.func and a.args == b.args and
+                [k for k, _ in a.kwargs] == [k for k, _ in b.kwargs]):
+            return None
+        steps = {}
+        for (key, x), (_, y) in zip(a.kwargs, b.kwargs, strict=True):
+            if x == y:
+                continue
+            if not (isinstance(x, Const) and isinstance(y, Const) and type(x.value) is int and type(y.value) is int):
+                return None
+            steps[key] = y.value - x.value
+        return steps
+
+    step = steps_of(first, blocks[index + 1])
+    if not step:
+        return index + 1, None
+    end = index + 2
+    while end < len(blocks) and steps_of(blocks[end - 1], blocks[end]) == step:
+        end += 1
+    counted = tuple((key, BinOp("+", value, BinOp("*", Const(step[key]), Name("i"))) if key in step else value)
+                    for key, value in first.kwargs)
+    return end, Repeat(replace(first, kwargs=counted), end - index, counted=True)
 
 
 def through_paths(expr: Any, owned: Mapping[str, tuple[str | int, ...]]) -> Any:
@@ -887,7 +924,7 @@ def check_tree(tree: ast.Module, ir: ModelIR) -> None:
     every other node is checked here. A failure is a generator bug and nothing is written.
     """
     helpers = {h.name for h in ir.helpers}
-    locals_ = {p.value.name for p in ir.inputs} | {n for s in ir.steps for n in s.bound} | {"self", "_"} | \
+    locals_ = {p.value.name for p in ir.inputs} | {n for s in ir.steps for n in s.bound} | {"self", "_", "i"} | \
         set(ir.parameters)
     attributes = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules} | \
         {inner for s in ir.submodules for _, inner in s.attrs} | {s.attr for s in ir.stages} | \

@@ -743,6 +743,9 @@ def _reshape(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         # (x[:, :, None, None]) so no channel count is written, and blocks of different widths read alike
         return [em.let(op.layer.name, x.ref[(slice(None), slice(None), *[None] * (len(target) - 1))], x,
                        shape=(x.shape[0], *target), layout="cf")]
+    if len(target) == 1 and x.channels_first and x.rank > 2 and all(d == 1 for d in x.shape[1:-1]):
+        # (N, C, 1, 1) → (N, C): both layouts hold the channels alone, as in Flatten
+        return [em.let(op.layer.name, x.ref.m("flatten", 1), x, shape=(x.shape[0], *target), layout="keras")]
     x = em.to_layout(x, "keras")
     return [em.let(op.layer.name, x.ref.m("reshape", -1, *target), x,
                    shape=(x.shape[0], *(None if t == -1 else t for t in target)))]
