@@ -15,7 +15,7 @@ from porting import converted_exactly, manifest_maps_every_key
 
 import weights_port
 from weights_port.conversion._blocks import _derived_flags, _derived_values
-from weights_port.conversion._ir import BinOp, BlockClass, BoolOp, Compare, Const, Expr, Global, IfExp, Name
+from weights_port.conversion._ir import BinOp, BlockClass, BoolOp, Compare, Const, Expr, Global, IfExp, Name, Seq
 
 
 def test_repeated_residual_blocks_become_one_class_in_stages(tmp_path: Path) -> None:
@@ -216,6 +216,11 @@ def test_a_value_no_rule_gives_on_every_instance_stays_a_parameter() -> None:
     assert derived.computed == (("padding", IfExp(Compare("==", Name("stride"), Const(1)),
                                                   BinOp("//", Name("kernel_size"), Const(2)), Const(0))),)
     assert _derived_values(block, [*fitting[:2], instance(4, 3, 2, 1)]) == block
+    scale = BlockClass("Block", ("in_channels", "shape"), (("scale", Global(("LayerScale",)), (Name("shape"),), ()),),
+                       (), "x", "y")
+    shapes = [{"in_channels": Const(c), "shape": Const((1, c, 1, 1))} for c in (8, 16, 32)]
+    assert _derived_values(scale, shapes).modules[0][2] == (Seq((Const(1), Name("in_channels"), Const(1),
+                                                                 Const(1))),)  # ConvNeXt's (1, in_channels, 1, 1)
 
 
 def test_a_block_that_downsamples_at_the_end_of_its_stage_closes_it(tmp_path: Path) -> None:

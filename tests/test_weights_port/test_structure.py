@@ -79,13 +79,14 @@ def test_a_model_that_is_not_a_classifier_is_left_whole(tmp_path: Path) -> None:
 
 
 def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
-    """A siamese twin: one ``Twin`` class, held once, called on each input (state-dict keys ``twin.*``); a nested
+    """A siamese twin: one ``Twin`` class, held once, called on each input (state-dict keys ``twin.*``, each module
+    named without the words its Keras name shares with the model's: ``twin_conv`` is ``twin.conv``); a nested
     backbone before a classifier head becomes ``self.backbone`` inside ``forward_features``. Both compute what Keras
     computes, and the form that keeps every value (for ``--check``'s report) reaches the twin's modules through it."""
     image = keras.Input((12, 12, 3))
-    conv = L.Conv2D(4, 3, activation="relu", name="conv")(image)
-    features = L.GlobalAveragePooling2D()(L.BatchNormalization(name="norm")(conv))
-    twin = keras.Model(image, L.Dense(6, activation="relu", name="embed")(features), name="twin")
+    conv = L.Conv2D(4, 3, activation="relu", name="twin_conv")(image)  # named after their model, as ConvNeXt's
+    features = L.GlobalAveragePooling2D()(L.BatchNormalization(name="twin_norm")(conv))
+    twin = keras.Model(image, L.Dense(6, activation="relu", name="twin_embed")(features), name="twin")
     left, right = keras.Input((12, 12, 3), name="left"), keras.Input((12, 12, 3), name="right")
     distance = L.Subtract()([twin(left), twin(right)])
     siamese = keras.Model([left, right], L.Dense(1, activation="sigmoid", name="score")(distance))
@@ -95,7 +96,7 @@ def test_a_nested_model_called_twice_is_one_submodule(tmp_path: Path) -> None:
     assert source.count("self.twin(") == 2
     module = conversion.build()
     assert {k.rsplit(".", 1)[0] for k in module.state_dict()} == {"twin.conv", "twin.norm", "twin.embed", "score"}
-    assert conversion.manifest["layers"]["twin/conv"]["modules"] == ["twin.conv"]
+    assert conversion.manifest["layers"]["twin/twin_conv"]["modules"] == ["twin.conv"]  # not twin.twin_conv
     pair = [torch.from_numpy(np.random.default_rng(k).uniform(-1, 1, (2, 3, 12, 12)).astype("float32")) for k in (1, 2)]
     with torch.no_grad():
         assert torch.equal(module(*pair), conversion.build(keep_intermediates=True)(*pair))

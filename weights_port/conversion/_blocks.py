@@ -904,6 +904,9 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     projection = bool(first) and sum(first[0] in free_names(step.value) and bool(ordered_calls(step.value))
                                      for step in body) == 2
     main = convs[:-1] if projection else convs  # the shortcut convolution is created first-called last
+    kinds = {ctor.path[-1] for _, ctor, _, _ in block_modules}
+    if residual and depthwise and body and "groups" in convs[0] and kinds & {"LayerScale", "ChannelLayerNorm"}:
+        return "ConvNeXtBlock"  # a depthwise convolution first, then a norm over channels and the MLP (timm's name)
     if residual and depthwise:
         return "MBConv" if excitation else "InvertedResidual"
     if residual and len(main) == 3 and main[0].get("kernel_size") == Const(1) and \
@@ -1396,7 +1399,8 @@ def _derived_values(block: BlockClass, instances: list[dict[str, Expr]]) -> Bloc
                 flags.append((parameter, pad[0]))
                 inline[parameter] = pad[1]
             continue
-        found = next(((rule, local) for rule, local in _value_rules(parameter, sources, instances)
+        found = next(((rule, local) for rule, local in [*_value_rules(parameter, sources, instances),
+                                                         *_tuple_template(parameter, sources, instances)]
                       if all(evaluate(rule, values) == value for values, value in zip(instances, wanted, strict=True))),
                      None)
         if found is not None and found[1]:
@@ -1445,6 +1449,30 @@ def _value_rules(parameter: str, sources: list[str], instances: list[dict[str, E
     elif "kernel_size" in sources:
         rules.append((half, True))
     return rules
+
+
+def _tuple_template(parameter: str, sources: list[str], instances: list[dict[str, Expr]]
+                    ) -> list[tuple[Expr, bool]]:
+    """A tuple parameter whose items are constants or a channel count (ConvNeXt's layer scale of shape
+    ``(1, in_channels, 1, 1)``), written where it is read."""
+    values = [v.value for values in instances if isinstance(v := values.get(parameter), Const) and
+              isinstance(v.value, tuple)]
+    if len(values) != len(instances) or len({len(v) for v in values if isinstance(v, tuple)}) != 1 or \
+            len(set(values)) < 2:
+        return []
+    items: list[Expr] = []
+    first_value = values[0]
+    assert isinstance(first_value, tuple)
+    for k, first in enumerate(first_value):
+        if all(v[k] == first for v in values if isinstance(v, tuple)):
+            items.append(Const(first))
+            continue
+        source = next((s for s in sources if s != "stride" and all(
+            isinstance(v, tuple) and i.get(s) == Const(v[k]) for v, i in zip(values, instances, strict=True))), None)
+        if source is None:
+            return []
+        items.append(Name(source))
+    return [(Seq(tuple(items)), False)]
 
 
 def _pad_rules(parameter: str, sources: list[str], instances: list[dict[str, Expr]]) -> tuple[Expr, Expr] | None:

@@ -321,7 +321,8 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
         attr = free_attribute(snake_identifier(model.rsplit("/", 1)[-1], "backbone"), taken)
         inner_names = NameTable()
         prefix = snake_identifier(model, "model") + "_"
-        inner = tuple((m.attr, inner_names.allocate(m.attr[len(prefix):] if m.attr.startswith(prefix) else m.attr))
+        origins = manifest["names"]["attributes"]
+        inner = tuple((m.attr, inner_names.allocate(_inner_hint(m.attr, prefix, origins.get(m.attr, ""), model)))
                       for m in owned)
         subs.append(Submodule(attr, classes.allocate_class(model.rsplit("/", 1)[-1]), model, inner))
     if not subs:
@@ -334,6 +335,22 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
             attributes[name] = attributes.get(flat, name)
     manifest["names"]["class"].update({sub.class_name: sub.keras_model for sub in subs})
     return replace(ir, submodules=subs)
+
+
+def _inner_hint(attr: str, prefix: str, origin: str, model: str) -> str:
+    """A nested model's module named inside it: its Keras layer's name without the words it shares with the
+    model's (``convnext_tiny_downsampling_conv_0`` in ``convnext_tiny_downsampling_block_0`` → ``conv_0``), else
+    the flat attribute without the model's prefix."""
+    if origin.startswith(model + "/"):
+        words = snake_identifier(origin.rsplit("/", 1)[-1], "layer").split("_")
+        shared = 0
+        for word, model_word in zip(words, snake_identifier(model, "model").split("_"), strict=False):
+            if word != model_word:
+                break
+            shared += 1
+        if words[shared:]:
+            return "_".join(words[shared:])
+    return attr[len(prefix):] if attr.startswith(prefix) else attr
 
 
 def _self_contained(steps: list[Step], runs: list[list[int]], owned: set[str], ir: ModelIR) -> bool:
