@@ -147,8 +147,9 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
                 attributes[inner[0]] = attributes.get(flat, flat)
             else:  # a part of an optional branch (downsample.0): the branch is named by structure
                 attributes[inner[0]] = inner[0]
+    gathered = steps != submodule_steps(ir)  # chains moved together (only where no submodule is)
     return replace(ir, blocks=[_documented(block, steps, kind_of) for block in blocks], stages=stages,
-                   steps=steps if not ir.submodules else ir.steps)  # chains gathered (only without submodules)
+                   steps=steps if gathered else ir.steps)
 
 
 def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]], modules: Mapping[str, Any]

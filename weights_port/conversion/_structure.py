@@ -198,8 +198,8 @@ def linear_classifier(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[
     that keeps its axes, a 1×1 ``Conv2D``, an activation, ``Dropout``, the logits' 1×1 ``Conv2D``, ``Flatten``) as
     ``nn.Linear`` layers on the ``(N, C)`` features, as torchvision's MobileNetV3 classifier is: the same sums, each
     kernel ``(out, in, 1, 1)`` stored ``(out, in)`` (``state`` changed in place), so the last one can be the
-    replaceable head. Steps between may only be activations, ``nn.Dropout`` and constant arithmetic, each the one
-    reader of the one before. ``Flatten``'s manifest entry then names no local (``"output": null``)."""
+    replaceable head. Steps between may only be activation functions and ``nn.Dropout``, each the one reader of the
+    one before. ``Flatten``'s manifest entry then names no local (``"output": null``)."""
     steps = list(ir.steps)
     modules = {m.attr: m for m in ir.modules}
     pooled = next((i for i in range(len(steps) - 1, -1, -1) if _pooling_with_axes(steps[i])), None)
