@@ -94,10 +94,12 @@ def manifest_maps_every_key(conversion: Any, model: Any) -> None:
     """``manifest["state"]``: every state key names its Keras layer and the weight it holds (a layout change keeps
     the values: the same multiset), under the structured names (``stage1.1.conv1.weight``) as under the flat ones."""
     assert sorted(conversion.manifest["state"]) == sorted(conversion.state_dict)
-    layers = {layer.name: layer for layer in model.layers}
     for key, origin in conversion.manifest["state"].items():
         assert origin["keras_weights"] is not None and len(origin["keras_weights"]) == 1, (key, origin)
-        expected = _keras_weight(layers[origin["keras_layer"]], origin["keras_weights"][0])
+        layer = model
+        for name in origin["keras_layer"].split("/"):  # a nested model's layer: "backbone/conv"
+            layer = layer.get_layer(name)
+        expected = _keras_weight(layer, origin["keras_weights"][0])
         np.testing.assert_array_equal(np.sort(conversion.state_dict[key], axis=None), np.sort(expected, axis=None),
                                       err_msg=key)
 

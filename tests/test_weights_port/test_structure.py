@@ -10,7 +10,7 @@ import keras
 import numpy as np
 import torch
 from keras import layers as L
-from porting import converted_exactly
+from porting import converted_exactly, manifest_maps_every_key
 
 import weights_port
 from equivalence_tests import check_conversion, randomise_keras_weights
@@ -147,3 +147,23 @@ def test_a_symmetric_zero_pad_before_a_window_that_pads_nothing_is_its_padding(t
     flat = weights_port.convert(tmp_path / "stem.keras", flat=True)
     assert flat.source.count("F.pad(") == 6
 
+
+
+def test_the_model_name_every_layer_begins_with_is_left_out_of_its_parts(tmp_path: Path) -> None:
+    """keras.applications' ConvNeXt begins every layer's name with the model's (``convnext_tiny_stem``,
+    ``convnext_tiny_head_dense``): the modules, the nested model and its class are named without it (``self.stem =
+    Stem()``, ``self.norm``), as torchvision names a model's parts; the state keys and the manifest follow."""
+    image = keras.Input((8, 8, 3))
+    stem = keras.Sequential([keras.Input((8, 8, 3)), L.Conv2D(4, 2, strides=2, name="tiny_stem_conv")],
+                            name="tiny_stem")
+    x = L.GlobalAveragePooling2D(name="tiny_pool")(stem(image))
+    x = L.LayerNormalization(name="tiny_norm")(x)
+    model = keras.Model(image, L.Dense(3, name="tiny_head_dense")(x), name="tiny")
+    conversion = converted_exactly(model, tmp_path / "tiny.keras")
+    source = conversion.source
+    assert "class Stem(nn.Module)" in source and "self.stem = Stem()" in source and "self.conv = nn.Conv2d" in source
+    assert "self.norm = nn.LayerNorm" in source and "tiny_" not in source.split("class Tiny", 1)[1].split('"""', 2)[2]
+    assert {"stem.conv.weight", "norm.weight", "head.weight"} <= set(conversion.state_dict)
+    assert conversion.manifest["layers"]["tiny_norm"]["modules"] == ["norm"]
+    assert conversion.manifest["names"]["attributes"]["norm"] == "tiny_norm"
+    manifest_maps_every_key(conversion, model)

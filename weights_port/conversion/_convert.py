@@ -32,7 +32,7 @@ from ._render import build_module, render_source
 from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
-from ._structure import extract_submodules, fold_zero_pads, linear_classifier, split_head
+from ._structure import extract_submodules, fold_zero_pads, linear_classifier, split_head, without_model_prefix
 from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
@@ -315,7 +315,8 @@ class _Converter:
         if not flat:
             layer_classes = {value.name: op.layer.class_name for op in self.graph.ops
                              for value in layer_outputs.get(op.layer.name, [])}
-            ir = extract_stages(extract_submodules(fold_zero_pads(ir, manifest), state, manifest), state, manifest)
+            ir = fold_zero_pads(without_model_prefix(ir, state, manifest), manifest)
+            ir = extract_stages(extract_submodules(ir, state, manifest), state, manifest)
             ir = split_head(ir, layer_classes, state, manifest)
         manifest["state"] = {key: origins[id(array)] for key, array in state.items() if id(array) in origins}
         return Conversion(class_name, ir, state, manifest)

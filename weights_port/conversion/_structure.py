@@ -31,10 +31,11 @@ from ._render import (
     statement,
     structured_steps,
     submodule_runs,
+    through_paths,
 )
 
 __all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "fold_zero_pads", "free_attribute", "linear_classifier",
-           "live_after", "rename_state", "split_head"]
+           "live_after", "rename_state", "split_head", "without_model_prefix"]
 
 HEAD_ATTRIBUTE = "head"
 _FEATURE_LAYERS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
@@ -302,12 +303,44 @@ def _pads_alike(spec: ModuleSpec, amounts: tuple[Any, ...], non_negative: bool) 
                                               for k, a in zip(windows, amounts[0::2][::-1], strict=True))
 
 
+def without_model_prefix(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
+    """``ir`` with the model's own name left out of its modules' names where Keras begins every layer's name with it
+    (keras.applications' ConvNeXt: ``convnext_tiny_head_layernorm`` → ``head_layernorm``), as torchvision names a
+    model's parts; ``state`` keys and the manifest follow."""
+    prefix = _model_prefix(ir, manifest)
+    if not prefix:
+        return ir
+    names = NameTable()
+    names.reserve(*(m.attr for m in ir.modules if not m.attr.startswith(prefix)))
+    paths = {m.attr: names.allocate(m.attr[len(prefix):]) for m in ir.modules if m.attr.startswith(prefix)}
+    rename_state(state, manifest, paths)
+    attributes = manifest["names"]["attributes"]
+    for old, new in paths.items():
+        attributes[new] = attributes.pop(old, old)
+    return replace(ir, modules=[replace(m, attr=paths.get(m.attr, m.attr)) for m in ir.modules],
+                   steps=[replace(step, value=through_paths(step.value, {old: (new,) for old, new in paths.items()}))
+                          for step in ir.steps])
+
+
+def _model_prefix(ir: ModelIR, manifest: dict[str, Any]) -> str:
+    """``<model name>_`` where the name of every layer that has modules (a nested model's, for its layers) begins
+    with it, two layers or more; empty otherwise (Keras's own ``add_3`` hold no module and do not count)."""
+    hint = manifest["names"]["class"].get(ir.class_name, "")
+    prefix = snake_identifier(hint, "model") + "_" if hint else ""
+    owners = [snake_identifier(name.split("/")[0], "layer") for name, entry in manifest["layers"].items()
+              if entry["modules"]]
+    if not prefix or len(owners) < 2 or not all(o.startswith(prefix) and len(o) > len(prefix) for o in owners):
+        return ""
+    return prefix
+
+
 def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
     """``ir`` with each nested Keras model whose calls are self-contained runs of steps, all computing the same
     function of their inputs (a shared twin), as a ``Submodule``; ``state`` keys and the manifest's module
     names become the dotted paths (``backbone.conv2d.weight``)."""
     steps = discard_unused(ir)
     models = list(dict.fromkeys(s.nested_call[1] for s in steps if s.nested_call is not None))
+    shared = _model_prefix(ir, manifest)
     taken = {m.attr for m in ir.modules}
     classes = NameTable()
     classes.reserve(ir.class_name, *(h.name for h in ir.helpers))
@@ -318,13 +351,15 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
         if not owned or not _self_contained(steps, runs, {m.attr for m in owned}, ir) or \
                 len({_canonical(steps, run, ir) for run in runs}) != 1:
             continue
-        attr = free_attribute(snake_identifier(model.rsplit("/", 1)[-1], "backbone"), taken)
+        own = model.rsplit("/", 1)[-1]
+        short = own[len(shared):] if shared and snake_identifier(own, "backbone").startswith(shared) else own
+        attr = free_attribute(snake_identifier(short, "backbone"), taken)
         inner_names = NameTable()
         prefix = snake_identifier(model, "model") + "_"
         origins = manifest["names"]["attributes"]
         inner = tuple((m.attr, inner_names.allocate(_inner_hint(m.attr, prefix, origins.get(m.attr, ""), model)))
                       for m in owned)
-        subs.append(Submodule(attr, classes.allocate_class(model.rsplit("/", 1)[-1]), model, inner))
+        subs.append(Submodule(attr, classes.allocate_class(short), model, inner))
     if not subs:
         return ir
     rename_state(state, manifest, {flat: f"{sub.attr}.{name}" for sub in subs for flat, name in sub.attrs})
