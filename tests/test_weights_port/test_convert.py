@@ -214,7 +214,8 @@ def test_tf_keras_tf_op_layers(tmp_path: Path) -> None:
     assert _tf_keras_compare(model, conversion, [rng.uniform(-1, 1, (3, 4, 5)).astype("float32")]) < 1e-5
 
 
-def test_one_application_in_both_formats(tmp_path: Path) -> None:
+@pytest.mark.sweep  # the applications sweep (nox -s convert) proves every application in both formats; the default
+def test_one_application_in_both_formats(tmp_path: Path) -> None:  # run keeps test_blocks' real ResNet50
     model = keras.applications.MobileNetV2(input_shape=(32, 32, 3), alpha=0.35, weights=None, classes=5)
     path = _saved(model, tmp_path)
     _assert_equivalent(path)
