@@ -44,10 +44,11 @@ from ._ir import (
     renamed,
     rewrite,
 )
-from ._names import NameTable, snake_identifier
+from ._names import NameTable, common_prefix, snake_identifier
 from ._render import ordered_calls, run_interface, statement, submodule_steps, through_paths
 from ._settings import keras_catalog
 from ._structure import free_attribute, live_after, rename_state
+from ._vocabulary import ELEMENTWISE_ACTIVATIONS, FUNCTIONAL_MODULES
 
 __all__ = ["extract_stages"]
 
@@ -182,20 +183,12 @@ def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]],
     return moved, {span: key for span, key in found.items() if counts[key] >= 2}
 
 
-def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[int], modules: Mapping[str, Any]
+def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[list[int]], modules: Mapping[str, Any]
                       ) -> list[list[int]]:
     """Runs of steps each the one reader of the one before (not necessarily adjacent), named as one unit (a Keras
     prefix and a numbered word they share; Keras-named activations calling no module allowed inside), calling two
     weighted modules or more."""
     names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
-    reader_of: dict[int, int] = {}
-    binding: dict[str, int] = {}
-    for index, step in enumerate(steps):
-        for name in set(free_names(step.value)):
-            if name in binding and readers[binding[name]] == 1:
-                reader_of[binding[name]] = index
-        for name in step.bound:
-            binding[name] = index
 
     def named(i: int) -> bool:
         return bool(names[i]) and not _named_by_keras(names[i])
@@ -203,9 +196,10 @@ def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[int], 
     def passive(i: int) -> bool:  # an activation Keras named, inside a chain
         return bool(names[i]) and _named_by_keras(names[i]) and not ordered_calls(steps[i].value)
 
-    def follows(i: int) -> int | None:
-        target, j = steps[i].target, reader_of.get(i)
-        if j is None or j in claimed or not isinstance(target, Name) or free_names(steps[j].value) != [target.id]:
+    def follows(i: int) -> int | None:  # the one step that reads step i's value, reading nothing else
+        target = steps[i].target
+        if len(readers[i]) != 1 or (j := readers[i][0]) == len(steps) or j in claimed or \
+                not isinstance(target, Name) or free_names(steps[j].value) != [target.id]:
             return None
         return j
 
@@ -237,7 +231,7 @@ def _one_unit(names: list[str]) -> bool:
     all share where they hold one (``conv_dw_1``, ``conv_pw_1_bn`` are one MobileNet unit; ``conv_pad_2`` opens the
     next; ``conv1``, ``bn1`` name roles, not instances)."""
     counters = [counted for name in names if (counted := {word for word in name.split("_") if word.isdigit()})]
-    return bool(_common_prefix(names)) and (not counters or bool(set.intersection(*counters)))
+    return bool(common_prefix(names)) and (not counters or bool(set.intersection(*counters)))
 
 
 def _gathered(chain: list[Step], steps: list[Step], claimed: set[int]) -> list[Step] | None:
@@ -322,21 +316,21 @@ def _branch_ordered(steps: tuple[Step, ...]) -> tuple[Step, ...]:
     return tuple(steps[j] for j in order)
 
 
-def _readers(ir: ModelIR, steps: list[Step]) -> list[int]:
-    """For each step, how many steps read the value it binds before the name is bound again (a layer with its
-    own activation binds one local twice), the model's outputs counted as a reader."""
-    count = [0] * len(steps)
+def _readers(ir: ModelIR, steps: list[Step]) -> list[list[int]]:
+    """For each step, the steps that read the value it binds before the name is bound again (a layer with its
+    own activation binds one local twice); a model output counts as a reader, ``len(steps)``."""
+    readers: list[list[int]] = [[] for _ in steps]
     binding: dict[str, int] = {}
     for index, step in enumerate(steps):
         for name in set(free_names(step.value)):
             if name in binding:
-                count[binding[name]] += 1
+                readers[binding[name]].append(index)
         for name in step.bound:
             binding[name] = index
     for port in ir.outputs:
         if port.value.name in binding:
-            count[binding[port.value.name]] += 1
-    return count
+            readers[binding[port.value.name]].append(len(steps))
+    return readers
 
 
 def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
@@ -348,7 +342,7 @@ def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
               if steps[i].keras_layer]
     named = [name for name in layers if not _named_by_keras(name)] or layers
     prefix = _majority_prefix(named)
-    suffix = _common_prefix([name[::-1] for name in named])[::-1]
+    suffix = common_prefix([name[::-1] for name in named])[::-1]
     counted = [any(c.isdigit() for c in part) for part in (prefix, suffix)]  # an instance's name counts it
     if (counted[1], len(suffix)) > (counted[0], len(prefix)):
         return suffix
@@ -564,17 +558,15 @@ def _without(steps: list[Step], segment: tuple[int, int], cut: _Shortcut) -> lis
 def _linked(ir: ModelIR, steps: list[Step], segments: list[tuple[int, int]]) -> set[tuple[int, int]]:
     """The blocks that take the block just before them as their one input, its value read by them alone: only
     such blocks chain in an ``nn.Sequential`` (NASNet's adjacent separable units read different values)."""
-    outputs = {port.value.name for port in ir.outputs}
+    readers = _readers(ir, steps)
     linked = set()
     for before, after in pairwise(segments):
         bound = steps[before[1]].bound
-        if before[1] + 1 != after[0] or len(bound) != 1 or bound[0] in outputs:
+        if before[1] + 1 != after[0] or len(bound) != 1:
             continue
         inside = {name for i in range(after[0], after[1] + 1) for name in steps[i].bound}
         read = {name for i in range(after[0], after[1] + 1) for name in free_names(steps[i].value)}
-        later = next((i for i in range(after[1] + 1, len(steps)) if bound[0] in steps[i].bound), len(steps))
-        if read - inside == {bound[0]} and not any(bound[0] in free_names(steps[i].value)
-                                                   for i in range(after[1] + 1, later)):
+        if read - inside == {bound[0]} and all(after[0] <= r <= after[1] for r in readers[before[1]]):
             linked.add(after)
     return linked
 
@@ -926,7 +918,7 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
             not any(len(free_names(step.value)) > 1 for step in body):
         return "DepthwiseSeparable"  # MobileNet's unit: a depthwise convolution, then a pointwise one (timm's name)
     named = [a for attrs in member_attrs for a in attrs if not _named_by_keras(a)]
-    prefix = _common_prefix(named)
+    prefix = common_prefix(named)
     if len(prefix) >= 3:
         return prefix
     sums = [step.value for step in body if _is_sum(step.value)]
@@ -954,28 +946,14 @@ def _named_by_keras(name: str) -> bool:
     return re.sub(r"_\d+$", "", name) in _keras_default_names()
 
 
-def _common_prefix(names: list[str]) -> str:
-    """The leading words the names share (``block35_1_conv``, ``block35_2_…`` → ``block35``; ``block_2_expand``,
-    ``block_2_expand_BN`` → ``block_2_expand``)."""
-    if not names:
-        return ""
-    split = [name.split("_") for name in names]
-    shared: list[str] = []
-    for words in zip(*split, strict=False):
-        if len(set(words)) != 1:
-            break
-        shared.append(words[0])
-    return "_".join(w for w in shared if w)
-
-
 def _majority_prefix(names: list[str]) -> str:
     """The common prefix of the names sharing the most frequent first word, when they are more than half: a block
     whose shortcut layers kept Keras's counters (``conv2d_3``, ``batch_normalization_3``) is still ``block13``."""
     firsts = [name.split("_")[0] for name in names]
     word = max(dict.fromkeys(firsts), key=firsts.count, default="")
     if firsts.count(word) * 2 <= len(names):
-        return _common_prefix(names)
-    return _common_prefix([name for name, first in zip(names, firsts, strict=True) if first == word])
+        return common_prefix(names)
+    return common_prefix([name for name, first in zip(names, firsts, strict=True) if first == word])
 
 
 def _stage(attr: str, run: list[tuple[int, int]], kind_of: Mapping[tuple[int, int], _Member]) -> Stage:
@@ -990,10 +968,7 @@ def _stage(attr: str, run: list[tuple[int, int]], kind_of: Mapping[tuple[int, in
 
 # --------------------------------------------------------------------------- blocks without their sum
 
-_FUNCTION_MODULES: dict[tuple[str, ...], str] = {
-    ("F", "relu"): "ReLU", ("F", "relu6"): "ReLU6", ("F", "silu"): "SiLU", ("F", "gelu"): "GELU",
-    ("F", "hardswish"): "Hardswish", ("F", "hardsigmoid"): "Hardsigmoid", ("F", "elu"): "ELU", ("F", "selu"): "SELU",
-    ("F", "mish"): "Mish", ("torch", "sigmoid"): "Sigmoid", ("torch", "tanh"): "Tanh"}
+_FUNCTION_MODULES: dict[tuple[str, ...], str] = {path: FUNCTIONAL_MODULES[path] for path in ELEMENTWISE_ACTIVATIONS}
 """Activations as the modules that compute them alike, for an optional part of a block (``nn.Sequential(conv, bn,
 nn.SiLU())``)."""
 
@@ -1129,7 +1104,7 @@ def _unsummed_blocks(ir: ModelIR, steps: list[Step], kinds: Mapping[str, list[tu
     live = live_after(ir, steps)
     cuts = [-1] + [i for i, step in enumerate(steps) if isinstance(step.target, Name) and live[i] == {step.target.id}]
     occupied = [m for members in references.values() for m in members]
-    named = {key: all(_common_prefix([steps[i].keras_layer for i in range(m[0], m[1] + 1)]) for m in members)
+    named = {key: all(common_prefix([steps[i].keras_layer for i in range(m[0], m[1] + 1)]) for m in members)
              for key, members in references.items()}
     signatures = [_signature(step, modules) for step in steps]
     optional = [_chain_part(step, modules) is not None for step in steps]
@@ -1145,7 +1120,7 @@ def _unsummed_blocks(ir: ModelIR, steps: list[Step], kinds: Mapping[str, list[tu
             span = (a + 1, b)
             if any(m[0] <= span[1] and span[0] <= m[1] for m in occupied) or not _owns_its_modules(steps, span):
                 continue
-            if named[key] and not _common_prefix([steps[i].keras_layer for i in range(span[0], span[1] + 1)]):
+            if named[key] and not common_prefix([steps[i].keras_layer for i in range(span[0], span[1] + 1)]):
                 continue  # the blocks' Keras names share a prefix (block2b_...): a span across two names is no block
             aligned = _align(ref, ref_optional, signatures[span[0]:span[1] + 1], optional[span[0]:span[1] + 1])
             if aligned is not None:
@@ -1349,6 +1324,8 @@ def _derived_flags(block: BlockClass, instances: list[dict[str, Expr]]) -> Block
 
 _SOURCES = ("in_channels", "out_channels", "kernel_size", "stride")
 """The parameters other values are computed from, as torchvision's blocks take them."""
+_HALF_KERNEL = BinOp("//", Name("kernel_size"), Const(2))
+"""A 'same' convolution's padding on each side (odd kernels)."""
 
 
 def _with_derived_values(blocks: list[BlockClass], kind_of: dict[tuple[int, int], _Member]) -> list[BlockClass]:
@@ -1393,8 +1370,7 @@ def _derived_values(block: BlockClass, instances: list[dict[str, Expr]]) -> Bloc
         if parameter in sources or parameter in blocked or parameter in flag_names or \
                 not all(isinstance(value, Const) for value in wanted):
             continue
-        optional = next((flag for _, flag, _ in block.optional if flag == parameter), None)
-        if optional is not None:
+        if parameter in {flag for _, flag, _ in block.optional}:  # the part's presence and its amounts
             pad = _pad_rules(parameter, sources, instances)
             if pad is not None:
                 flags.append((parameter, pad[0]))
@@ -1439,7 +1415,7 @@ def _value_rules(parameter: str, sources: list[str], instances: list[dict[str, E
             rules.append((BinOp("//", Name(source), Const(base // value)), False))
         if value % base == 0 and value // base >= 2:
             rules.append((BinOp("*", Name(source), Const(value // base)), False))
-    half = BinOp("//", Name("kernel_size"), Const(2))
+    half = _HALF_KERNEL
     if "stride" in sources:
         unit = Compare("==", Name("stride"), Const(1))
         if "kernel_size" in sources:
@@ -1491,7 +1467,7 @@ def _pad_rules(parameter: str, sources: list[str], instances: list[dict[str, Exp
     if when is None or not pads or not isinstance(pads[0][1], Const) or not isinstance(pads[0][1].value, tuple):
         return None
     sides = len(pads[0][1].value) // 2
-    half = BinOp("//", Name("kernel_size"), Const(2))
+    half = _HALF_KERNEL
     for amounts in (BinOp("*", Seq((BinOp("-", half, Const(1)), half)), Const(sides)),
                     BinOp("*", Seq((half,)), Const(2 * sides))):
         if all(evaluate(amounts, values) == value for values, value in pads):
@@ -1868,8 +1844,8 @@ def _part_name(names: list[str], block_names: list[str]) -> str:
     """What the Keras names call a part of a block: their shared words after the block's (``block2b_expand_conv``,
     ``block2b_expand_bn`` in block ``block2b`` → ``expand``); empty when they share none. The block's last layer
     (often a sum Keras named itself, ``add_3``) does not count against the block's prefix."""
-    part = names[0] if len(set(names)) == 1 else _common_prefix(names)
-    block = _common_prefix(block_names[:-1] if len(block_names) > 2 else block_names)
+    part = names[0] if len(set(names)) == 1 else common_prefix(names)
+    block = common_prefix(block_names[:-1] if len(block_names) > 2 else block_names)
     if block and part.startswith(block):
         return part[len(block):].strip("_")
     return part if not block else ""

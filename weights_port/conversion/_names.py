@@ -14,8 +14,8 @@ import keyword
 import re
 import unicodedata
 
-__all__ = ["MAX_IDENTIFIER", "RESERVED", "NameTable", "class_name_for", "is_safe_identifier", "module_name_for",
-           "snake_identifier"]
+__all__ = ["MAX_IDENTIFIER", "RESERVED", "NameTable", "class_name_for", "common_prefix", "is_safe_identifier",
+           "module_name_for", "snake_identifier"]
 
 MAX_IDENTIFIER = 60
 """Longer names are cut: a 100 kB layer name must not become a 100 kB attribute."""
@@ -87,6 +87,19 @@ def module_name_for(class_name: str) -> str:
     name = re.sub(r"(.)([A-Z][a-z]+)", r"\1_\2", class_name)
     name = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", name).lower()
     return snake_identifier(name, "model")
+
+
+def common_prefix(names: list[str]) -> str:
+    """The leading words the names share (``block35_1_conv``, ``block35_2_…`` → ``block35``; ``block_2_expand``,
+    ``block_2_expand_BN`` → ``block_2_expand``)."""
+    if not names:
+        return ""
+    shared: list[str] = []
+    for words in zip(*(name.split("_") for name in names), strict=False):
+        if len(set(words)) != 1:
+            break
+        shared.append(words[0])
+    return "_".join(w for w in shared if w)
 
 
 class NameTable:

@@ -657,7 +657,6 @@ def _runs_repeated(blocks: tuple[Expr, ...], shortest: int = 3) -> tuple[Expr, .
                 _INDENT * 3 + len(ast.unparse(_expr(repeat))) + 1 <= LINE_LENGTH:
             grouped.append(repeat)
         else:
-            end = max(end, index + 1)
             grouped += blocks[index:end]
         index = end
     return tuple(grouped)
@@ -667,7 +666,7 @@ def _stepping_run(blocks: tuple[Expr, ...], index: int) -> tuple[int, Repeat | N
     """(end, the run as one counted ``Repeat``) for the blocks from ``index`` on that differ only in integer
     keyword arguments stepping by a fixed amount from one block to the next; (index + 1, None) where none step."""
     first = blocks[index]
-    if index + 1 >= len(blocks) or not (isinstance(first, Call) and isinstance(blocks[index + 1], Call)):
+    if index + 1 >= len(blocks) or not isinstance(first, Call):
         return index + 1, None
 
     def steps_of(a: Expr, b: Expr) -> dict[str, int] | None:

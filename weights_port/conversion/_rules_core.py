@@ -709,6 +709,11 @@ def _dropout(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
 # --------------------------------------------------------------------------- reshaping
 
 
+def _channels_alone(x: Value) -> bool:
+    """A channels-first ``(N, C, 1, …, 1)``: its memory is the same in Keras's layout, so it flattens as it is."""
+    return x.channels_first and all(d == 1 for d in x.shape[1:-1])
+
+
 def _flatten(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     x, s = inputs[0], Settings(op.layer)
     first = s.choice("data_format", _DATA_FORMATS, "channels_last", nullable=True) == "channels_first" and x.rank > 2
@@ -716,7 +721,7 @@ def _flatten(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
     if first:  # Keras moves axis 1 last before flattening
         x = em.to_layout(x, "keras")
         return [em.let(op.layer.name, x.ref.m("movedim", 1, -1).m("flatten", 1), x, shape=(x.shape[0], size))]
-    if x.channels_first and all(d == 1 for d in x.shape[1:-1]):  # (N, C, 1, 1): both orders are the channels
+    if _channels_alone(x):
         return [em.let(op.layer.name, x.ref.m("flatten", 1), x, shape=(x.shape[0], size), layout="keras")]
     if x.channels_first:
         if size is None:
@@ -743,8 +748,7 @@ def _reshape(op: Op, inputs: list[Value], em: Emitter) -> list[Value]:
         # (x[:, :, None, None]) so no channel count is written, and blocks of different widths read alike
         return [em.let(op.layer.name, x.ref[(slice(None), slice(None), *[None] * (len(target) - 1))], x,
                        shape=(x.shape[0], *target), layout="cf")]
-    if len(target) == 1 and x.channels_first and x.rank > 2 and all(d == 1 for d in x.shape[1:-1]):
-        # (N, C, 1, 1) → (N, C): both layouts hold the channels alone, as in Flatten
+    if len(target) == 1 and x.rank > 2 and _channels_alone(x):  # (N, C, 1, 1) → (N, C), as in Flatten
         return [em.let(op.layer.name, x.ref.m("flatten", 1), x, shape=(x.shape[0], *target), layout="keras")]
     x = em.to_layout(x, "keras")
     return [em.let(op.layer.name, x.ref.m("reshape", -1, *target), x,

@@ -33,6 +33,7 @@ from ._render import (
     submodule_runs,
     through_paths,
 )
+from ._vocabulary import ELEMENTWISE_ACTIVATIONS
 
 __all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "fold_zero_pads", "free_attribute", "linear_classifier",
            "live_after", "rename_state", "split_head", "without_model_prefix"]
@@ -189,9 +190,8 @@ def fold_zero_pads(ir: ModelIR, manifest: dict[str, Any]) -> ModelIR:
     return replace(ir, steps=steps, modules=[folded.get(m.attr, m) for m in ir.modules])
 
 
-_ELEMENTWISE = {("F", "relu"), ("F", "relu6"), ("F", "silu"), ("F", "gelu"), ("F", "hardswish"), ("F", "hardsigmoid"),
-                ("F", "elu"), ("F", "selu"), ("F", "mish"), ("F", "leaky_relu"), ("torch", "sigmoid"), ("torch", "tanh"),
-                ("F", "sigmoid"), ("torch", "relu")}
+_ELEMENTWISE = ELEMENTWISE_ACTIVATIONS | {("F", "leaky_relu"), ("torch", "relu"), ("F", "sigmoid")}
+"""Activations a pooled classifier's steps may apply: each element alone decides its value, whatever the shape."""
 
 
 def linear_classifier(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
@@ -352,7 +352,8 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
                 len({_canonical(steps, run, ir) for run in runs}) != 1:
             continue
         own = model.rsplit("/", 1)[-1]
-        short = own[len(shared):] if shared and snake_identifier(own, "backbone").startswith(shared) else own
+        snake = snake_identifier(own, "backbone")
+        short = snake[len(shared):] if shared and snake.startswith(shared) else own
         attr = free_attribute(snake_identifier(short, "backbone"), taken)
         inner_names = NameTable()
         prefix = snake_identifier(model, "model") + "_"

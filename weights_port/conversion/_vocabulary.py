@@ -7,8 +7,8 @@ module) and the names the ``NameTable`` made.
 
 from __future__ import annotations
 
-__all__ = ["FUNCTIONAL_MODULES", "F_FUNCTIONS", "NN_CLASSES", "RUNTIME_HELPERS", "TENSOR_METHODS", "TORCH_FUNCTIONS",
-           "allowed_global"]
+__all__ = ["ELEMENTWISE_ACTIVATIONS", "FUNCTIONAL_MODULES", "F_FUNCTIONS", "NN_CLASSES", "RUNTIME_HELPERS",
+           "TENSOR_METHODS", "TORCH_FUNCTIONS", "allowed_global"]
 
 TORCH_FUNCTIONS = frozenset({
     "abs", "acos", "acosh", "amax", "amin", "argmax", "argmin", "asin", "asinh", "atan", "atan2", "atanh", "bmm",
@@ -67,7 +67,7 @@ RUNTIME_HELPERS = frozenset({
     "UnconvertedLayer",
 })
 
-FUNCTIONAL_MODULES = {
+FUNCTIONAL_MODULES: dict[tuple[str, ...], str] = {
     # f(x, *rest, **kwargs) computes what nn.Cls(*rest, **kwargs)(x) computes (a chain of them can be nn.Sequential)
     ("F", "relu"): "ReLU", ("F", "relu6"): "ReLU6", ("torch", "sigmoid"): "Sigmoid", ("torch", "tanh"): "Tanh",
     ("F", "silu"): "SiLU", ("F", "gelu"): "GELU", ("F", "softmax"): "Softmax", ("F", "log_softmax"): "LogSoftmax",
@@ -76,6 +76,13 @@ FUNCTIONAL_MODULES = {
     ("F", "leaky_relu"): "LeakyReLU", ("F", "celu"): "CELU", ("F", "logsigmoid"): "LogSigmoid",
     ("F", "tanhshrink"): "Tanhshrink", ("F", "hardtanh"): "Hardtanh",
 }
+
+ELEMENTWISE_ACTIVATIONS: frozenset[tuple[str, ...]] = frozenset({
+    ("F", "relu"), ("F", "relu6"), ("F", "silu"), ("F", "gelu"), ("F", "hardswish"), ("F", "hardsigmoid"),
+    ("F", "elu"), ("F", "selu"), ("F", "mish"), ("torch", "sigmoid"), ("torch", "tanh"),
+})
+"""Of those, the activations of one value each element alone decides (not a softmax), with no argument but the
+tensor in the generated code: a block may hold them as modules, a classifier on pooled features may keep them."""
 
 
 def allowed_global(path: tuple[str, ...], helpers: frozenset[str] | set[str]) -> bool:
