@@ -551,3 +551,32 @@ def test_blocks_whose_widths_grow_by_a_step_are_written_as_one_loop(tmp_path: Pa
     assert "self.blocks = nn.Sequential(*(DenseLayer(in_channels=8 + 4 * i) for i in range(4)))" in conversion.source
     assert conversion.build().blocks[3].conv2.weight.shape == (4, 8, 3, 3)
     manifest_maps_every_key(conversion, model)
+
+
+def test_nested_models_of_one_structure_are_one_class_with_parameters(tmp_path: Path) -> None:
+    """Three nested Keras models one function builds at different widths (ConvNeXt's downsampling blocks): one
+    ``Downsample`` class taking the widths as keywords, its modules named by what the models' names for them share
+    (``norm_0``, ``norm_1`` → ``norm``); a nested model of another structure keeps a class of its own. State keys
+    and the manifest follow, and the module computes what Keras computes."""
+    def downsample(index: int, width: int, out: int) -> keras.Model:
+        return keras.Sequential([keras.Input((None, None, width)), L.BatchNormalization(name=f"norm_{index}"),
+                                 L.Conv2D(out, 2, strides=2, name=f"conv_{index}")], name=f"downsample_{index}")
+
+    stem = keras.Sequential([keras.Input((16, 16, 3)), L.Conv2D(4, 3, padding="same", name="stem_conv"),
+                             L.ReLU(name="stem_relu")], name="stem")
+    image = keras.Input((16, 16, 3))
+    x = stem(image)
+    for index, (width, out) in enumerate([(4, 6), (6, 8), (8, 10)]):
+        x = downsample(index, width, out)(L.ReLU(name=f"relu_{index}")(x))
+    model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "downsampling.keras")
+    source = conversion.source
+    assert source.count("class Downsample(nn.Module)") == 1 and "class Stem(nn.Module)" in source
+    assert "self.downsample_0 = Downsample(in_channels=4, out_channels=6)" in source
+    assert "self.downsample_2 = Downsample(in_channels=8, out_channels=10)" in source
+    assert "self.norm = nn.BatchNorm2d(in_channels" in source and "self.conv = nn.Conv2d(in_channels, out_channels" \
+        in source
+    assert {"downsample_1.norm.running_mean", "downsample_2.conv.weight", "stem.conv.weight"} <= \
+        set(conversion.state_dict)
+    assert conversion.manifest["layers"]["downsample_1/conv_1"]["modules"] == ["downsample_1.conv"]
+    manifest_maps_every_key(conversion, model)

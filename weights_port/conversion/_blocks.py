@@ -39,18 +39,27 @@ from ._ir import (
     Slice,
     Stage,
     Step,
+    Submodule,
     evaluate,
     free_names,
     renamed,
     rewrite,
 )
 from ._names import NameTable, common_prefix, snake_identifier
-from ._render import ordered_calls, run_interface, statement, submodule_steps, through_paths
+from ._render import (
+    discard_unused,
+    ordered_calls,
+    run_interface,
+    statement,
+    submodule_runs,
+    submodule_steps,
+    through_paths,
+)
 from ._settings import keras_catalog
 from ._structure import free_attribute, live_after, rename_state
 from ._vocabulary import ELEMENTWISE_ACTIVATIONS, FUNCTIONAL_MODULES
 
-__all__ = ["extract_stages"]
+__all__ = ["extract_stages", "merge_alike_submodules"]
 
 _SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
                 "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
@@ -87,7 +96,8 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     leadless = _leadless_members(steps, kinds, modules)
     taken = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules}
     class_names = NameTable()
-    class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(s.class_name for s in ir.submodules))
+    class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(s.class_name for s in ir.submodules),
+                        *(b.class_name for b in ir.blocks))
     kind_of: dict[tuple[int, int], _Member] = {}
     blocks: list[BlockClass] = []
     unsummed = _unsummed_blocks(ir, steps, kinds, shortcuts, modules)
@@ -149,8 +159,88 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
             else:  # a part of an optional branch (downsample.0): the branch is named by structure
                 attributes[inner[0]] = inner[0]
     gathered = steps != submodule_steps(ir)  # chains moved together (only where no submodule is)
-    return replace(ir, blocks=[_documented(block, steps, kind_of) for block in blocks], stages=stages,
+    return replace(ir, blocks=[*ir.blocks, *(_documented(block, steps, kind_of) for block in blocks)], stages=stages,
                    steps=steps if gathered else ir.steps)
+
+
+def merge_alike_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
+    """``ir`` with nested Keras models of one structure, each called once on one tensor (ConvNeXt's downsampling
+    blocks, one Keras model per stage), as one class whose differing constructor arguments are keyword
+    parameters, as a repeated block's are; its modules named by what the models' own names for them share
+    (``layernorm_0``, ``layernorm_1`` → ``layernorm``). State keys and the manifest follow the new names."""
+    steps = discard_unused(ir)
+    modules = {m.attr: m for m in ir.modules}
+    outputs = [p.value.name for p in ir.outputs]
+    groups: dict[str, list[tuple[Submodule, tuple[int, int]]]] = {}
+    for sub in ir.submodules:
+        runs = submodule_runs(steps, sub.keras_model)
+        if len(runs) != 1:  # a twin called twice is one instance already
+            continue
+        inputs, results = run_interface(steps, runs[0], outputs)
+        key = _block_key(steps, runs[0][0], runs[0][-1], modules) if len(inputs) == len(results) == 1 else None
+        if key is not None:
+            groups.setdefault(key, []).append((sub, (runs[0][0], runs[0][-1])))
+    merged = {sub.attr for group in groups.values() if len(group) >= 2 for sub, _ in group}
+    if not merged:
+        return ir
+    class_names = NameTable()
+    class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(b.class_name for b in ir.blocks),
+                        *(s.class_name for s in ir.submodules if s.attr not in merged))
+    replaced: dict[str, Submodule] = {}
+    blocks: list[BlockClass] = []
+    paths: dict[str, str] = {}
+    attributes = manifest["names"]["attributes"]
+    for group in (g for g in groups.values() if len(g) >= 2):
+        block, placed = _block_class(steps, [span for _, span in group], modules, NameTable(), {})
+        stems = {re.sub(r"_?\d+$", "", sub.class_name) for sub, _ in group}
+        stem = stems.pop() if len(stems) == 1 and re.sub(r"_?\d+$", "", group[0][0].class_name) else ""
+        block = replace(block, class_name=class_names.allocate_class(stem or block.class_name))
+        flat_of = [{path: flat for flat, path in placed[span].paths} for _, span in group]
+        inner = {attr: _shared_inner_name([dict(sub.attrs)[flats[(attr,)]] for (sub, _), flats in
+                                           zip(group, flat_of, strict=True)]) for attr, *_ in block.modules}
+        if len({n for n in inner.values() if n}) == len(inner) and not set(inner.values()) & set(block.parameters):
+            block = _with_module_names(block, inner)
+        else:
+            inner = {attr: attr for attr, *_ in block.modules}
+        names = [sub.keras_model for sub, _ in group]
+        shared = common_prefix(names)  # ``block_0 to _2`` for ``block_0 to block_2``
+        last = names[-1][len(shared):] if shared and names[-1].startswith(shared + "_") else names[-1]
+        where = f"{names[0]} to {last}"
+        blocks.append(replace(block, doc=f"{block.class_name}: the nested Keras models {where} ({len(names)} "
+                                         "instances)."))
+        manifest["names"]["class"][block.class_name] = where
+        for sub, span in group:
+            old = dict(sub.attrs)
+            new = tuple((flat, inner[str(path[0])]) for flat, path in placed[span].paths)
+            for flat, name in new:
+                paths[f"{sub.attr}.{old[flat]}"] = f"{sub.attr}.{name}"
+                attributes[name] = attributes.get(old[flat], name)
+            manifest["names"]["class"].pop(sub.class_name, None)
+            replaced[sub.attr] = replace(sub, class_name=block.class_name, attrs=new,
+                                         arguments=placed[span].arguments)
+    for key in list(state):
+        module, _, variable = key.rpartition(".")
+        if module in paths:
+            state[f"{paths[module]}.{variable}"] = state.pop(key)
+    for entry in manifest["layers"].values():
+        entry["modules"] = [paths.get(m, m) for m in entry["modules"]]
+    return replace(ir, submodules=[replaced.get(s.attr, s) for s in ir.submodules], blocks=[*ir.blocks, *blocks])
+
+
+def _shared_inner_name(names: list[str]) -> str:
+    """The name nested models' modules share but for an instance counter (``conv_0``, ``conv_1`` → ``conv``);
+    empty when they differ otherwise."""
+    stems = {re.sub(r"_?\d+$", "", name) for name in names}
+    return stems.pop() if len(stems) == 1 else ""
+
+
+def _with_module_names(block: BlockClass, names: Mapping[str, str]) -> BlockClass:
+    """``block`` with its modules renamed (``names``: old attribute → new), in its constructor rows and
+    ``forward``."""
+    paths = {old: (new,) for old, new in names.items()}
+    return replace(block, modules=tuple((names[attr], constructor, args, kwargs)
+                                        for attr, constructor, args, kwargs in block.modules),
+                   steps=tuple(replace(step, value=through_paths(step.value, paths)) for step in block.steps))
 
 
 def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]], modules: Mapping[str, Any]
@@ -1674,7 +1764,7 @@ def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[
         if slot.isdigit():
             names = _ARGUMENT_NAMES.get(kind, ())
             base = names[int(slot)] if int(slot) < len(names) else f"arg{slot}"
-            if appearance == 0 and slot == "0" and kind.startswith(("BatchNorm", "GroupNorm")):
+            if appearance == 0 and slot == "0" and kind.startswith(("BatchNorm", "GroupNorm", "ChannelLayerNorm")):
                 base = "in_channels"  # a pre-activation block's first module reads the block's input
             elif parameter in read_as_input and not base.startswith("in_"):
                 base = "width"

@@ -23,7 +23,7 @@ from .._errors import ConfigValueError, KerasFileError, PortError, UnknownLayerE
 from .._files import atomic_write, check_output_path
 from ..porting import DEFAULT_RULES, RuleContext, RuleMismatch, RuleSet, TorchTarget, checked_array
 from ..readers import KerasLayer, KerasSource, open_keras, parse_json_object
-from ._blocks import extract_stages
+from ._blocks import extract_stages, merge_alike_submodules
 from ._emitter import Emitter
 from ._graph import Graph, Layer, Op, TensorRef, quoted, read_graph
 from ._ir import Global, ModelIR, Port, Value
@@ -316,7 +316,8 @@ class _Converter:
             layer_classes = {value.name: op.layer.class_name for op in self.graph.ops
                              for value in layer_outputs.get(op.layer.name, [])}
             ir = fold_zero_pads(without_model_prefix(ir, state, manifest), manifest)
-            ir = extract_stages(extract_submodules(ir, state, manifest), state, manifest)
+            ir = merge_alike_submodules(extract_submodules(ir, state, manifest), state, manifest)
+            ir = extract_stages(ir, state, manifest)
             ir = split_head(ir, layer_classes, state, manifest)
         manifest["state"] = {key: origins[id(array)] for key, array in state.items() if id(array) in origins}
         return Conversion(class_name, ir, state, manifest)

@@ -448,6 +448,9 @@ class Submodule:
     keras_model: str
     attrs: tuple[tuple[str, str], ...]
     """(flat attribute, attribute inside the submodule) for each module the nested model owns."""
+    arguments: tuple[tuple[str, Expr], ...] = ()
+    """Keyword arguments of the class, where nested models of one structure share it (a ``BlockClass`` of the
+    model's ``blocks``, ``_blocks.merge_alike_submodules``)."""
 
 
 @dataclass(frozen=True)

@@ -444,7 +444,8 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
         model = _module_class(ir, discard_unused(ir), keep_intermediates)
     else:
         model = _module_class(ir, structured_steps(ir))
-    sub_irs = [submodule_ir(ir, sub) for sub in ir.submodules]
+    shared = {block.class_name for block in ir.blocks}  # nested models of one structure: a block class
+    sub_irs = [submodule_ir(ir, sub) for sub in ir.submodules if sub.class_name not in shared]
     nested = [_module_class(sub_ir, discard_unused(sub_ir)) for sub_ir in sub_irs]
     nested += [_block_class_def(block, _instances(ir, block)) for block in ir.blocks]
     helpers = helper_definitions(ir.helpers)
@@ -474,6 +475,7 @@ def _instances(ir: ModelIR, block: BlockClass) -> list[dict[str, Expr]]:
     """The keyword arguments of every instance of a block class: in the stages, and inside other blocks (a
     SqueezeExcite inside each MBConv, its arguments read through the MBConv instance's)."""
     found = [dict(arguments) for stage in ir.stages for name, arguments in stage.blocks if name == block.class_name]
+    found += [dict(sub.arguments) for sub in ir.submodules if sub.class_name == block.class_name]
     for outer in ir.blocks:
         for _, constructor, _, kwargs in outer.modules:
             if constructor.path == (block.class_name,):
@@ -609,7 +611,7 @@ def _module_class(ir: ModelIR, steps: list[Step], keep_intermediates: bool = Fal
             continue
         sub = next((s for s in ir.submodules if s.attr == parent), None)
         if sub is not None:
-            constructors[parent] = _expr(Call(Global((sub.class_name,))))
+            constructors[parent] = _expr(Call(Global((sub.class_name,)), (), sub.arguments))
         else:
             stage = next(s for s in ir.stages if s.attr == parent)
             blocks = tuple(Call(Global((name,)), (), arguments) for name, arguments in stage.blocks)
