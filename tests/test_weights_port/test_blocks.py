@@ -580,3 +580,31 @@ def test_nested_models_of_one_structure_are_one_class_with_parameters(tmp_path: 
         set(conversion.state_dict)
     assert conversion.manifest["layers"]["downsample_1/conv_1"]["modules"] == ["downsample_1.conv"]
     manifest_maps_every_key(conversion, model)
+
+
+def test_a_chain_narrowing_and_pooling_between_stages_is_a_transition(tmp_path: Path) -> None:
+    """DenseNet's transitions (norm, relu, 1×1 convolution, average pool, named ``pool2_…`` to ``pool4_…``): one
+    weighted module each, but with a norm and a pooling, and three of them, so one ``Transition`` class, as
+    torchvision's ``_Transition``. Two such chains (a stem and a top) stay inline. Exact in both precisions."""
+    def transition(x: Any, out: int, name: str) -> Any:
+        y = L.Activation("relu", name=f"{name}_relu")(L.BatchNormalization(name=f"{name}_bn")(x))
+        return L.AveragePooling2D(2, name=f"{name}_pool")(L.Conv2D(out, 1, use_bias=False, name=f"{name}_conv")(y))
+
+    image = keras.Input((32, 32, 3))
+    x = L.Conv2D(8, 3, padding="same", name="stem")(image)
+    for index, width in enumerate((6, 5, 4), start=2):
+        x = transition(x, width, f"pool{index}")
+    model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "transitions.keras")
+    source = conversion.source
+    assert source.count("class Transition(nn.Module)") == 1
+    assert "Transition(in_channels=8, out_channels=6)" in source and "Transition(in_channels=5, out_channels=4)" \
+        in source
+    assert "self.pool1 = nn.AvgPool2d(2)" in source
+    manifest_maps_every_key(conversion, model)
+
+    x = L.Conv2D(8, 3, padding="same", name="stem")(image)
+    for index, width in enumerate((6, 5), start=2):
+        x = transition(x, width, f"pool{index}")
+    twice = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    assert "Transition" not in converted_exactly(twice, tmp_path / "twice.keras").source

@@ -270,14 +270,29 @@ def _named_chains(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]],
         if at == list(range(at[0], at[-1] + 1)) and (key := _block_key(moved, at[0], at[-1], modules)) is not None:
             found[(at[0], at[-1])] = key
     counts = Counter(found.values())
-    return moved, {span: key for span, key in found.items() if counts[key] >= 2}
+    return moved, {span: key for span, key in found.items()
+                   if counts[key] >= (2 if len(_weighted_calls(moved, span, modules)) >= 2 else _FEWEST_LEAN)}
+
+
+_NORMS = ("BatchNorm", "GroupNorm", "LayerNorm", "ChannelLayerNorm")
+_POOLS = ("AvgPool", "MaxPool")
+_FEWEST_LEAN = 3
+"""A chain with one weighted module, a norm and a pooling (DenseNet's transition: norm, relu, 1×1 convolution,
+pool) is a block where it occurs this often, as torchvision's ``_Transition``. A plain convolution, norm and
+activation is not (NASNet's 1×1 units would be 27 instances of a three-line class, each needing a name)."""
+
+
+def _weighted_calls(steps: list[Step], span: tuple[int, int], modules: Mapping[str, Any]) -> list[str]:
+    """The weighted modules (convolutions, linear layers) the steps of ``span`` call."""
+    return [a for i in range(span[0], span[1] + 1) for a in ordered_calls(steps[i].value)
+            if a in modules and modules[a].constructor.path[-1].startswith(_WEIGHTED)]
 
 
 def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[list[int]], modules: Mapping[str, Any]
                       ) -> list[list[int]]:
     """Runs of steps each the one reader of the one before (not necessarily adjacent), named as one unit (a Keras
     prefix and a numbered word they share; Keras-named activations calling no module allowed inside), calling two
-    weighted modules or more."""
+    weighted modules or more, or one with a norm and a pooling."""
     names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
 
     def named(i: int) -> bool:
@@ -308,9 +323,11 @@ def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[list[i
         if before is not None and before not in claimed and before not in taken and passive(before) and \
                 follows(before) == chain[0]:
             chain.insert(0, before)  # the unit's opening activation (NASNet's relu before each separable unit)
-        weighted = [a for i in chain for a in ordered_calls(steps[i].value)
-                    if a in modules and modules[a].constructor.path[-1].startswith(_WEIGHTED)]
-        if len(weighted) >= 2:
+        called = [modules[a].constructor.path[-1] for i in chain for a in ordered_calls(steps[i].value)
+                  if a in modules]
+        weighted = sum(kind.startswith(_WEIGHTED) for kind in called)
+        if weighted >= 2 or (weighted == 1 and any(kind.startswith(_NORMS) for kind in called) and
+                             any(kind.startswith(_POOLS) for kind in called)):
             chains.append(chain)
             taken.update(chain)
     return chains
@@ -975,9 +992,9 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     squeeze-excitation is an ``MBConv``, without one an ``InvertedResidual``; a residual of three convolutions,
     1×1 first and last, a ``Bottleneck`` (``Projection…`` when its shortcut is a convolution too); a span that
     concatenates its input with what it computes a ``DenseLayer``; one that scales its input by a gate computed from
-    its mean a ``SqueezeExcite``. Otherwise the Keras names' common prefix
-    (``block35_…`` → ``Block35``), else ``ProjectionBlock`` (a residual whose shortcut is computed),
-    ``ResidualBlock`` or ``Block``."""
+    its mean a ``SqueezeExcite``; a chain of one convolution and a pooling a ``Transition``. Otherwise the Keras
+    names' common prefix (``block35_…`` → ``Block35``), else ``ProjectionBlock`` (a residual whose shortcut is
+    computed), ``ResidualBlock`` or ``Block``."""
     text = "\n".join(ast.unparse(ast.fix_missing_locations(ast.Module([statement(step)], []))) for step in body)
     residual = any(_is_sum(step.value) for step in body)
     convs = [dict(kwargs) for _, ctor, _, kwargs in block_modules if ctor.path[-1].startswith("Conv")]
@@ -1007,6 +1024,9 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     if not residual and len(convs) == 2 and "groups" in convs[0] and convs[1].get("kernel_size") == Const(1) and \
             not any(len(free_names(step.value)) > 1 for step in body):
         return "DepthwiseSeparable"  # MobileNet's unit: a depthwise convolution, then a pointwise one (timm's name)
+    if not residual and len(convs) == 1 and kinds & {"AvgPool2d", "MaxPool2d"} and \
+            not any(len(free_names(step.value)) > 1 for step in body):
+        return "Transition"  # a chain narrowing and pooling between stages (DenseNet's, torchvision's name)
     named = [a for attrs in member_attrs for a in attrs if not _named_by_keras(a)]
     prefix = common_prefix(named)
     if len(prefix) >= 3:
