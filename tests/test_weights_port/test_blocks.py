@@ -294,7 +294,7 @@ def test_a_block_without_the_activation_its_kind_opens_with_joins_the_class(tmp_
     source = conversion.source
     assert "class ProjectionBlock(nn.Module)" in source and source.count("(nn.Module)") == 3
     assert "self.act = nn.ReLU() if start_with_relu else nn.Identity()" in source
-    assert "ProjectionBlock(in_channels=4, width=6, start_with_relu=False)" in source
+    assert "ProjectionBlock(in_channels=4, out_channels=6, start_with_relu=False)" in source
     assert "self.block13 = ProjectionBlock(" in source
     module = conversion.build()
     assert len(module.blocks) == 3 and isinstance(module.blocks[0].act, torch.nn.Identity)
@@ -354,6 +354,7 @@ def test_a_transformer_layer_is_one_block_of_both_its_residuals(tmp_path: Path) 
     conversion = converted_exactly(model, tmp_path / "encoder.keras")
     source = conversion.source
     assert source.count("(nn.Module)") == 3 and "class Encoder(nn.Module)" in source  # attention, the layer, model
+    assert "class EncoderModel(nn.Module)" in source  # named after encoder.keras, yielding the name to its blocks
     assert "self.blocks = nn.Sequential(" in source and source.count("Encoder(") == 4
     layer = source.split("class Encoder(nn.Module)")[1].split("\nclass ")[0]
     assert layer.count(" = x + y") + layer.count("return x + y") == 2 and "self.attn1 = MultiHeadAttention(" in layer
@@ -399,8 +400,8 @@ def test_chains_one_keras_prefix_names_are_blocks_where_they_repeat(tmp_path: Pa
     model = keras.Model(image, L.Conv2D(2, 1, name="mask")(double(x, 4, "dec0")))
     conversion = converted_exactly(model, tmp_path / "unet.keras")
     source = conversion.source
-    assert "class ConvBlock(nn.Module)" in source and "self.down0 = ConvBlock(in_channels=3, width=4)" in source
-    assert "x = self.down0(x)" in source and "self.dec0 = ConvBlock(in_channels=8, width=4)" in source
+    assert "class ConvBlock(nn.Module)" in source and "self.down0 = ConvBlock(in_channels=3, out_channels=4)" in source
+    assert "x = self.down0(x)" in source and "self.dec0 = ConvBlock(in_channels=8, out_channels=4)" in source
     assert "dec0.conv2.weight" in conversion.build().state_dict()
     manifest_maps_every_key(conversion, model)
 
@@ -608,3 +609,35 @@ def test_a_chain_narrowing_and_pooling_between_stages_is_a_transition(tmp_path: 
         x = transition(x, width, f"pool{index}")
     twice = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
     assert "Transition" not in converted_exactly(twice, tmp_path / "twice.keras").source
+
+
+def test_units_a_sequential_repeats_are_blocks_and_its_head_replaceable(tmp_path: Path) -> None:
+    """A Keras Sequential CNN with Keras's own layer names (``conv2d_3``, ``batch_normalization_3``): the unit it
+    repeats at growing widths (convolution, norm, relu, twice, then pool and dropout) is one ``ConvBlock`` class in
+    ``self.blocks``, its head a replaceable ``nn.Linear`` with the softmax applied in ``forward``; the modules outside
+    blocks are named by kind (``fc``, ``drop``), not by Keras's counters. Units whose kernel sizes differ (Inception's
+    stem: a 3×3 unit, then a 1×1 one) are no block. Exact in both precisions; the head trains a step."""
+    def unit(width: int, kernel: int = 3) -> list[Any]:
+        return [L.Conv2D(width, kernel, padding="same"), L.BatchNormalization(), L.ReLU(),
+                L.Conv2D(width, 3, padding="same"), L.BatchNormalization(), L.ReLU(), L.MaxPooling2D(), L.Dropout(0.2)]
+
+    model = keras.Sequential([keras.Input((16, 16, 3)), *unit(4), *unit(6), *unit(8), L.Flatten(),
+                              L.Dense(12, activation="relu"), L.Dropout(0.5), L.Dense(3, activation="softmax")])
+    conversion = converted_exactly(model, tmp_path / "cnn.keras")
+    source = conversion.source
+    assert source.count("class ConvBlock(nn.Module)") == 1
+    assert "ConvBlock(in_channels=3, out_channels=4)" in source and "ConvBlock(in_channels=6, out_channels=8)" in source
+    assert "self.fc = nn.Linear(32, 12)" in source and "self.drop = nn.Dropout(0.5)" in source
+    model_class = source.split("class Cnn(nn.Module)", 1)[1]  # named after the file, not Keras's "sequential_3"
+    assert "conv2d" not in model_class and "dropout" not in model_class
+    assert "return F.softmax(x, dim=1)" in source.split("def forward(", 1)[1]
+    manifest_maps_every_key(conversion, model)
+    module = conversion.build()
+    module.head = torch.nn.Linear(12, 5)
+    images, labels = torch.randn(4, 3, 16, 16), torch.tensor([0, 1, 4, 2])
+    loss = torch.nn.CrossEntropyLoss()(module.forward_head(module.forward_features(images)), labels)
+    loss.backward()
+    assert module.head.weight.grad is not None and module.blocks[0].conv1.weight.grad is not None
+
+    stem = keras.Sequential([keras.Input((16, 16, 3)), *unit(4), *unit(6, kernel=1), L.Flatten(), L.Dense(3)])
+    assert "ConvBlock" not in converted_exactly(stem, tmp_path / "stem.keras").source

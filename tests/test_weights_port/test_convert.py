@@ -354,9 +354,11 @@ def test_tensorflow_op_layers_of_older_tf_keras(tmp_path: Path) -> None:
 
 
 def test_a_sequential_chain_becomes_nn_sequential(tmp_path: Path) -> None:
+    """A Keras Sequential that is no classifier (a map to a map) is an ``nn.Sequential`` of its layers; one that
+    ends in a Dense classifier gets a replaceable head instead (test_blocks: its repeated units become blocks)."""
     model = keras.Sequential([keras.Input((12, 12, 3)), L.Conv2D(4, 3, activation="relu", name="conv"), L.MaxPooling2D(),
-                              L.Conv2D(6, 3, padding="same"), L.Activation("tanh"), L.Flatten(), L.Dropout(0.3),
-                              L.Dense(5, activation="softmax")], name="chain")
+                              L.Conv2D(6, 3, padding="same"), L.Activation("tanh"), L.Dropout(0.3),
+                              L.Conv2D(1, 1, activation="sigmoid", name="mask")], name="chain")
     path = _saved(model, tmp_path)
     conversion = weights_port.convert(path)
     assert "class Chain(nn.Sequential):" in conversion.source and "def forward" not in conversion.source
@@ -364,6 +366,11 @@ def test_a_sequential_chain_becomes_nn_sequential(tmp_path: Path) -> None:
     assert isinstance(module, torch.nn.Sequential) and list(dict(module.named_children()))[:2] == ["conv", "conv_relu"]
     torch.export.export(module, (torch.randn(2, 3, 12, 12),))
     _assert_equivalent(path)
+    classifier = keras.Sequential([keras.Input((12, 12, 3)), L.Conv2D(4, 3, activation="relu"), L.Flatten(),
+                                   L.Dense(5, activation="softmax")], name="classifier")
+    source = weights_port.convert(_saved(classifier, tmp_path, "classifier.keras")).source
+    assert "(nn.Sequential)" not in source and "self.head = nn.Linear(400, 5)" in source
+    assert "return F.softmax(x, dim=1)" in source.split("def forward(", 1)[1]
 
 
 def test_an_architecture_json_with_keras3_weights(tmp_path: Path) -> None:

@@ -167,3 +167,27 @@ def test_the_model_name_every_layer_begins_with_is_left_out_of_its_parts(tmp_pat
     assert conversion.manifest["layers"]["tiny_norm"]["modules"] == ["norm"]
     assert conversion.manifest["names"]["attributes"]["norm"] == "tiny_norm"
     manifest_maps_every_key(conversion, model)
+
+
+def test_modules_keras_named_by_counter_are_named_by_kind(tmp_path: Path) -> None:
+    """A functional model whose layers kept Keras's session counters (``conv2d_7``, ``batch_normalization_7``): its
+    own modules are named by kind in ``forward``'s order, numbered where the kind recurs (``conv1``, ``conv2``,
+    ``bn``), as torchvision names a stem; a name the user gave (``stem_norm``) stays. The state keys and the manifest
+    follow, and the module computes what Keras computes."""
+    image = keras.Input((8, 8, 3))
+    x = L.Conv2D(4, 3, padding="same")(image)
+    x = L.BatchNormalization(name="stem_norm")(x)
+    x = L.Conv2D(5, 3, padding="same", activation="relu")(x)
+    x = L.BatchNormalization()(x)
+    model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "counters.keras")
+    source = conversion.source
+    assert "self.conv1 = nn.Conv2d(3, 4" in source and "self.conv2 = nn.Conv2d(4, 5" in source
+    assert "self.stem_norm = nn.BatchNorm2d(4" in source and "self.bn = nn.BatchNorm2d(5" in source
+    assert {"conv1.weight", "conv2.bias", "bn.running_var", "stem_norm.weight", "head.weight"} <= \
+        set(conversion.state_dict)
+    assert not any(key.startswith(("conv2d", "batch_normalization")) for key in conversion.state_dict)
+    conv, norm = model.layers[1].name, model.layers[4].name  # Keras's counters: conv2d_7, batch_normalization_7
+    assert conversion.manifest["layers"][conv]["modules"] == ["conv1"]
+    assert conversion.manifest["names"]["attributes"]["bn"] == norm
+    manifest_maps_every_key(conversion, model)

@@ -9,7 +9,6 @@ lack (ResNet's projection shortcut) gets it as an optional submodule.
 from __future__ import annotations
 
 import ast
-import functools
 import re
 from bisect import bisect_left, bisect_right
 from collections import Counter
@@ -55,16 +54,12 @@ from ._render import (
     submodule_steps,
     through_paths,
 )
-from ._settings import keras_catalog
+from ._settings import named_by_keras
 from ._structure import free_attribute, live_after, rename_state
-from ._vocabulary import ELEMENTWISE_ACTIVATIONS, FUNCTIONAL_MODULES
+from ._vocabulary import ELEMENTWISE_ACTIVATIONS, FUNCTIONAL_MODULES, SHORT_NAMES
 
 __all__ = ["extract_stages", "merge_alike_submodules"]
 
-_SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
-                "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
-                "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool",
-                "MultiHeadAttention": "attn"}
 _WEIGHTED = ("Conv", "Linear", "SeparableConv")
 """Module kinds that map one width to another (their first argument is an input width)."""
 _ARGUMENT_NAMES = {"Conv1d": ("in_channels", "out_channels"), "Conv2d": ("in_channels", "out_channels"),
@@ -96,7 +91,7 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     leadless = _leadless_members(steps, kinds, modules)
     taken = {m.attr for m in ir.modules} | {s.attr for s in ir.submodules}
     class_names = NameTable()
-    class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(s.class_name for s in ir.submodules),
+    class_names.reserve(*(h.name for h in ir.helpers), *(s.class_name for s in ir.submodules),
                         *(b.class_name for b in ir.blocks))
     kind_of: dict[tuple[int, int], _Member] = {}
     blocks: list[BlockClass] = []
@@ -124,6 +119,8 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     chains: dict[str, list[tuple[int, int]]] = {}
     steps, found = _named_chains(ir, steps, list(kind_of), modules)
     for span, key in found.items():
+        chains.setdefault(key, []).append(span)
+    for span, key in _repeated_units(ir, steps, [*kind_of, *found], modules).items():
         chains.setdefault(key, []).append(span)
     for members in chains.values():
         block, placed = _block_class(steps, members, modules, class_names, {})
@@ -184,7 +181,7 @@ def merge_alike_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: 
     if not merged:
         return ir
     class_names = NameTable()
-    class_names.reserve(ir.class_name, *(h.name for h in ir.helpers), *(b.class_name for b in ir.blocks),
+    class_names.reserve(*(h.name for h in ir.helpers), *(b.class_name for b in ir.blocks),
                         *(s.class_name for s in ir.submodules if s.attr not in merged))
     replaced: dict[str, Submodule] = {}
     blocks: list[BlockClass] = []
@@ -288,6 +285,76 @@ def _weighted_calls(steps: list[Step], span: tuple[int, int], modules: Mapping[s
             if a in modules and modules[a].constructor.path[-1].startswith(_WEIGHTED)]
 
 
+_LONGEST_UNIT = 32
+"""Steps a repeated unit of a chain may hold (bounds the search over a long Sequential)."""
+
+
+def _repeated_units(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]], modules: Mapping[str, Any]
+                    ) -> dict[tuple[int, int], str]:
+    """Units a chain repeats back to back where no Keras name groups them (a Sequential's convolution, norm,
+    relu, convolution, norm, relu, pool, dropout, three times at growing widths): spans each opening with a module,
+    calling two weighted modules or more, of one structure and equal arguments but widths, twice or more in a
+    row; a unit that is itself a repetition (four equal convolutions) is no unit. The longest cover wins, then the
+    shortest unit."""
+    claimed = {i for start, end in placed for i in range(start, end + 1)}
+    readers = _readers(ir, steps)
+    shapes = [_signature(step, modules) + repr([_fixed_arguments(modules[a]) for a in ordered_calls(step.value)
+                                                if a in modules]) for step in steps]
+
+    def follows(i: int) -> bool:  # step i reads the one value step i - 1 binds, which nothing else reads
+        before = steps[i - 1].target
+        return isinstance(before, Name) and readers[i - 1] == [i] and free_names(steps[i].value) == [before.id]
+
+    segments: list[list[int]] = []
+    for i in range(len(steps)):
+        if i in claimed:
+            continue
+        if segments and segments[-1][-1] == i - 1 and follows(i):
+            segments[-1].append(i)
+        else:
+            segments.append([i])
+    found: dict[tuple[int, int], str] = {}
+    for segment in segments:
+        at, end = segment[0], segment[-1]
+        while at < end:
+            best: tuple[int, int] | None = None  # (steps covered, unit length)
+            for length in range(2, min(_LONGEST_UNIT, (end - at + 1) // 2) + 1):
+                unit = shapes[at:at + length]
+                if not ordered_calls(steps[at].value) or _periodic(unit) or \
+                        len(_weighted_calls(steps, (at, at + length - 1), modules)) < 2:
+                    continue
+                count = 1
+                while at + (count + 1) * length - 1 <= end and \
+                        shapes[at + count * length:at + (count + 1) * length] == unit:
+                    count += 1
+                if count >= 2 and (best is None or count * length > best[0]):
+                    best = (count * length, length)
+            if best is None:
+                at += 1
+                continue
+            covered, length = best
+            spans = [(start, start + length - 1) for start in range(at, at + covered, length)]
+            keys = [_block_key(steps, start, stop, modules) for start, stop in spans]
+            if keys[0] is not None and len(set(keys)) == 1:
+                found.update(dict.fromkeys(spans, keys[0]))
+            at += covered
+    return found
+
+
+def _fixed_arguments(spec: Any) -> tuple[Any, ...]:
+    """A module's arguments but its widths (kernel sizes, strides, paddings...): units a chain repeats without a
+    Keras name to group them must agree in these, differing in widths alone (a VGG stage's blocks), or they are
+    not one block a person would write (Inception's stem: a 3×3 unit, then a 1×1 one)."""
+    widths = _ARGUMENT_NAMES.get(spec.constructor.path[-1], ())
+    return tuple(value for index, value in enumerate(spec.args) if index >= len(widths)), spec.kwargs
+
+
+def _periodic(shapes: list[str]) -> bool:
+    """Whether a sequence is a shorter one repeated (``conv, relu, conv, relu``)."""
+    size = len(shapes)
+    return any(size % period == 0 and shapes == shapes[:period] * (size // period) for period in range(1, size // 2 + 1))
+
+
 def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[list[int]], modules: Mapping[str, Any]
                       ) -> list[list[int]]:
     """Runs of steps each the one reader of the one before (not necessarily adjacent), named as one unit (a Keras
@@ -296,10 +363,10 @@ def _chain_candidates(steps: list[Step], claimed: set[int], readers: list[list[i
     names = [snake_identifier(step.keras_layer) if step.keras_layer else "" for step in steps]
 
     def named(i: int) -> bool:
-        return bool(names[i]) and not _named_by_keras(names[i])
+        return bool(names[i]) and not named_by_keras(names[i])
 
     def passive(i: int) -> bool:  # an activation Keras named, inside a chain
-        return bool(names[i]) and _named_by_keras(names[i]) and not ordered_calls(steps[i].value)
+        return bool(names[i]) and named_by_keras(names[i]) and not ordered_calls(steps[i].value)
 
     def follows(i: int) -> int | None:  # the one step that reads step i's value, reading nothing else
         target = steps[i].target
@@ -447,7 +514,7 @@ def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
     prefix with the numbered words all share (MobileNet's ``conv_dw_1`` … ``conv_pw_1_relu`` → ``conv_1``)."""
     layers = [snake_identifier(steps[i].keras_layer) for i in range(segment[0], segment[1] + 1)
               if steps[i].keras_layer]
-    named = [name for name in layers if not _named_by_keras(name)] or layers
+    named = [name for name in layers if not named_by_keras(name)] or layers
     prefix = _majority_prefix(named)
     suffix = common_prefix([name[::-1] for name in named])[::-1]
     counted = [any(c.isdigit() for c in part) for part in (prefix, suffix)]  # an instance's name counts it
@@ -905,7 +972,7 @@ def _inner_names(constructors: list[Global]) -> list[str]:
     inner: list[str] = []
     for constructor in constructors:
         kind = constructor.path[-1]
-        short = _SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
+        short = SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
         counts[short] = counts.get(short, 0) + 1
         inner.append(f"{short}{counts[short]}")
     return inner
@@ -1027,7 +1094,7 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     if not residual and len(convs) == 1 and kinds & {"AvgPool2d", "MaxPool2d"} and \
             not any(len(free_names(step.value)) > 1 for step in body):
         return "Transition"  # a chain narrowing and pooling between stages (DenseNet's, torchvision's name)
-    named = [a for attrs in member_attrs for a in attrs if not _named_by_keras(a)]
+    named = [a for attrs in member_attrs for a in attrs if not named_by_keras(a)]
     prefix = common_prefix(named)
     if len(prefix) >= 3:
         return prefix
@@ -1039,21 +1106,6 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     if not residual and isinstance(last, Call) and last.func == Global(("torch", "cat")):
         return "InceptionBlock"  # branches of its input concatenated (Inception's mixed blocks)
     return "ResidualBlock" if residual else "Block"
-
-
-@functools.cache
-def _keras_default_names() -> frozenset[str]:
-    """What Keras names a layer it was given no name for (``Conv2D`` → ``conv2d``, ``BatchNormalization`` →
-    ``batch_normalization``, then ``_1``, ``_2``, ...), for every layer class of either Keras."""
-    catalog = keras_catalog()
-    classes = {name for major in ("keras3", "keras2") for name in catalog[major]["layers"]}
-    snake = (re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)).lower() for name in classes)
-    return frozenset(snake)
-
-
-def _named_by_keras(name: str) -> bool:
-    """Whether a (flat attribute) name is one Keras gave by itself: a session counter, not a part's name."""
-    return re.sub(r"_\d+$", "", name) in _keras_default_names()
 
 
 def _majority_prefix(names: list[str]) -> str:
@@ -1762,8 +1814,9 @@ def _rows_in_order(block: BlockClass) -> list[tuple[Global, tuple[Expr, ...], tu
 
 def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[str, str]]:
     """The block with its size parameters named by their role in ``forward``'s order: the first module's input
-    width ``in_channels``, a width a later module reads ``width``, the last ``out_channels``, keywords by their
-    keyword (``stride``); flags in ``keep`` keep their names."""
+    width ``in_channels``, a width a later module reads ``width`` unless the block's last weighted module gives it
+    (a VGG block's convolutions all make ``out_channels``), the last ``out_channels``, keywords by their keyword
+    (``stride``); flags in ``keep`` keep their names."""
     rows = _rows_in_order(block)
     first: dict[str, tuple[int, str, str]] = {}  # parameter → (order of first appearance, module kind, argument)
     read_as_input: set[str] = set()
@@ -1777,6 +1830,8 @@ def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[
         for key, value in kwargs:
             if isinstance(value, Name):
                 first.setdefault(value.id, (len(first), kind, key))
+    weighted = [args for constructor, args, _ in rows if constructor.path[-1].startswith(_WEIGHTED) and len(args) > 1]
+    block_output = weighted[-1][1].id if weighted and isinstance(weighted[-1][1], Name) else None
     taken = set(keep)
     rename: dict[str, str] = {}
     for parameter in sorted((p for p in first if p not in keep), key=lambda p: first[p]):
@@ -1786,7 +1841,7 @@ def _named_by_role(block: BlockClass, keep: set[str]) -> tuple[BlockClass, dict[
             base = names[int(slot)] if int(slot) < len(names) else f"arg{slot}"
             if appearance == 0 and slot == "0" and kind.startswith(("BatchNorm", "GroupNorm", "ChannelLayerNorm")):
                 base = "in_channels"  # a pre-activation block's first module reads the block's input
-            elif parameter in read_as_input and not base.startswith("in_"):
+            elif parameter in read_as_input and not base.startswith("in_") and parameter != block_output:
                 base = "width"
         else:
             base = slot

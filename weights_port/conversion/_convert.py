@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,7 +33,15 @@ from ._render import build_module, render_source
 from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
 from ._settings import check_layer_config
-from ._structure import extract_submodules, fold_zero_pads, linear_classifier, split_head, without_model_prefix
+from ._structure import (
+    extract_submodules,
+    fold_zero_pads,
+    linear_classifier,
+    model_class_apart,
+    named_by_kind,
+    split_head,
+    without_model_prefix,
+)
 from ._table import ConvertRule, ConvertRuleSet
 from ._vocabulary import RUNTIME_HELPERS
 
@@ -126,7 +135,15 @@ def _convert(config: Mapping[str, Any], source: KerasSource, file_name: str, cla
     version = source.keras_version or (recorded if isinstance(recorded, str) else "3")
     graph = read_graph(config, _keras_major(version))
     converter = _Converter(graph, source, version, rules, port_rules, dtype, stub_unknown)
-    return converter.run(class_name if class_name is not None else graph.name, Path(file_name).name, flat)
+    return converter.run(class_name if class_name is not None else _class_hint(graph.name, file_name),
+                         Path(file_name).name, flat)
+
+
+def _class_hint(model_name: str, file_name: str) -> str:
+    """What the generated class is named after: the Keras model's name, or the file's where Keras named the model
+    by a session counter (``functional_28``, ``sequential_3``, tf.keras's ``model_2``)."""
+    stem = Path(file_name).name.split(".")[0]
+    return stem if stem and re.fullmatch(r"(functional|sequential|model)(_\d+)?", model_name) else model_name
 
 
 def _open(path: Path, weights: Path | None) -> tuple[Mapping[str, Any], KerasSource]:
@@ -318,9 +335,10 @@ class _Converter:
             ir = fold_zero_pads(without_model_prefix(ir, state, manifest), manifest)
             ir = merge_alike_submodules(extract_submodules(ir, state, manifest), state, manifest)
             ir = extract_stages(ir, state, manifest)
-            ir = split_head(ir, layer_classes, state, manifest)
+            ir = named_by_kind(split_head(ir, layer_classes, state, manifest), state, manifest)
+            ir = model_class_apart(ir, manifest, class_hint)
         manifest["state"] = {key: origins[id(array)] for key, array in state.items() if id(array) in origins}
-        return Conversion(class_name, ir, state, manifest)
+        return Conversion(ir.class_name, ir, state, manifest)
 
     def masks_for(self, op: Op, rule: ConvertRule | None, values: Mapping[int, Value],
                   incoming: list[Value | None]) -> list[Value | None]:

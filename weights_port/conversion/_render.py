@@ -437,7 +437,7 @@ def render(ir: ModelIR, keep_intermediates: bool = False) -> ast.Module:
     every layer's value under its own name until ``forward`` returns, for finding where a
     conversion diverges).
     """
-    chain = sequential_chain(ir) if not ir.submodules else None
+    chain = sequential_chain(ir) if not (ir.submodules or ir.stages or ir.head) else None
     if chain is not None:
         model = _sequential_class(ir, chain)
     elif keep_intermediates:  # every value in forward's one frame; nested modules reached through their parents

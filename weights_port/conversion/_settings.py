@@ -13,13 +13,15 @@ import functools
 import importlib.resources
 import json
 import math
+import re
 from collections.abc import Collection, Mapping, Sequence
 from typing import Any
 
 from .._errors import ConfigValueError
 from ._graph import Layer
 
-__all__ = ["MAX_DIMENSION", "MAX_ELEMENTS", "Settings", "check_layer_config", "keras_catalog", "shown"]
+__all__ = ["MAX_DIMENSION", "MAX_ELEMENTS", "Settings", "check_layer_config", "keras_catalog", "named_by_keras",
+           "shown"]
 
 MAX_DIMENSION = 2**20
 """Largest size, count or repeat a config may ask for (the converter never allocates from it, but sizes derive)."""
@@ -301,3 +303,18 @@ def _check_object(s: Settings, key: str, value: Any, known: Mapping[str, list[st
                 and (registered is None or registered == class_name):
             return
     raise s.error(key, value, f"one of Keras's {part} (a name or its serialized dict)")
+
+
+@functools.cache
+def _keras_default_names() -> frozenset[str]:
+    """What Keras names a layer it was given no name for (``Conv2D`` → ``conv2d``, ``BatchNormalization`` →
+    ``batch_normalization``, then ``_1``, ``_2``, ...), for every layer class of either Keras."""
+    catalog = keras_catalog()
+    classes = {name for major in ("keras3", "keras2") for name in catalog[major]["layers"]}
+    snake = (re.sub("([a-z])([A-Z])", r"\1_\2", re.sub("(.)([A-Z][a-z]+)", r"\1_\2", name)).lower() for name in classes)
+    return frozenset(snake)
+
+
+def named_by_keras(name: str) -> bool:
+    """Whether a (flat attribute) name is one Keras gave by itself: a session counter, not a part's name."""
+    return re.sub(r"_\d+$", "", name) in _keras_default_names()

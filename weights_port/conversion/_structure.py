@@ -27,16 +27,16 @@ from ._render import (
     discard_unused,
     ordered_calls,
     run_interface,
-    sequential_chain,
     statement,
     structured_steps,
     submodule_runs,
     through_paths,
 )
-from ._vocabulary import ELEMENTWISE_ACTIVATIONS
+from ._settings import named_by_keras
+from ._vocabulary import ELEMENTWISE_ACTIVATIONS, SHORT_NAMES
 
 __all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "fold_zero_pads", "free_attribute", "linear_classifier",
-           "live_after", "rename_state", "split_head", "without_model_prefix"]
+           "live_after", "model_class_apart", "named_by_kind", "rename_state", "split_head", "without_model_prefix"]
 
 HEAD_ATTRIBUTE = "head"
 _FEATURE_LAYERS = ("GlobalAveragePooling1D", "GlobalAveragePooling2D", "GlobalAveragePooling3D",
@@ -65,8 +65,7 @@ def split_head(ir: ModelIR, layer_classes: Mapping[str, str], state: dict[str, n
     activation (softmax, sigmoid) follows, and a point before it where one value (the pooled or flattened
     features, else the head's input) is all that flows on. ``state`` and ``manifest`` are renamed in place."""
     steps = structured_steps(ir)
-    if len(ir.inputs) != 1 or len(ir.outputs) != 1 or (sequential_chain(ir) is not None and not ir.submodules) or \
-            not steps:
+    if len(ir.inputs) != 1 or len(ir.outputs) != 1 or not steps:
         return ir
     head_step = _head_step(ir, steps)
     if head_step is None:
@@ -91,6 +90,58 @@ def split_head(ir: ModelIR, layer_classes: Mapping[str, str], state: dict[str, n
     manifest["head"] = {"attribute": HEAD_ATTRIBUTE, "keras_layer": steps[head_step].keras_layer,
                         "features": cut[1], "pre_logits": pre_logits}
     return renamed
+
+
+def named_by_kind(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
+    """``ir`` with the model's own modules Keras named by a session counter (``conv2d_6``,
+    ``batch_normalization_6``) named by kind, numbered in ``forward``'s order where the kind recurs (``conv1``,
+    ``conv2``, ``fc``), as torchvision names a stem; names a user gave stay, and modules in blocks and nested
+    models are named by structure already. ``state`` and the manifest follow."""
+    owned = {flat for sub in ir.submodules for flat, _ in sub.attrs} | \
+        {flat for stage in ir.stages for flat, _ in stage.paths}
+    modules = {m.attr: m for m in ir.modules}
+    called = dict.fromkeys(a for step in ir.steps for a in ordered_calls(step.value) if a in modules)
+    renaming = [a for a in called if a not in owned and a != HEAD_ATTRIBUTE and named_by_keras(a)]
+    if not renaming:
+        return ir
+    taken = ({m.attr for m in ir.modules} - set(renaming)) | {s.attr for s in ir.submodules} | \
+        {s.attr for s in ir.stages}
+    words = {attr: SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
+             for attr in renaming for kind in [modules[attr].constructor.path[-1]]}
+    alone = {word for word, count in Counter(words.values()).items() if count == 1}
+    counts: Counter[str] = Counter()
+    paths: dict[str, str] = {}
+    for attr, word in words.items():
+        if word in alone and word not in taken:
+            paths[attr] = word
+        else:
+            counts[word] += 1
+            while f"{word}{counts[word]}" in taken:
+                counts[word] += 1
+            paths[attr] = f"{word}{counts[word]}"
+        taken.add(paths[attr])
+    rename_state(state, manifest, paths)
+    attributes = manifest["names"]["attributes"]
+    for old, new in paths.items():
+        attributes[new] = attributes.pop(old, old)
+    through = {old: (new,) for old, new in paths.items()}
+    return replace(ir, modules=[replace(m, attr=paths.get(m.attr, m.attr)) for m in ir.modules],
+                   steps=[replace(step, value=through_paths(step.value, through)) for step in ir.steps])
+
+
+def model_class_apart(ir: ModelIR, manifest: dict[str, Any], hint: str) -> ModelIR:
+    """``ir`` with the model's class renamed ``<Name>Model`` where a block or nested model's class took its name
+    (a file ``encoder.keras`` holding ``Encoder`` blocks): the parts keep the names their structure gives. The
+    manifest's entry of the name is the part's by now; ``hint`` is what the model's class was named after."""
+    parts = {b.class_name for b in ir.blocks} | {s.class_name for s in ir.submodules}
+    if ir.class_name not in parts:
+        return ir
+    names = NameTable()
+    names.reserve(*parts, *(h.name for h in ir.helpers))
+    name = names.allocate_class(f"{ir.class_name}Model")
+    manifest["class_name"] = name
+    manifest["names"]["class"][name] = hint
+    return replace(ir, class_name=name)
 
 
 def _head_step(ir: ModelIR, steps: list[Step]) -> int | None:
@@ -343,7 +394,7 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
     shared = _model_prefix(ir, manifest)
     taken = {m.attr for m in ir.modules}
     classes = NameTable()
-    classes.reserve(ir.class_name, *(h.name for h in ir.helpers))
+    classes.reserve(*(h.name for h in ir.helpers))  # the model yields (model_class_apart)
     subs: list[Submodule] = []
     for model in models:
         owned = [m for m in ir.modules if m.owner == model]

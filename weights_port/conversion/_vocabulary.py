@@ -8,7 +8,7 @@ module) and the names the ``NameTable`` made.
 from __future__ import annotations
 
 __all__ = ["ELEMENTWISE_ACTIVATIONS", "FUNCTIONAL_MODULES", "F_FUNCTIONS", "NN_CLASSES", "RUNTIME_HELPERS",
-           "TENSOR_METHODS", "TORCH_FUNCTIONS", "allowed_global"]
+           "SHORT_NAMES", "TENSOR_METHODS", "TORCH_FUNCTIONS", "allowed_global"]
 
 TORCH_FUNCTIONS = frozenset({
     "abs", "acos", "acosh", "amax", "amin", "argmax", "argmin", "asin", "asinh", "atan", "atan2", "atanh", "bmm",
@@ -100,3 +100,11 @@ def allowed_global(path: tuple[str, ...], helpers: frozenset[str] | set[str]) ->
     if root == "math":
         return rest in (("inf",), ("pi",))
     return root in ("float", "int", "tuple", "len", "range") and not rest
+
+
+SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
+               "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
+               "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool",
+               "MultiHeadAttention": "attn"}
+"""The attribute word for a module kind, as torchvision names them (``conv1``, ``bn1``, ``fc``); other kinds
+are their snake-case name."""
