@@ -641,3 +641,36 @@ def test_units_a_sequential_repeats_are_blocks_and_its_head_replaceable(tmp_path
 
     stem = keras.Sequential([keras.Input((16, 16, 3)), *unit(4), *unit(6, kernel=1), L.Flatten(), L.Dense(3)])
     assert "ConvBlock" not in converted_exactly(stem, tmp_path / "stem.keras").source
+
+
+def test_a_unit_recurring_between_branches_is_a_block_where_keras_named_nothing(tmp_path: Path) -> None:
+    """A U-Net written with Keras's own layer names: the double convolution recurs seven times between pools, skips
+    and upsamplings (no two back to back), so it is one ``ConvBlock`` class, its instances attributes numbered by
+    kind (``conv_block1``), the transposed convolutions ``upconv1``. Exact in both precisions; a unit recurring
+    only twice stays inline."""
+    def double(x: Any, width: int) -> Any:
+        return L.Conv2D(width, 3, padding="same", activation="relu")(L.Conv2D(width, 3, padding="same",
+                                                                               activation="relu")(x))
+
+    image = keras.Input((16, 16, 1))
+    skips, x = [], image
+    for width in (4, 6, 8):
+        x = double(x, width)
+        skips.append(x)
+        x = L.MaxPooling2D()(x)
+    x = double(x, 10)
+    for width, skip in zip((8, 6, 4), reversed(skips), strict=True):
+        x = double(L.Concatenate()([L.Conv2DTranspose(width, 2, strides=2)(x), skip]), width)
+    model = keras.Model(image, L.Conv2D(1, 1, activation="sigmoid")(x))
+    conversion = converted_exactly(model, tmp_path / "unet.keras")
+    source = conversion.source
+    assert source.count("class ConvBlock(nn.Module)") == 1 and source.count(" = ConvBlock(") == 7
+    assert "self.conv_block1 = ConvBlock(in_channels=1, out_channels=4)" in source
+    assert "self.conv_block5 = ConvBlock(in_channels=16, out_channels=8)" in source
+    assert "self.upconv1 = nn.ConvTranspose2d(10, 8" in source
+    assert "conv2d" not in source.split("class Unet(")[1].split("def __init__")[1]  # the docstring names Keras's
+    manifest_maps_every_key(conversion, model)
+
+    x = double(L.MaxPooling2D()(double(image, 4)), 6)
+    twice = keras.Model(image, L.Conv2D(1, 1)(x))
+    assert "ConvBlock" not in converted_exactly(twice, tmp_path / "twice.keras").source

@@ -120,7 +120,9 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     steps, found = _named_chains(ir, steps, list(kind_of), modules)
     for span, key in found.items():
         chains.setdefault(key, []).append(span)
-    for span, key in _repeated_units(ir, steps, [*kind_of, *found], modules).items():
+    repeated = _repeated_units(ir, steps, [*kind_of, *found], modules)
+    recurring = _recurring_units(ir, steps, [*kind_of, *found, *repeated], modules)
+    for span, key in {**repeated, **recurring}.items():
         chains.setdefault(key, []).append(span)
     for members in chains.values():
         block, placed = _block_class(steps, members, modules, class_names, {})
@@ -136,10 +138,15 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
                        {segment for segment in kind_of if kind_of[segment].opens},
                        _linked(ir, steps, sorted(kind_of)), frozenset(lone))
     one_stage = sum(len(run) > 1 for run in runs) == 1  # a transformer's layers: ``self.blocks``, as timm's
+    numbered: Counter[str] = Counter()
     for run in runs:
         if len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
             prefix = _span_name(steps, run[0])
             hint = prefix if len(prefix) >= 3 else kind_of[run[0]].block.class_name
+            if _counted_only(steps, run[0]):  # Keras's counters name no part: conv_block1, conv_block2
+                kind = snake_identifier(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind_of[run[0]].block.class_name))
+                numbered[kind] += 1
+                hint = f"{kind}{numbered[kind]}"
         else:
             hint = "blocks" if one_stage else f"stage{sum(not stage.single for stage in stages) + 1}"
         stages.append(_stage(attributes_table.allocate(hint, "block"), run, kind_of))
@@ -296,23 +303,7 @@ def _repeated_units(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]
     calling two weighted modules or more, of one structure and equal arguments but widths, twice or more in a
     row; a unit that is itself a repetition (four equal convolutions) is no unit. The longest cover wins, then the
     shortest unit."""
-    claimed = {i for start, end in placed for i in range(start, end + 1)}
-    readers = _readers(ir, steps)
-    shapes = [_signature(step, modules) + repr([_fixed_arguments(modules[a]) for a in ordered_calls(step.value)
-                                                if a in modules]) for step in steps]
-
-    def follows(i: int) -> bool:  # step i reads the one value step i - 1 binds, which nothing else reads
-        before = steps[i - 1].target
-        return isinstance(before, Name) and readers[i - 1] == [i] and free_names(steps[i].value) == [before.id]
-
-    segments: list[list[int]] = []
-    for i in range(len(steps)):
-        if i in claimed:
-            continue
-        if segments and segments[-1][-1] == i - 1 and follows(i):
-            segments[-1].append(i)
-        else:
-            segments.append([i])
+    segments, shapes = _chain_segments(ir, steps, placed, modules)
     found: dict[tuple[int, int], str] = {}
     for segment in segments:
         at, end = segment[0], segment[-1]
@@ -339,6 +330,72 @@ def _repeated_units(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]
                 found.update(dict.fromkeys(spans, keys[0]))
             at += covered
     return found
+
+
+_FEWEST_RECURRING = 3
+"""How often a unit must recur apart (between branches) to be a block: a U-Net's double convolution recurs seven
+times; twice could be chance."""
+
+
+def _recurring_units(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]], modules: Mapping[str, Any]
+                     ) -> dict[tuple[int, int], str]:
+    """Units that recur in separate chains where no Keras name groups them (a U-Net's double convolution between
+    its pools, skips and upsamplings, Keras's counters on every layer): spans opening with a weighted module,
+    calling two or more, of one structure and equal arguments but widths, at least ``_FEWEST_RECURRING`` times
+    without overlapping. The unit covering most steps is taken first, then the next among what is left."""
+    segments, shapes = _chain_segments(ir, steps, placed, modules)
+    occurrences: dict[tuple[str, ...], list[tuple[int, int]]] = {}
+    for segment in segments:
+        for index, start in enumerate(segment):
+            calls = ordered_calls(steps[start].value)
+            if not calls or calls[0] not in modules or not modules[calls[0]].constructor.path[-1].startswith(_WEIGHTED):
+                continue
+            for length in range(2, min(_LONGEST_UNIT, len(segment) - index) + 1):
+                span = (start, start + length - 1)
+                if len(_weighted_calls(steps, span, modules)) >= 2:
+                    occurrences.setdefault(tuple(shapes[start:start + length]), []).append(span)
+    taken: set[int] = set()
+    found: dict[tuple[int, int], str] = {}
+    while True:
+        best: tuple[int, int, list[tuple[int, int]]] | None = None  # (steps covered, unit length, spans)
+        for spans in occurrences.values():
+            apart: list[tuple[int, int]] = []
+            for span in sorted(spans):
+                if not any(i in taken for i in range(span[0], span[1] + 1)) and (not apart or span[0] > apart[-1][1]):
+                    apart.append(span)
+            length = spans[0][1] - spans[0][0] + 1
+            if len(apart) >= _FEWEST_RECURRING and (best is None or (len(apart) * length, length) > best[:2]):
+                best = (len(apart) * length, length, apart)
+        if best is None:
+            return found
+        keys = [_block_key(steps, start, end, modules) for start, end in best[2]]
+        if keys[0] is not None and len(set(keys)) == 1:
+            found.update(dict.fromkeys(best[2], keys[0]))
+        taken.update(i for start, end in best[2] for i in range(start, end + 1))
+
+
+def _chain_segments(ir: ModelIR, steps: list[Step], placed: list[tuple[int, int]], modules: Mapping[str, Any]
+                    ) -> tuple[list[list[int]], list[str]]:
+    """Runs of steps outside ``placed`` each reading the one value the step before binds, which nothing else
+    reads; and each step's shape with its modules' arguments but widths (``_fixed_arguments``)."""
+    claimed = {i for start, end in placed for i in range(start, end + 1)}
+    readers = _readers(ir, steps)
+    shapes = [_signature(step, modules) + repr([_fixed_arguments(modules[a]) for a in ordered_calls(step.value)
+                                                if a in modules]) for step in steps]
+
+    def follows(i: int) -> bool:
+        before = steps[i - 1].target
+        return isinstance(before, Name) and readers[i - 1] == [i] and free_names(steps[i].value) == [before.id]
+
+    segments: list[list[int]] = []
+    for i in range(len(steps)):
+        if i in claimed:
+            continue
+        if segments and segments[-1][-1] == i - 1 and follows(i):
+            segments[-1].append(i)
+        else:
+            segments.append([i])
+    return segments, shapes
 
 
 def _fixed_arguments(spec: Any) -> tuple[Any, ...]:
@@ -525,12 +582,20 @@ def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
     return "_".join([prefix, *shared]) if prefix and shared and not counted[0] else prefix
 
 
+def _counted_only(steps: list[Step], span: tuple[int, int]) -> bool:
+    """Whether Keras named every layer of a span itself (``conv2d_3``, ``re_lu_2``): no name of the user's."""
+    return all(named_by_keras(snake_identifier(steps[i].keras_layer)) for i in range(span[0], span[1] + 1)
+               if steps[i].keras_layer)
+
+
 def _documented(block: BlockClass, steps: list[Step], kind_of: Mapping[tuple[int, int], _Member]) -> BlockClass:
     """The class with a docstring that says which Keras blocks its instances are (``conv2_block1`` to
     ``conv5_block3``), when every instance is one of the model's own blocks (not held inside another)."""
     members = sorted(segment for segment, member in kind_of.items() if member.block.class_name == block.class_name)
     nested = any(row[1].path == (block.class_name,) for member in kind_of.values() for row in member.block.modules)
     names = [_span_name(steps, segment) for segment in members]
+    if any(_counted_only(steps, member) for member in members):  # its first layers' names, where counters are all
+        names = [steps[start].keras_layer for start, _ in members]
     if nested or not members or not all(names):
         return block
     where = names[0] if len(names) == 1 else f"{names[0]} to {names[-1]}"

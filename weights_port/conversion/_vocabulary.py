@@ -105,6 +105,7 @@ def allowed_global(path: tuple[str, ...], helpers: frozenset[str] | set[str]) ->
 SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1d": "bn", "BatchNorm2d": "bn",
                "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
                "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool",
-               "MultiHeadAttention": "attn"}
+               "MultiHeadAttention": "attn", "ConvTranspose1d": "upconv", "ConvTranspose2d": "upconv",
+               "ConvTranspose3d": "upconv"}
 """The attribute word for a module kind, as torchvision names them (``conv1``, ``bn1``, ``fc``); other kinds
 are their snake-case name."""
