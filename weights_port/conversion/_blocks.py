@@ -222,12 +222,7 @@ def merge_alike_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: 
             manifest["names"]["class"].pop(sub.class_name, None)
             replaced[sub.attr] = replace(sub, class_name=block.class_name, attrs=new,
                                          arguments=placed[span].arguments)
-    for key in list(state):
-        module, _, variable = key.rpartition(".")
-        if module in paths:
-            state[f"{paths[module]}.{variable}"] = state.pop(key)
-    for entry in manifest["layers"].values():
-        entry["modules"] = [paths.get(m, m) for m in entry["modules"]]
+    rename_state(state, manifest, paths)
     return replace(ir, submodules=[replaced.get(s.attr, s) for s in ir.submodules], blocks=[*ir.blocks, *blocks])
 
 

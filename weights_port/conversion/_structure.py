@@ -480,10 +480,13 @@ def free_attribute(hint: str, taken: set[str]) -> str:
 
 
 def rename_state(state: dict[str, np.ndarray], manifest: dict[str, Any], paths: Mapping[str, str]) -> None:
-    """State-dict keys and the manifest's module names moved to their structural paths (``stage1.0.conv1``)."""
+    """State-dict keys and the manifest's module names moved to their structural paths (``conv1`` →
+    ``stage1.0.conv1``, ``downsampling_block_0.conv_0`` → ``downsampling_block_0.conv``): a key moves with the
+    longest module path of ``paths`` it begins with."""
     for key in list(state):
-        head, _, rest = key.partition(".")
-        if head in paths:
-            state[f"{paths[head]}.{rest}"] = state.pop(key)
+        parts = key.split(".")
+        cut = next((cut for cut in range(len(parts) - 1, 0, -1) if ".".join(parts[:cut]) in paths), None)
+        if cut is not None:
+            state[".".join([paths[".".join(parts[:cut])], *parts[cut:]])] = state.pop(key)
     for entry in manifest["layers"].values():
         entry["modules"] = [paths.get(m, m) for m in entry["modules"]]
