@@ -196,8 +196,8 @@ def merge_alike_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: 
     attributes = manifest["names"]["attributes"]
     for group in (g for g in groups.values() if len(g) >= 2):
         block, placed = _block_class(steps, [span for _, span in group], modules, NameTable(), {})
-        stems = {re.sub(r"_?\d+$", "", sub.class_name) for sub, _ in group}
-        stem = stems.pop() if len(stems) == 1 and re.sub(r"_?\d+$", "", group[0][0].class_name) else ""
+        stems = {re.sub(r"_?\d+$", "", sub.class_name) for sub, _ in group}  # DownsamplingBlock0 … 2
+        stem = stems.pop() if len(stems) == 1 else ""
         block = replace(block, class_name=class_names.allocate_class(stem or block.class_name))
         flat_of = [{path: flat for flat, path in placed[span].paths} for _, span in group]
         inner = {attr: _shared_inner_name([dict(sub.attrs)[flats[(attr,)]] for (sub, _), flats in
