@@ -191,3 +191,19 @@ def test_modules_keras_named_by_counter_are_named_by_kind(tmp_path: Path) -> Non
     assert conversion.manifest["layers"][conv]["modules"] == ["conv1"]
     assert conversion.manifest["names"]["attributes"]["bn"] == norm
     manifest_maps_every_key(conversion, model)
+
+
+def test_a_nested_model_keras_named_is_a_backbone_named_by_kind_inside(tmp_path: Path) -> None:
+    """A nested Sequential Keras named ``sequential_3``, its layers ``conv2d_5`` …: the class is ``Backbone``, held
+    as ``self.backbone``, its modules named by kind (``conv1``, ``bn``, ``conv2``); exact, every key mapped."""
+    backbone = keras.Sequential([keras.Input((10, 10, 3)), L.Conv2D(4, 3, activation="relu"), L.BatchNormalization(),
+                                 L.Conv2D(5, 3, activation="relu"), L.GlobalAveragePooling2D()])
+    image = keras.Input((10, 10, 3))
+    model = keras.Model(image, L.Dense(3, activation="softmax")(backbone(image)))
+    conversion = converted_exactly(model, tmp_path / "classifier.keras")
+    source = conversion.source
+    assert "class Backbone(nn.Module)" in source and "self.backbone = Backbone()" in source
+    assert "self.conv1 = nn.Conv2d(3, 4" in source and "self.bn = nn.BatchNorm2d(4" in source and \
+        "self.conv2 = nn.Conv2d(4, 5" in source
+    assert {"backbone.conv1.weight", "backbone.bn.running_mean", "backbone.conv2.bias"} <= set(conversion.state_dict)
+    manifest_maps_every_key(conversion, model)

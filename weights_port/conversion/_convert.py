@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
@@ -32,7 +31,7 @@ from ._names import NameTable, module_name_for, snake_identifier
 from ._render import build_module, render_source
 from ._rules_core import emit_time_reshape
 from ._rules_ops import emit_keras_op, emit_tf_op, emit_tf_op_layer, is_operation
-from ._settings import check_layer_config
+from ._settings import check_layer_config, model_named_by_keras
 from ._structure import (
     extract_submodules,
     fold_zero_pads,
@@ -143,7 +142,7 @@ def _class_hint(model_name: str, file_name: str) -> str:
     """What the generated class is named after: the Keras model's name, or the file's where Keras named the model
     by a session counter (``functional_28``, ``sequential_3``, tf.keras's ``model_2``)."""
     stem = Path(file_name).name.split(".")[0]
-    return stem if stem and re.fullmatch(r"(functional|sequential|model)(_\d+)?", model_name) else model_name
+    return stem if stem and model_named_by_keras(model_name) else model_name
 
 
 def _open(path: Path, weights: Path | None) -> tuple[Mapping[str, Any], KerasSource]:

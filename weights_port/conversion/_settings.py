@@ -20,8 +20,8 @@ from typing import Any
 from .._errors import ConfigValueError
 from ._graph import Layer
 
-__all__ = ["MAX_DIMENSION", "MAX_ELEMENTS", "Settings", "check_layer_config", "keras_catalog", "named_by_keras",
-           "shown"]
+__all__ = ["MAX_DIMENSION", "MAX_ELEMENTS", "Settings", "check_layer_config", "keras_catalog", "model_named_by_keras",
+           "named_by_keras", "shown"]
 
 MAX_DIMENSION = 2**20
 """Largest size, count or repeat a config may ask for (the converter never allocates from it, but sizes derive)."""
@@ -318,3 +318,9 @@ def _keras_default_names() -> frozenset[str]:
 def named_by_keras(name: str) -> bool:
     """Whether a (flat attribute) name is one Keras gave by itself: a session counter, not a part's name."""
     return re.sub(r"_\d+$", "", name) in _keras_default_names()
+
+
+def model_named_by_keras(name: str) -> bool:
+    """Whether a model's name is one Keras gave by itself (``functional_28``, ``sequential_3``, tf.keras's
+    ``model_2``): it says nothing of what the model is."""
+    return re.fullmatch(r"(functional|sequential|model)(_\d+)?", name) is not None

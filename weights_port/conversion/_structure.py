@@ -32,7 +32,7 @@ from ._render import (
     submodule_runs,
     through_paths,
 )
-from ._settings import named_by_keras
+from ._settings import model_named_by_keras, named_by_keras
 from ._vocabulary import ELEMENTWISE_ACTIVATIONS, SHORT_NAMES
 
 __all__ = ["HEAD_ATTRIBUTE", "HeadSplit", "extract_submodules", "fold_zero_pads", "free_attribute", "linear_classifier",
@@ -106,20 +106,7 @@ def named_by_kind(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str,
         return ir
     taken = ({m.attr for m in ir.modules} - set(renaming)) | {s.attr for s in ir.submodules} | \
         {s.attr for s in ir.stages}
-    words = {attr: SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
-             for attr in renaming for kind in [modules[attr].constructor.path[-1]]}
-    alone = {word for word, count in Counter(words.values()).items() if count == 1}
-    counts: Counter[str] = Counter()
-    paths: dict[str, str] = {}
-    for attr, word in words.items():
-        if word in alone and word not in taken:
-            paths[attr] = word
-        else:
-            counts[word] += 1
-            while f"{word}{counts[word]}" in taken:
-                counts[word] += 1
-            paths[attr] = f"{word}{counts[word]}"
-        taken.add(paths[attr])
+    paths = _kind_names([modules[attr] for attr in renaming], taken)
     rename_state(state, manifest, paths)
     attributes = manifest["names"]["attributes"]
     for old, new in paths.items():
@@ -127,6 +114,27 @@ def named_by_kind(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str,
     through = {old: (new,) for old, new in paths.items()}
     return replace(ir, modules=[replace(m, attr=paths.get(m.attr, m.attr)) for m in ir.modules],
                    steps=[replace(step, value=through_paths(step.value, through)) for step in ir.steps])
+
+
+def _kind_names(specs: list[ModuleSpec], taken: set[str]) -> dict[str, str]:
+    """A name by kind for each module, in order: the kind's word where it occurs once (``fc``), else numbered
+    (``conv1``, ``conv2``), none of ``taken``."""
+    words = {spec.attr: SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
+             for spec in specs for kind in [spec.constructor.path[-1]]}
+    alone = {word for word, count in Counter(words.values()).items() if count == 1}
+    taken = set(taken)
+    counts: Counter[str] = Counter()
+    names: dict[str, str] = {}
+    for attr, word in words.items():
+        if word in alone and word not in taken:
+            names[attr] = word
+        else:
+            counts[word] += 1
+            while f"{word}{counts[word]}" in taken:
+                counts[word] += 1
+            names[attr] = f"{word}{counts[word]}"
+        taken.add(names[attr])
+    return names
 
 
 def model_class_apart(ir: ModelIR, manifest: dict[str, Any], hint: str) -> ModelIR:
@@ -403,14 +411,18 @@ def extract_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict
                 len({_canonical(steps, run, ir) for run in runs}) != 1:
             continue
         own = model.rsplit("/", 1)[-1]
+        if model_named_by_keras(own):  # a ``sequential_3`` feeding the head or called twice is a backbone
+            own = "backbone"
         snake = snake_identifier(own, "backbone")
         short = snake[len(shared):] if shared and snake.startswith(shared) else own
         attr = free_attribute(snake_identifier(short, "backbone"), taken)
-        inner_names = NameTable()
         prefix = snake_identifier(model, "model") + "_"
         origins = manifest["names"]["attributes"]
-        inner = tuple((m.attr, inner_names.allocate(_inner_hint(m.attr, prefix, origins.get(m.attr, ""), model)))
-                      for m in owned)
+        hints = {m.attr: _inner_hint(m.attr, prefix, origins.get(m.attr, ""), model) for m in owned}
+        counted = [m for m in owned if named_by_keras(snake_identifier(origins.get(m.attr, m.attr).rsplit("/", 1)[-1]))]
+        hints.update(_kind_names(counted, {hints[m.attr] for m in owned if m not in counted}))
+        inner_names = NameTable()
+        inner = tuple((m.attr, inner_names.allocate(hints[m.attr])) for m in owned)
         subs.append(Submodule(attr, classes.allocate_class(short), model, inner))
     if not subs:
         return ir
