@@ -52,7 +52,7 @@ def _assert_converts_exactly(model: Any, path: Path, inputs: list[np.ndarray]) -
             assert agreement.passed, (dtype, agreement)
 
 
-@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("flavour", ["keras", pytest.param("tf_keras", marks=pytest.mark.sweep)])
 def test_embedding_mask_through_recurrent_layers_and_average_pooling(flavour: str, tmp_path: Path) -> None:
     K = _keras(flavour)
     tokens = K.Input((6,), dtype="int32")
@@ -67,7 +67,7 @@ def test_embedding_mask_through_recurrent_layers_and_average_pooling(flavour: st
     _assert_converts_exactly(model, tmp_path / ("model.keras" if flavour == "keras" else "model.h5"), [TOKENS])
 
 
-@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("flavour", ["keras", pytest.param("tf_keras", marks=pytest.mark.sweep)])
 def test_masking_layer_and_recurrent_states(flavour: str, tmp_path: Path) -> None:
     K = _keras(flavour)
     steps = K.Input((6, 3))
@@ -130,7 +130,7 @@ def test_a_tf_op_layer_drops_the_mask(tmp_path: Path) -> None:
     _assert_converts_exactly(model, tmp_path / "model.h5", [TOKENS])
 
 
-@pytest.mark.parametrize("flavour", ["keras", "tf_keras"])
+@pytest.mark.parametrize("flavour", ["keras", pytest.param("tf_keras", marks=pytest.mark.sweep)])
 def test_a_masked_decoder_started_from_the_encoder_states(flavour: str, tmp_path: Path) -> None:
     """A seq2seq decoder ``LSTM(d, initial_state=[h, c])`` over a masked embedding. Keras 3 fills a layer's mask only
     for a call with one tensor argument, so this decoder runs unmasked; tf.keras masks it, and a masked step before

@@ -41,7 +41,8 @@ def _torch_forward(model: torch.nn.Module, x: np.ndarray, logits: bool = False) 
 
 
 @pytest.mark.parametrize("name", NAMES)
-@pytest.mark.parametrize(("flavour", "filename"), [("keras", "model.keras"), ("tf_keras", "model.h5")])
+@pytest.mark.parametrize(("flavour", "filename"), [("keras", "model.keras"),
+                                                    pytest.param("tf_keras", "model.h5", marks=pytest.mark.sweep)])
 def test_full_size_application_file_ports_softmax_within_1e_4(name: str, flavour: str, filename: str,
                                                               tmp_path: Path) -> None:
     from porting import keras_module

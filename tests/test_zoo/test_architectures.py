@@ -42,6 +42,7 @@ def test_zoo_keras_builder_file_ports_exactly(name: str, fmt: str, tmp_path) -> 
     assert passed and max_abs <= 1e-5
 
 
+@pytest.mark.sweep  # the small siamese ports exactly in every format in the default run
 def test_siamese_at_full_size_ports_the_flatten_dense(tmp_path) -> None:
     """At 105×105 the embedding Dense reads 6·6·256 = 9216 channels-last rows (38.9 M parameters)."""
     import zoo

@@ -117,7 +117,7 @@ def test_training_steps_agree_in_float64_with_batchnorm_regularizers_and_a_sched
     assert report.worst < 1e-10 and len(report.losses) == 2
 
 
-@pytest.mark.parametrize("file_format", [".keras", ".h5"])
+@pytest.mark.parametrize("file_format", [".keras", pytest.param(".h5", marks=pytest.mark.sweep)])
 def test_resume_from_a_saved_optimizer_state(file_format: str) -> None:
     """Trained two steps in Keras, saved with its optimizer, ported; three more steps end alike."""
     report = train_both("text_classifier", {"vocab_size": 10, "embed_dim": 3, "maxlen": 5, "hidden": 2,
