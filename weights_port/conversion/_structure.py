@@ -106,7 +106,13 @@ def named_by_kind(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str,
         return ir
     taken = ({m.attr for m in ir.modules} - set(renaming)) | {s.attr for s in ir.submodules} | \
         {s.attr for s in ir.stages}
-    paths = _kind_names([modules[attr] for attr in renaming], taken)
+    return _renamed_modules(ir, state, manifest, _kind_names([modules[attr] for attr in renaming], taken))
+
+
+def _renamed_modules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any], paths: Mapping[str, str]
+                     ) -> ModelIR:
+    """``ir`` with the model's own modules renamed (``paths``: old attribute → new) in its modules and ``forward``;
+    ``state`` keys and the manifest follow."""
     rename_state(state, manifest, paths)
     attributes = manifest["names"]["attributes"]
     for old, new in paths.items():
@@ -372,13 +378,7 @@ def without_model_prefix(ir: ModelIR, state: dict[str, np.ndarray], manifest: di
     names = NameTable()
     names.reserve(*(m.attr for m in ir.modules if not m.attr.startswith(prefix)))
     paths = {m.attr: names.allocate(m.attr[len(prefix):]) for m in ir.modules if m.attr.startswith(prefix)}
-    rename_state(state, manifest, paths)
-    attributes = manifest["names"]["attributes"]
-    for old, new in paths.items():
-        attributes[new] = attributes.pop(old, old)
-    return replace(ir, modules=[replace(m, attr=paths.get(m.attr, m.attr)) for m in ir.modules],
-                   steps=[replace(step, value=through_paths(step.value, {old: (new,) for old, new in paths.items()}))
-                          for step in ir.steps])
+    return _renamed_modules(ir, state, manifest, paths)
 
 
 def _model_prefix(ir: ModelIR, manifest: dict[str, Any]) -> str:
