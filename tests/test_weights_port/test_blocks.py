@@ -333,12 +333,14 @@ def test_a_block_class_is_named_by_the_layers_keras_did_not_name_itself(tmp_path
     model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
     source = converted_exactly(model, tmp_path / "block35.keras").source
     assert "class Block35(nn.Module)" in source and "*(Block35() for _ in range(3))" in source
+    assert "class Block35Model(nn.Module)" in source  # named after block35.keras, yielding the name to its blocks
 
 
 def test_a_transformer_layer_is_one_block_of_both_its_residuals(tmp_path: Path) -> None:
     """A pre-norm transformer encoder: the attention's residual and the MLP's always follow each other, so each
-    layer is one class holding both (as torchvision's ``EncoderBlock``), the layers one ``nn.Sequential`` named
-    ``blocks`` (timm's name where a model has one stage); exact in float32 and float64."""
+    layer is one class holding both, named by its structure as torchvision names it (``EncoderBlock``), the layers
+    one ``nn.Sequential`` named ``blocks`` (timm's name where a model has one stage); exact in float32 and
+    float64."""
     def encoder(x: Any, i: int, width: int) -> Any:
         y = L.LayerNormalization(epsilon=1e-6, name=f"encoder_{i}_ln1")(x)
         y = L.MultiHeadAttention(2, 4, name=f"encoder_{i}_mha")(y, y)
@@ -353,10 +355,10 @@ def test_a_transformer_layer_is_one_block_of_both_its_residuals(tmp_path: Path) 
     model = keras.Model(tokens, L.Dense(3, name="classifier")(L.GlobalAveragePooling1D()(x)))
     conversion = converted_exactly(model, tmp_path / "encoder.keras")
     source = conversion.source
-    assert source.count("(nn.Module)") == 3 and "class Encoder(nn.Module)" in source  # attention, the layer, model
-    assert "class EncoderModel(nn.Module)" in source  # named after encoder.keras, yielding the name to its blocks
-    assert "self.blocks = nn.Sequential(" in source and source.count("Encoder(") == 4
-    layer = source.split("class Encoder(nn.Module)")[1].split("\nclass ")[0]
+    assert source.count("(nn.Module)") == 3 and "class EncoderBlock(nn.Module)" in source  # attention, layer, model
+    assert "class Encoder(nn.Module)" in source  # the model, named after encoder.keras
+    assert "self.blocks = nn.Sequential(" in source and source.count("EncoderBlock(") == 4
+    layer = source.split("class EncoderBlock(nn.Module)")[1].split("\nclass ")[0]
     assert layer.count(" = x + y") + layer.count("return x + y") == 2 and "self.attn1 = MultiHeadAttention(" in layer
     assert "blocks.2.fc1.weight" in conversion.build().state_dict()
     manifest_maps_every_key(conversion, model)
@@ -364,7 +366,8 @@ def test_a_transformer_layer_is_one_block_of_both_its_residuals(tmp_path: Path) 
 
 def test_a_post_norm_transformer_layer_holds_the_norms_after_its_sums(tmp_path: Path) -> None:
     """BERT's layers normalise after each residual sum (``LayerNorm(x + attention(x))``): each LayerNorm goes
-    with the sum it follows, so the layer is again one class, ending in its second norm."""
+    with the sum it follows, so the layer is again one class, ending in its second norm. It is an
+    ``EncoderBlock`` by its structure: Keras's names (``layer_0_attention``) would make it ``Layer``."""
     def layer(x: Any, i: int) -> Any:
         y = L.MultiHeadAttention(2, 4, name=f"layer_{i}_attention")(x, x)
         x = L.LayerNormalization(name=f"layer_{i}_attention_norm")(L.Add()([x, y]))
@@ -378,8 +381,8 @@ def test_a_post_norm_transformer_layer_holds_the_norms_after_its_sums(tmp_path: 
     model = keras.Model(tokens, L.Dense(2, name="classifier")(L.GlobalAveragePooling1D()(x)))
     conversion = converted_exactly(model, tmp_path / "bert.keras")
     source = conversion.source
-    assert "self.blocks = nn.Sequential(*(Layer() for _ in range(3)))" in source
-    assert "return self.norm2(x)" in source.split("class Layer(nn.Module)")[1].split("\nclass ")[0]
+    assert "self.blocks = nn.Sequential(*(EncoderBlock() for _ in range(3)))" in source
+    assert "return self.norm2(x)" in source.split("class EncoderBlock(nn.Module)")[1].split("\nclass ")[0]
     manifest_maps_every_key(conversion, model)
 
 

@@ -127,7 +127,7 @@ def test_a_symmetric_zero_pad_before_a_window_that_pads_nothing_is_its_padding(t
     ``nn.MaxPool2d(3, stride=2, padding=1)`` (the max pool only because relu leaves nothing negative for its −inf
     padding to differ from zeros on), an average pool counts the zeros as PyTorch's does. Left as pads: an uneven
     one, one before a max pool of values that may be negative, one read twice. Exact in both precisions; the flat
-    form keeps every pad."""
+    form keeps every pad. Keras's ``conv1_conv`` and ``pool1_pool`` say the kind twice: ``conv1``, ``pool1``."""
     image = keras.Input((32, 32, 3))
     x = L.Conv2D(8, 7, strides=2, name="conv1_conv")(L.ZeroPadding2D(3, name="conv1_pad")(image))
     x = L.MaxPooling2D(3, strides=2, name="pool1_pool")(L.ZeroPadding2D(1, name="pool1_pad")(L.ReLU()(x)))
@@ -139,8 +139,9 @@ def test_a_symmetric_zero_pad_before_a_window_that_pads_nothing_is_its_padding(t
     model = keras.Model(image, L.Dense(3)(L.GlobalAveragePooling2D()(x)))
     conversion = converted_exactly(model, tmp_path / "stem.keras")
     source = conversion.source
-    assert "self.conv1_conv = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3)" in source
-    assert "self.pool1_pool = nn.MaxPool2d(3, stride=2, padding=1)" in source
+    assert "self.conv1 = nn.Conv2d(3, 8, kernel_size=7, stride=2, padding=3)" in source  # Keras's conv1_conv
+    assert "self.pool1 = nn.MaxPool2d(3, stride=2, padding=1)" in source  # pool1_pool, as torchvision names them
+    assert "self.uneven_conv = " in source  # a unit word that names no kind stays the user's
     assert "self.avg = nn.AvgPool2d(2, padding=1)" in source
     assert source.count("F.pad(") == 3 and "(0, 1, 0, 1)" in source  # uneven, signed and twice-read pads stay
     assert conversion.manifest["layers"]["conv1_pad"]["output"] is None

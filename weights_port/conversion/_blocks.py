@@ -1131,7 +1131,8 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     projection = bool(first) and sum(first[0] in free_names(step.value) and bool(ordered_calls(step.value))
                                      for step in body) == 2
     main = convs[:-1] if projection else convs  # the shortcut convolution is created first-called last
-    kinds = {ctor.path[-1] for _, ctor, _, _ in block_modules}
+    kinds_in_order = [ctor.path[-1] for _, ctor, _, _ in block_modules]
+    kinds = set(kinds_in_order)
     if residual and depthwise and body and "groups" in convs[0] and kinds & {"LayerScale", "ChannelLayerNorm"}:
         return "ConvNeXtBlock"  # a depthwise convolution first, then a norm over channels and the MLP (timm's name)
     if residual and depthwise:
@@ -1154,6 +1155,8 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     if not residual and len(convs) == 1 and kinds & {"AvgPool2d", "MaxPool2d"} and \
             not any(len(free_names(step.value)) > 1 for step in body):
         return "Transition"  # a chain narrowing and pooling between stages (DenseNet's, torchvision's name)
+    if residual and _self_attends(block_modules, body) and sum(kind == "Linear" for kind in kinds_in_order) >= 2:
+        return "EncoderBlock"  # self-attention and an MLP, each with its residual (torchvision's ViT name)
     named = [a for attrs in member_attrs for a in attrs if not named_by_keras(a)]
     prefix = common_prefix(named)
     if len(prefix) >= 3:
@@ -1166,6 +1169,18 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     if not residual and isinstance(last, Call) and last.func == Global(("torch", "cat")):
         return "InceptionBlock"  # branches of its input concatenated (Inception's mixed blocks)
     return "ResidualBlock" if residual else "Block"
+
+
+_ATTENTION = ("MultiHeadAttention",)
+
+
+def _self_attends(block_modules: list[Any], body: tuple[Step, ...]) -> bool:
+    """Whether the block calls an attention module, each time with one value as query and value (``attn(y, y)``):
+    a transformer encoder's layer, whatever Keras named it (BERT's ``layer_0_…`` would make a class ``Layer``)."""
+    attention = {name for name, ctor, _, _ in block_modules if ctor.path[-1] in _ATTENTION}
+    calls = [step.value for step in body if isinstance(step.value, Call) and isinstance(step.value.func, Attr)
+             and step.value.func.value == SELF and step.value.func.name in attention]
+    return bool(calls) and all(len(call.args) >= 2 and call.args[0] == call.args[1] for call in calls)
 
 
 def _majority_prefix(names: list[str]) -> str:

@@ -14,6 +14,7 @@ no edit of ``forward``.
 from __future__ import annotations
 
 import ast
+import re
 from collections import Counter
 from collections.abc import Mapping
 from dataclasses import dataclass, replace
@@ -95,18 +96,38 @@ def split_head(ir: ModelIR, layer_classes: Mapping[str, str], state: dict[str, n
 def named_by_kind(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any]) -> ModelIR:
     """``ir`` with the model's own modules Keras named by a session counter (``conv2d_6``,
     ``batch_normalization_6``) named by kind, numbered in ``forward``'s order where the kind recurs (``conv1``,
-    ``conv2``, ``fc``), as torchvision names a stem; names a user gave stay, and modules in blocks and nested
-    models are named by structure already. ``state`` and the manifest follow."""
+    ``conv2``, ``fc``), as torchvision names a stem; names a user gave stay (but for a part's kind said twice:
+    ``conv1_conv`` → ``conv1``, see ``_unit_part_names``), and modules in blocks and nested models are named by
+    structure already. ``state`` and the manifest follow."""
     owned = {flat for sub in ir.submodules for flat, _ in sub.attrs} | \
         {flat for stage in ir.stages for flat, _ in stage.paths}
     modules = {m.attr: m for m in ir.modules}
     called = dict.fromkeys(a for step in ir.steps for a in ordered_calls(step.value) if a in modules)
     renaming = [a for a in called if a not in owned and a != HEAD_ATTRIBUTE and named_by_keras(a)]
-    if not renaming:
-        return ir
     taken = ({m.attr for m in ir.modules} - set(renaming)) | {s.attr for s in ir.submodules} | \
         {s.attr for s in ir.stages}
-    return _renamed_modules(ir, state, manifest, _kind_names([modules[attr] for attr in renaming], taken))
+    paths = _kind_names([modules[attr] for attr in renaming], taken)
+    paths.update(_unit_part_names([modules[a] for a in called if a not in owned and a not in paths],
+                                  taken | set(paths.values())))
+    return _renamed_modules(ir, state, manifest, paths) if paths else ir
+
+
+_UNIT_PART = re.compile(r"([a-z]+)(\d+)_([a-z]+)")
+
+
+def _unit_part_names(specs: list[ModuleSpec], taken: set[str]) -> dict[str, str]:
+    """keras.applications' ``<unit><n>_<part>`` names whose unit and part are both kind words and whose part is the
+    module's kind (``conv1_conv``, ``conv1_bn``, ``pool1_pool``) as torchvision writes them: the kind numbered by
+    the unit (``conv1``, ``bn1``, ``pool1``). Where two would meet, or meet a name in ``taken``, both stay."""
+    words = set(SHORT_NAMES.values())
+    proposed: dict[str, str] = {}
+    for spec in specs:
+        match = _UNIT_PART.fullmatch(spec.attr)
+        word = SHORT_NAMES.get(spec.constructor.path[-1])
+        if match and word and match[1] in words and match[3] == word:
+            proposed[spec.attr] = f"{word}{match[2]}"
+    counts = Counter(proposed.values())
+    return {old: new for old, new in proposed.items() if counts[new] == 1 and new not in taken}
 
 
 def _renamed_modules(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str, Any], paths: Mapping[str, str]
