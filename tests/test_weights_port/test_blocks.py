@@ -251,6 +251,33 @@ def test_a_block_that_downsamples_at_the_end_of_its_stage_closes_it(tmp_path: Pa
     assert "F.pad(" not in source and "padding=1" in source  # each block's pad is its 3×3's padding
 
 
+def test_a_strided_same_convolution_s_pad_is_an_optional_part_of_the_one_block_class(tmp_path: Path) -> None:
+    """The CIFAR ResNet as Keras users write it (``padding="same"`` everywhere, a strided 3×3 opening each new
+    stage, a 1×1 projection shortcut there, Keras's own names): TensorFlow pads a strided 'same' convolution on
+    the far side only, a pad PyTorch's ``padding=`` cannot say. Still one ``ResidualBlock`` class, as
+    torchvision's ``BasicBlock``: the pad is ``self.pad`` where the block strides, the projection
+    ``self.downsample``; exact in float32 and float64, every state key mapped to its Keras weight."""
+    def block(x: Any, width: int, stride: int) -> Any:
+        y = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(width, 3, strides=stride, padding="same")(x)))
+        y = L.BatchNormalization()(L.Conv2D(width, 3, padding="same")(y))
+        shortcut = L.Conv2D(width, 1, strides=stride)(x) if stride != 1 or x.shape[-1] != width else x
+        return L.Activation("relu")(L.Add()([shortcut, y]))
+
+    image = keras.Input((16, 16, 3))
+    x = L.Activation("relu")(L.BatchNormalization()(L.Conv2D(4, 3, padding="same")(image)))
+    for width, stride in ((4, 1), (8, 2), (12, 2)):
+        x = block(block(x, width, stride), width, 1)
+    model = keras.Model(image, L.Dense(3, activation="softmax")(L.GlobalAveragePooling2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "resnet.keras")
+    source = conversion.source
+    assert source.count("(nn.Module)") == 2 and "class ResidualBlock(nn.Module)" in source
+    assert "self.pad = nn.ZeroPad2d((0, 1, 0, 1)) if stride != 1 else nn.Identity()" in source
+    assert "padding = 1 if stride == 1 else 0" in source and "F.pad(" not in source
+    assert "ResidualBlock(in_channels=4, out_channels=8, stride=2)" in source
+    assert "stage3.0.downsample.weight" in conversion.build().state_dict()
+    manifest_maps_every_key(conversion, model)
+
+
 def test_a_flag_no_rule_of_channels_and_stride_gives_stays_a_parameter() -> None:
     """A block flag is computed in ``__init__`` only where one rule gives every instance's value; a model that
     skips the sum on a block whose shapes allow it (Keras's ``id_skip=False``) keeps ``residual`` a parameter."""

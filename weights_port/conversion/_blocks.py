@@ -702,11 +702,23 @@ def _optional_shortcuts(steps: list[Step], keyed: Mapping[tuple[int, int], str],
     found: dict[tuple[int, int], tuple[_Shortcut, str]] = {}
     for segment, key in keyed.items():
         for cut in _shortcut_chains(steps, *segment):
-            reduced = _body_key(_without(steps, segment, cut), modules)
+            without = _without(steps, segment, cut)
+            reduced = _body_key(without, modules)
+            if (reduced is None or reduced not in plain) and _opening_pad(without, modules) is not None:
+                reduced = _body_key(_aliased(without, {0}), modules)  # the pad TensorFlow's 'same' adds where it strides
             if reduced is not None and reduced != key and reduced in plain:
                 found[segment] = (cut, reduced)
                 break
     return found
+
+
+def _opening_pad(body: list[Step], modules: Mapping[str, Any]) -> tuple[int, ...] | None:
+    """The amounts of the zero pad a block's body opens with, read by the step after it alone; None without one."""
+    part = _chain_part(body[0], modules) if len(body) > 1 else None
+    if part is None or part[0] != "pad" or not isinstance(body[0].target, Name):
+        return None
+    readers = [step for step in body[1:] if body[0].target.id in free_names(step.value)]
+    return part[1] if readers == [body[1]] else None
 
 
 def _shortcut_chains(steps: list[Step], start: int, end: int) -> list[_Shortcut]:
@@ -943,6 +955,10 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
     slots, keyword_names = _slots([[modules[a] for a in member_calls] for member_calls in calls])
     slot_parameter = _parameters(slots, [modules[a] for a in calls[0]])
     shortcut = _shortcut_parts(steps, members, modules, cuts, slots, slot_parameter) if cuts else None
+    pads = {m: amounts for m in cuts if m in members
+            and (amounts := _opening_pad(_without(steps, m, cuts[m]), modules)) is not None}
+    if len(set(pads.values())) > 1:
+        shortcut = None  # pads that differ between blocks: no one optional part
     if shortcut is None and cuts:  # each its own class: the plain blocks, and those with the chain
         placed: dict[tuple[int, int], _Member] = {}
         for group in ([m for m in members if m not in cuts], [m for m in members if m in cuts]):
@@ -977,6 +993,18 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
                 chain = chain_calls[member]
                 chain_paths[member] = [(flat, (attr,) if len(chain) == 1 else (attr, j)) for j, flat in enumerate(chain)]
         body = _with_optional(body, source, attr)
+    if pads:  # TensorFlow's 'same' pad before a strided convolution: ``self.pad``, as in an InvertedResidual
+        attr = free_attribute("pad", set(inner) | {a for a, _, _ in optional})
+        flag = free_attribute("pad", set(parameters))
+        optional += ((attr, flag, ((Global(("nn", f"ZeroPad{len(next(iter(pads.values()))) // 2}d")),
+                                    (Const(next(iter(pads.values()))),), ()),)),)
+        parameters.append(flag)
+        defaults[flag] = Const(False)
+        for k, member in enumerate(members):
+            values[k][flag] = Const(member in pads)
+        padded = free_attribute(f"{source}_padded", {n for step in body for n in step.bound} | {source})
+        body = [Step(Name(padded), Call(Attr(SELF, attr), (Name(source),)), body[0].keras_layer),
+                replace(body[0], value=renamed(body[0].value, source, padded)), *body[1:]]
     if leadless:
         activation = body[0].value
         assert isinstance(activation, Call) and isinstance(activation.func, Global)
@@ -1544,11 +1572,15 @@ def _derived_flags(block: BlockClass, instances: list[dict[str, Expr]]) -> Block
     with a residual sum its shapes do not allow."""
     defaults = dict(block.defaults)
     derived: list[tuple[str, Expr]] = []
+    pads = {flag for _, flag, parts in block.optional if parts[0][0].path[-1].startswith("ZeroPad")}
     for flag in [block.residual, *(flag for _, flag, _ in block.optional)]:
         wanted = [value.value if isinstance(value := i.get(flag), Const) else None for i in instances]
         if flag not in block.parameters or any(type(value) is not bool for value in wanted):
             continue
-        rule = next((rule for rule in _flag_rules(set(block.parameters))
+        rules = _flag_rules(set(block.parameters))
+        if flag in pads:  # a pad is there because the convolution strides, whatever the widths do
+            rules.sort(key=lambda rule: rule != Compare("!=", Name("stride"), Const(1)))
+        rule = next((rule for rule in rules
                      if all(_evaluated(rule, i) is value for i, value in zip(instances, wanted, strict=True))), None)
         if rule is not None:
             derived.append((flag, rule))
