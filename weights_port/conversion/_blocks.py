@@ -1055,14 +1055,15 @@ def _main_calls(steps: list[Step], member: tuple[int, int], cut: _Shortcut | Non
 
 
 def _inner_names(constructors: list[Global]) -> list[str]:
-    """The block's attribute names by module kind, numbered (``conv1``, ``bn1``, ``conv2`` ...)."""
-    counts: dict[str, int] = {}
+    """The block's attribute names by module kind, numbered where the kind recurs (``conv1``, ``bn1``, ``conv2``),
+    the kind's word where it occurs once (``pool``, ``attn``), as the model's own modules are named."""
+    shorts = [SHORT_NAMES.get(kind, snake_identifier(kind, "layer")) for kind in (c.path[-1] for c in constructors)]
+    total = Counter(shorts)
+    counts: Counter[str] = Counter()
     inner: list[str] = []
-    for constructor in constructors:
-        kind = constructor.path[-1]
-        short = SHORT_NAMES.get(kind, snake_identifier(kind, "layer"))
-        counts[short] = counts.get(short, 0) + 1
-        inner.append(f"{short}{counts[short]}")
+    for short in shorts:
+        counts[short] += 1
+        inner.append(short if total[short] == 1 else f"{short}{counts[short]}")
     return inner
 
 

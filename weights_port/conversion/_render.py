@@ -830,8 +830,9 @@ def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str]
         sources: set[str] = set().union(*(inputs_of.get(n, set()) for n in reads_of[index]))
         inputs_of.update({name: sources for name in written})
         merges_inputs = len(arguments) > 1 and len(sources) > 1 and bool(dying) and dying[0] < len(arguments)
-        if len(written) == 1 and isinstance(statement, ast.Assign) and isinstance(statement.targets[0], ast.Name) \
-                and dying and not merges_inputs:  # a value built from two inputs is neither input: a new name
+        if len(written) == 1 and isinstance(statement, ast.Assign) and \
+                isinstance(statement.targets[0], (ast.Name, ast.Tuple)) and dying and not merges_inputs:
+            # one value written (``x, _ = self.lstm(x)`` too); one built from two inputs is neither: a new name
             slot_of[written[0]] = dying[0]
             carried[dying[0]].append(written[0])
             released = dying[1:]

@@ -106,6 +106,6 @@ SHORT_NAMES = {"Conv1d": "conv", "Conv2d": "conv", "Conv3d": "conv", "BatchNorm1
                "BatchNorm3d": "bn", "Linear": "fc", "Dropout": "drop", "LayerNorm": "norm", "GroupNorm": "norm",
                "SeparableConv1d": "sepconv", "SeparableConv2d": "sepconv", "MaxPool2d": "pool", "AvgPool2d": "pool",
                "MultiHeadAttention": "attn", "ConvTranspose1d": "upconv", "ConvTranspose2d": "upconv",
-               "ConvTranspose3d": "upconv"}
+               "ConvTranspose3d": "upconv", "ChannelLayerNorm": "norm", "LayerScale": "layer_scale"}
 """The attribute word for a module kind, as torchvision names them (``conv1``, ``bn1``, ``fc``); other kinds
 are their snake-case name."""
