@@ -31,7 +31,7 @@ def _run(*argv: str, site: Path | None = None, cwd: Path) -> subprocess.Complete
 def test_plugin_options_select_architecture_and_dtype(tmp_path: Path) -> None:
     result = _run("-m", "pytest", "-p", "no:cacheprovider", "--pyargs", "equivalence_tests", "-v", "-W", "ignore",
                   "--zoo-arch", "mlp", "--zoo-arch", "shape_generation", "--zoo-dtype", "float64",
-                  "--hypothesis-profile", "thorough", "--zoo-examples", "4", cwd=tmp_path)
+                  "--hypothesis-profile", "thorough", "--zoo-examples", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stdout[-3000:]
     assert "[mlp-float64] PASSED" in result.stdout and "[shape_generation-float64] PASSED" in result.stdout
     assert "2 passed" in result.stdout and "float32" not in result.stdout.split("short test summary")[0]
@@ -55,6 +55,12 @@ def test_installed_broken_plugin_is_caught_and_its_layer_named(tmp_path: Path) -
     assert "mutant_flatten_order: diverges at dense (Keras) / classifier.1 (PyTorch)" in result.stdout
     assert "mutant_h_n_view: diverges between bigru / gru and dense (Keras) / head.0 (PyTorch)" in result.stdout
 
+
+@pytest.mark.sweep  # the default run keeps the pytest plugin's catch above and zoo check's table below
+def test_zoo_check_names_where_an_installed_plugin_s_architecture_diverges(tmp_path: Path) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    _install_mutant_plugin(site)
     check = _run("-m", "zoo", "check", "mutant_symmetric_padding", "mobilenet_v2", "--config", "input_size=32",
                  "--config", "alpha=0.35", "--examples", "1", site=site, cwd=tmp_path)
     assert check.returncode == 1, check.stderr

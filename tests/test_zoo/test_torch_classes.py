@@ -68,10 +68,19 @@ def test_built_model_is_an_instance_of_the_documented_class(name: str) -> None:
     assert isinstance(Tagged(**config), cls)
 
 
-def test_every_model_round_trips_through_torch_save_and_load_in_a_fresh_process(tmp_path: Path) -> None:
+_REPRESENTATIVES = ["mlp", "cifar_cnn", "siamese", "text_attention"]
+"""One model per kind of module (dense, convolutional, two-input, attention) for the default run; the sweep takes
+every model."""
+
+
+@pytest.mark.parametrize("names", [
+    pytest.param(_REPRESENTATIVES, id="representatives"),
+    pytest.param([n for n in NAMES if n not in _REPRESENTATIVES], id="the-rest", marks=pytest.mark.sweep)])
+def test_every_model_round_trips_through_torch_save_and_load_in_a_fresh_process(names: list[str],
+                                                                                 tmp_path: Path) -> None:
     """Saved here, loaded in a new interpreter: unpickling must find each class by its import path."""
     expected = {}
-    for name in NAMES:
+    for name in names:
         config = _smallest_config(name)
         model = zoo.get(name, backend="torch", dtype="float64", **config).eval()
         inputs = _torch_inputs(name, config)
@@ -94,7 +103,7 @@ def test_every_model_round_trips_through_torch_save_and_load_in_a_fresh_process(
             print("ok", name)
     """)
     assert result.returncode == 0, result.stderr
-    assert sorted(line.split()[1] for line in result.stdout.splitlines()) == sorted(NAMES)
+    assert sorted(line.split()[1] for line in result.stdout.splitlines()) == sorted(names)
 
 
 def test_torch_class_builds_in_the_requested_dtype_and_rejects_bad_paths() -> None:
