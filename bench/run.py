@@ -340,7 +340,15 @@ print(statistics.median(times), status("VmHWM") - baseline)
 
 _THROUGHPUT_MODES = ("generated", "zoo", "generated_channels_last", "zoo_channels_last", "generated_compiled",
                      "zoo_compiled", "generated_compiled_channels_last", "generated_compiled_frozen_channels_last",
-                     "keras")
+                     "generated_channels_last_reused", "generated_compiled_frozen_channels_last_reused", "keras")
+
+_REUSED_MEMORY = {"MALLOC_MMAP_MAX_": "0", "MALLOC_TRIM_THRESHOLD_": str(2**40)}
+"""glibc's malloc serves a tensor over 32 MB (MobileNetV2's 154 MB activations at batch 32) from a fresh ``mmap``
+and unmaps it when freed, so every forward faults its pages in again: oneDNN's verbose log showed the same
+convolution kernels as TensorFlow's (``brgconv_1x1:avx2``) taking 3-4x as long wherever the output was that
+large. TensorFlow's own allocator keeps its arena. The ``_reused`` modes keep freed memory in the heap (no mmap,
+no trim), as a caching allocator (jemalloc, tcmalloc: PyTorch's CPU tuning guide) does; their resident set holds
+the peak, so no peak is reported for them."""
 
 
 def bench_generated_forward(directory: Path, runs: int, batches: tuple[int, ...] = (1, 32)) -> list[dict[str, Any]]:
@@ -351,7 +359,8 @@ def bench_generated_forward(directory: Path, runs: int, batches: tuple[int, ...]
     Keras's figure is not comparable). Each in its own process, one after another in one run, with
     ``OMP_WAIT_POLICY=PASSIVE`` (torch's busy-waiting OpenMP threads otherwise slow a shared 2-core machine); the
     compiled figure against Keras is the fastest of contiguous, channels-last, and channels-last with inductor's
-    freezing (``torch._inductor.config.freezing``: weights folded in as constants, for inference)."""
+    freezing (``torch._inductor.config.freezing``: weights folded in as constants, for inference); and apart, with
+    freed memory kept for reuse (``_REUSED_MEMORY``), as TensorFlow keeps its own."""
     import keras
 
     rows = []
@@ -361,20 +370,29 @@ def bench_generated_forward(directory: Path, runs: int, batches: tuple[int, ...]
         for batch in batches:
             row: dict[str, Any] = {"model": name, "batch": batch}
             for mode in _THROUGHPUT_MODES:
-                env = {**ENV, "OMP_WAIT_POLICY": "PASSIVE", "TF_ENABLE_ONEDNN_OPTS": "1" if mode == "keras" else "0"}
+                env = {**ENV, "OMP_WAIT_POLICY": "PASSIVE", "TF_ENABLE_ONEDNN_OPTS": "1" if mode == "keras" else "0",
+                       **(_REUSED_MEMORY if mode.endswith("_reused") else {})}
                 result = subprocess.run([sys.executable, "-c", _THROUGHPUT_CODE, str(path), mode, str(batch), name,
                                          str(runs)], capture_output=True, text=True, env=env)
                 seconds, peak = (float(v) for v in result.stdout.split()[-2:]) if result.returncode == 0 else \
                     (float("nan"), float("nan"))
-                row[f"{mode}_s"], row[f"{mode}_peak_mb"] = seconds, peak / 1e6
+                row[f"{mode}_s"] = seconds
+                if not mode.endswith("_reused"):
+                    row[f"{mode}_peak_mb"] = peak / 1e6
             row["generated_over_zoo_speed"] = row["zoo_s"] / row["generated_s"]
             row["generated_over_zoo_memory"] = row["generated_peak_mb"] / max(row["zoo_peak_mb"], 1e-9)
             row["compiled_over_keras_speed"] = row["keras_s"] / min(
                 row["generated_compiled_s"], row["generated_compiled_channels_last_s"],
                 row["generated_compiled_frozen_channels_last_s"])
+            row["compiled_reused_over_keras_speed"] = row["keras_s"] / row[
+                "generated_compiled_frozen_channels_last_reused_s"]
             row["targets"] = "speed >= 0.95x zoo, memory <= 1.1x zoo, compiled >= 1x keras"
             row["met"] = bool(row["generated_over_zoo_speed"] >= 0.95 and row["generated_over_zoo_memory"] <= 1.1
                               and row["compiled_over_keras_speed"] >= 1.0)
+            row["met_with_memory_reused"] = bool(row["generated_over_zoo_speed"] >= 0.95 and
+                                                 row["generated_over_zoo_memory"] <= 1.1 and
+                                                 max(row["compiled_over_keras_speed"],
+                                                     row["compiled_reused_over_keras_speed"]) >= 1.0)
             rows.append(row)
     return rows
 
@@ -433,7 +451,8 @@ def markdown(results: dict[str, Any]) -> str:
                          results.get("graph", [])),
                         ("Forward of a converted keras.applications model against the zoo's hand-written module and "
                          "Keras on TensorFlow: seconds per batch, peak MB above the resident set; eager, channels-last "
-                         "and torch.compile (also with inductor's freezing); one process each, "
+                         "and torch.compile (also with inductor's freezing); _reused: glibc keeps freed memory "
+                         "(MALLOC_MMAP_MAX_=0, MALLOC_TRIM_THRESHOLD_=2**40); one process each, "
                          "OMP_WAIT_POLICY=PASSIVE",
                          results.get("generated_forward", []))):
         lines += [f"## {title}", ""]
