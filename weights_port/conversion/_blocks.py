@@ -996,8 +996,8 @@ def _block_class(steps: list[Step], members: list[tuple[int, int]], modules: Map
     if pads:  # TensorFlow's 'same' pad before a strided convolution: ``self.pad``, as in an InvertedResidual
         attr = free_attribute("pad", set(inner) | {a for a, _, _ in optional})
         flag = free_attribute("pad", set(parameters))
-        optional += ((attr, flag, ((Global(("nn", f"ZeroPad{len(next(iter(pads.values()))) // 2}d")),
-                                    (Const(next(iter(pads.values()))),), ()),)),)
+        amounts = next(iter(pads.values()))  # one for every padded block (checked above)
+        optional += ((attr, flag, ((Global(("nn", f"ZeroPad{len(amounts) // 2}d")), (Const(amounts),), ()),)),)
         parameters.append(flag)
         defaults[flag] = Const(False)
         for k, member in enumerate(members):
