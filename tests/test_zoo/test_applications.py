@@ -97,6 +97,7 @@ def test_a_logits_head_is_another_architecture(name: str, tmp_path: Path) -> Non
         zoo.get(name, backend="torch", weights=tmp_path / "logits.keras", num_classes=5, input_size=64)
 
 
+@pytest.mark.sweep  # float64 ports are proven on small configs in the default run; full size here
 @pytest.mark.parametrize("name", NAMES)
 def test_full_size_float64_within_1e_10(name: str, tmp_path: Path) -> None:
     import keras

@@ -105,6 +105,7 @@ def test_unsupported_losses_and_reductions_are_named() -> None:
         make_loss({"class_name": "MeanSquaredError", "config": {"reduction": "none"}})
 
 
+@pytest.mark.sweep  # 30 s; the default run's representative is test_lightning's converted BatchNorm model
 def test_training_steps_agree_in_float64_with_batchnorm_regularizers_and_a_schedule() -> None:
     """MobileNetV2 trains every BatchNorm in training mode; kernel L2 joins the loss; the rate decays."""
     report = train_both("mobilenet_v2", {"input_size": 32, "num_classes": 3, "alpha": 0.35}, "float64",
