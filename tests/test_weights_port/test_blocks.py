@@ -391,6 +391,35 @@ def test_a_transformer_layer_is_one_block_of_both_its_residuals(tmp_path: Path) 
     manifest_maps_every_key(conversion, model)
 
 
+def test_a_conv1d_feed_forward_transformer_keeps_one_layout_and_one_layer_class(tmp_path: Path) -> None:
+    """Keras's time-series transformer example: post-norm attention, then a feed-forward of two 1-wide Conv1D.
+    The residual stream stays in Keras's (N, steps, features) layout, the convolutions transposing in and out, so
+    the first layer (fed by the model's input) is the same class as the rest: four ``EncoderBlock``s, the feed-
+    forward's kernel-1 convolutions counted as its MLP; exact in float32 and float64."""
+    def encoder(inputs: Any) -> Any:
+        x = L.MultiHeadAttention(key_dim=8, num_heads=2, dropout=0.25)(inputs, inputs)
+        x = L.LayerNormalization(epsilon=1e-6)(L.Dropout(0.25)(x))
+        res = x + inputs
+        x = L.Conv1D(filters=4, kernel_size=1, activation="relu")(res)
+        x = L.Conv1D(filters=inputs.shape[-1], kernel_size=1)(L.Dropout(0.25)(x))
+        return L.LayerNormalization(epsilon=1e-6)(x) + res
+
+    inputs = keras.Input((12, 3))
+    x = inputs
+    for _ in range(4):
+        x = encoder(x)
+    x = L.GlobalAveragePooling1D(data_format="channels_first")(x)
+    model = keras.Model(inputs, L.Dense(2, activation="softmax")(L.Dense(8, activation="relu")(x)))
+    conversion = converted_exactly(model, tmp_path / "timeseries.keras")
+    source = conversion.source
+    assert "self.blocks = nn.Sequential(*(EncoderBlock() for _ in range(4)))" in source
+    features = source.split("def forward_features")[1].split("def forward_head")[0]
+    assert "self.attn" not in features and "movedim" not in features.split("self.blocks")[0]
+    layer = source.split("class EncoderBlock(nn.Module)")[1].split("\nclass ")[0]
+    assert layer.count("movedim") == 2 and "self.attn(x, x)" in layer  # into the convolutions and out
+    manifest_maps_every_key(conversion, model)
+
+
 def test_a_post_norm_transformer_layer_holds_the_norms_after_its_sums(tmp_path: Path) -> None:
     """BERT's layers normalise after each residual sum (``LayerNorm(x + attention(x))``): each LayerNorm goes
     with the sum it follows, so the layer is again one class, ending in its second norm. It is an

@@ -1184,8 +1184,9 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     if not residual and len(convs) == 1 and kinds & {"AvgPool2d", "MaxPool2d"} and \
             not any(len(free_names(step.value)) > 1 for step in body):
         return "Transition"  # a chain narrowing and pooling between stages (DenseNet's, torchvision's name)
-    if residual and _self_attends(block_modules, body) and sum(kind == "Linear" for kind in kinds_in_order) >= 2:
-        return "EncoderBlock"  # self-attention and an MLP, each with its residual (torchvision's ViT name)
+    mlp_layers = sum(_pointwise(ctor, dict(kwargs)) for _, ctor, _, kwargs in block_modules)
+    if residual and _self_attends(block_modules, body) and mlp_layers >= 2:
+        return "EncoderBlock"  # self-attention and an MLP (Dense or 1-wide Conv1D), each with its residual (ViT's)
     named = [a for attrs in member_attrs for a in attrs if not named_by_keras(a)]
     prefix = common_prefix(named)
     if len(prefix) >= 3:
@@ -1201,6 +1202,12 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
 
 
 _ATTENTION = ("MultiHeadAttention",)
+
+
+def _pointwise(constructor: Global, kwargs: Mapping[str, Expr]) -> bool:
+    """A layer of an MLP: a Linear, or a convolution of kernel 1 (Keras's Conv1D feed-forward)."""
+    kind = constructor.path[-1]
+    return kind == "Linear" or (kind.startswith("Conv") and kwargs.get("kernel_size") == Const(1))
 
 
 def _self_attends(block_modules: list[Any], body: tuple[Step, ...]) -> bool:

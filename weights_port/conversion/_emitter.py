@@ -201,11 +201,16 @@ class Emitter:
         return self.let(value.name + "_nchw", value.ref.m("movedim", -1, 1), value, layout="cf")
 
     def align(self, values: Sequence[Value]) -> list[Value]:
-        """Operands of an element-wise op in one layout (channels-first when any is)."""
+        """Operands of an element-wise op in one layout: channels-first when any is, but for sequences (rank 3)
+        of both layouts Keras's (N, steps, features), which attention, LayerNorm and Dense take: a transformer's
+        residual stream then keeps one layout through every layer, a Conv1D feed-forward transposing in and out,
+        and its layers are one class."""
         ranked = [v for v in values if v.rank >= 3]
         if any(v.layout == "flat_cf" for v in values) or not ranked:
             return [self.to_layout(v, "keras") if v.layout == "flat_cf" else v for v in values]
-        target = "cf" if any(v.layout == "cf" for v in ranked) else "keras"
+        layouts = {v.layout for v in ranked}
+        sequences = all(v.rank == 3 for v in ranked) and len(layouts) > 1
+        target = "cf" if "cf" in layouts and not sequences else "keras"
         return [self.to_layout(v, target) if v.rank >= 3 else v for v in values]
 
 
