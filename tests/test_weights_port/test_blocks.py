@@ -420,6 +420,60 @@ def test_a_conv1d_feed_forward_transformer_keeps_one_layout_and_one_layer_class(
     manifest_maps_every_key(conversion, model)
 
 
+def test_a_chain_after_every_residual_joins_its_block(tmp_path: Path) -> None:
+    """Keras's ConvMixer example: a depthwise convolution's residual, then a pointwise convolution, eight times.
+    Every residual is followed by the same chain up to the next, so the layer is the residual and its chain, one
+    ``ConvMixerBlock`` (not an ``InvertedResidual``: nothing projects before the sum) in ``self.blocks`` after
+    the stem, as timm writes it; exact in float32 and float64."""
+    def activation(x: Any) -> Any:
+        return L.BatchNormalization()(L.Activation("gelu")(x))
+
+    inputs = keras.Input((16, 16, 3))
+    x = activation(L.Conv2D(8, kernel_size=2, strides=2)(L.Rescaling(1.0 / 255)(inputs)))
+    for _ in range(3):
+        x = L.Add()([activation(L.DepthwiseConv2D(kernel_size=3, padding="same")(x)), x])
+        x = activation(L.Conv2D(8, kernel_size=1)(x))
+    model = keras.Model(inputs, L.Dense(4, activation="softmax")(L.GlobalAvgPool2D()(x)))
+    conversion = converted_exactly(model, tmp_path / "convmixer.keras")
+    source = conversion.source
+    assert "self.blocks = nn.Sequential(*(ConvMixerBlock() for _ in range(3)))" in source
+    assert "InvertedResidual" not in source and source.count("(nn.Module)") == 2
+    layer = source.split("class ConvMixerBlock(nn.Module)")[1].split("\nclass ")[0]
+    assert layer.index("y + x") < layer.index("self.conv2(x)")
+    manifest_maps_every_key(conversion, model)
+
+
+def test_nasnet_cells_of_two_inputs_are_classes_called_with_both(tmp_path: Path) -> None:
+    """A NASNet built by Keras's own cell functions: each cell reads the last two cells' outputs, so no single
+    tensor flows between cells and Keras's layer order interleaves them. Cells of one structure are one class
+    with ``forward(self, x, p)`` (the last cell's output, then the one before), holding its separable units as
+    submodules named as Keras names them in every cell (``left1``); the first normal cell after a reduction (it
+    reduces ``p``) is its own class, ``FirstNormalCell``, as in timm. Exact in float32 and float64."""
+    from keras.src.applications import nasnet
+
+    image = keras.Input((32, 32, 3))
+    x = L.BatchNormalization(name="stem_bn1")(L.Conv2D(8, 3, strides=2, use_bias=False, name="stem_conv1")(image))
+    x, p = nasnet._reduction_a_cell(x, None, 4, block_id="stem_1")
+    for i in range(3):
+        x, p = nasnet._normal_a_cell(x, p, 8, block_id=f"{i}")
+    x, p = nasnet._reduction_a_cell(x, p, 16, block_id="reduce_3")
+    for i in range(4, 7):
+        x, p = nasnet._normal_a_cell(x, p, 16, block_id=f"{i}")
+    x = L.GlobalAveragePooling2D()(L.Activation("relu")(x))
+    model = keras.Model(image, L.Dense(3, activation="softmax", name="predictions")(x))
+    conversion = converted_exactly(model, tmp_path / "nasnet.keras")
+    source = conversion.source
+    assert "class NormalCell(nn.Module)" in source and "class FirstNormalCell(nn.Module)" in source
+    assert source.count("def forward(self, x: torch.Tensor, p: torch.Tensor)") == 2
+    assert "self.cell_1 = NormalCell(" in source and "self.cell_4 = FirstNormalCell(" in source
+    cell = source.split("class NormalCell(nn.Module)")[1].split("\nclass ")[0]
+    assert "self.left1 = SeparableConvBlock" in cell and "normal" not in cell.split("def forward")[1]
+    features = source.split("def forward_features")[1].split("def forward_head")[0]
+    assert "= self.cell_5(" in features and "self.normal_" not in features
+    assert "cell_6.left1.sepconv1.depthwise.weight" in conversion.state_dict
+    manifest_maps_every_key(conversion, model)
+
+
 def test_a_post_norm_transformer_layer_holds_the_norms_after_its_sums(tmp_path: Path) -> None:
     """BERT's layers normalise after each residual sum (``LayerNorm(x + attention(x))``): each LayerNorm goes
     with the sum it follows, so the layer is again one class, ending in its second norm. It is an
@@ -507,10 +561,10 @@ def test_units_keras_interleaves_across_branches_are_gathered_into_blocks(tmp_pa
     assert "class SeparableConvBlock(nn.Module)" in source and "nn.Sequential" not in source
     assert "self.normal_left1_0 = SeparableConvBlock(kernel_size=5)" in source and \
         "padding = kernel_size // 2" in source
-    assert "self.normal_right1_2 = SeparableConvBlock(kernel_size=3)" in source
-    assert "= self.normal_left1_1(" in source and "F.pad(" not in source
+    assert "self.right1 = SeparableConvBlock(kernel_size=3)" in source  # the later cells: two-input classes
+    assert "= self.cell_2(" in source and "F.pad(" not in source
     module = conversion.build()
-    assert "normal_right1_1.sepconv2.pointwise.weight" in module.state_dict()
+    assert "cell_1.right1.sepconv2.pointwise.weight" in module.state_dict()
     images = torch.from_numpy(np.random.default_rng(1).uniform(-1, 1, (2, 3, 16, 16)).astype("float32"))
     with torch.no_grad():
         assert torch.equal(module(images), conversion.build(keep_intermediates=True)(images))

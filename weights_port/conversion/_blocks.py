@@ -19,6 +19,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
+from ._cells import cells_in_order
 from ._ir import (
     SELF,
     Attr,
@@ -33,6 +34,7 @@ from ._ir import (
     IfExp,
     Index,
     ModelIR,
+    ModuleSpec,
     Name,
     Seq,
     Slice,
@@ -78,9 +80,15 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         return ir
     steps = submodule_steps(ir)
     modules = {m.attr: m for m in ir.modules}
+    ordered = cells_in_order(ir, steps) if not ir.submodules else None
+    keys = Counter(_block_key(ordered[0], cell.start, cell.end, modules) for cell in ordered[1]) if ordered else {}
+    if ordered is not None and any(count >= 2 for key, count in keys.items() if key is not None):
+        steps = ordered[0]  # each NASNet cell's steps together (Keras interleaves them); classes of them below
+    else:
+        ordered = None
     keyed = {(start, end): key for start, end in _with_trailing_norms(ir, steps, _segments(ir, steps), modules)
              if (key := _block_key(steps, start, end, modules)) is not None}
-    keyed = _paired(steps, keyed, modules)
+    keyed = _with_trailing_chains(ir, steps, _paired(steps, keyed, modules), modules)
     kinds: dict[str, list[tuple[int, int]]] = {}
     for segment, key in keyed.items():
         kinds.setdefault(key, []).append(segment)
@@ -128,9 +136,12 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
         block, placed = _block_class(steps, members, modules, class_names, {})
         blocks.append(block)
         kind_of.update(placed)
-    if not kind_of:
+    if not kind_of and ordered is None:
         return ir
     blocks = _with_branches_in_order(_with_derived_values(blocks, kind_of), kind_of)
+    blocks, cells = _cell_classes(ir, steps, blocks, kind_of, modules, class_names) if ordered else (blocks, {})
+    if not kind_of:
+        return ir
     attributes_table = NameTable()
     attributes_table.reserve(*taken)
     stages: list[Stage] = []
@@ -140,7 +151,11 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     one_stage = sum(len(run) > 1 for run in runs) == 1  # a transformer's layers: ``self.blocks``, as timm's
     numbered: Counter[str] = Counter()
     for run in runs:
-        if len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
+        if run[0] in cells:  # a cell: ``cell_0``, ``cell_reduce_4`` after the suffix NASNet's layer names share
+            kind = snake_identifier(re.sub(r"(?<=[a-z0-9])(?=[A-Z])", "_", kind_of[run[0]].block.class_name))
+            numbered[kind] += 1
+            hint = f"cell_{suffix}" if (suffix := _cell_suffix(steps, run[0])) else f"{kind}{numbered[kind]}"
+        elif len(run) == 1:  # one block is an attribute named after its Keras layers (block2a_se), not a stage
             prefix = _span_name(steps, run[0])
             hint = prefix if len(prefix) >= 3 else kind_of[run[0]].block.class_name
             if _counted_only(steps, run[0]):  # Keras's counters name no part: conv_block1, conv_block2
@@ -149,7 +164,8 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
                 hint = f"{kind}{numbered[kind]}"
         else:
             hint = "blocks" if one_stage else f"stage{sum(not stage.single for stage in stages) + 1}"
-        stages.append(_stage(attributes_table.allocate(hint, "block"), run, kind_of))
+        stage = _stage(attributes_table.allocate(hint, "block"), run, kind_of)
+        stages.append(replace(stage, inputs=cells[run[0]]) if run[0] in cells else stage)
     rename_state(state, manifest, {flat: ".".join(str(p) for p in (stage.attr, *path))
                                     for stage in stages for flat, path in stage.paths})
     manifest["names"]["class"].update({b.class_name: b.class_name for b in blocks})
@@ -224,6 +240,158 @@ def merge_alike_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: 
                                          arguments=placed[span].arguments)
     rename_state(state, manifest, paths)
     return replace(ir, submodules=[replaced.get(s.attr, s) for s in ir.submodules], blocks=[*ir.blocks, *blocks])
+
+
+def _cell_classes(ir: ModelIR, steps: list[Step], blocks: list[BlockClass], kind_of: dict[tuple[int, int], _Member],
+                  modules: Mapping[str, Any], class_names: NameTable
+                  ) -> tuple[list[BlockClass], dict[tuple[int, int], tuple[str, str]]]:
+    """NASNet's cells (``_cells``) of one structure, two or more, as one class whose ``forward(x, p)`` takes the
+    last cell's output and the one before; the blocks a cell holds (its separable units) are its submodules, named
+    as Keras names them in every cell (``left1``, ``right1``), their differing arguments its parameters. ``kind_of``
+    gets each cell in place of the blocks it holds. Returns the classes added and each cell's inputs."""
+    found = cells_in_order(ir, steps)
+    if found is None or found[0] != steps:
+        return blocks, {}
+    spans = [(cell.start, cell.end) for cell in found[1]]
+    crossed = {(s, e) for s, e in spans for m in kind_of if s <= m[1] and m[0] <= e and not s <= m[0] <= m[1] <= e}
+    inside = {member: span for member in kind_of for span in spans
+              if span not in crossed and span[0] <= member[0] and member[1] <= span[1]}
+    collapsed = _collapsed(ir, steps, {member: kind_of[member] for member in inside}, modules)
+    if collapsed is None:
+        return blocks, {}
+    short, position, held = collapsed
+    every = {**modules, **{attr: spec for attr, (spec, _) in held.items()}}
+    at = {span: (position[span[0]], position[span[1]]) for span in spans}
+    inputs = {span: cell.inputs for span, cell in zip(spans, found[1], strict=True)}
+    kinds: dict[str, list[tuple[int, int]]] = {}
+    for span in (span for span in spans if span not in crossed):  # a cell a block crosses the edge of stays inline
+        key = _block_key(short, *at[span], every)
+        if key is not None:  # and which input it reads first, so that x and p have one role in every instance
+            kinds.setdefault(key + repr(inputs[span].index(_first_read(short, at[span], inputs[span]))), []).append(span)
+    kind_names = {key: _cell_name(steps, members) for key, members in kinds.items() if len(members) >= 2}
+    kind_of_cell = {span: key for key, members in kinds.items() for span in members}
+    for key, name in kind_names.items():  # a variant every instance of which follows a cell of another kind
+        if list(kind_names.values()).count(name) > 1 and all(  # (NASNet's cell after a reduction): First…
+                k == 0 or kind_of_cell.get(spans[k - 1]) != key for k, span in enumerate(spans) if span in kinds[key]):
+            kind_names[key] = f"First{name}"
+    classes: list[BlockClass] = []
+    cells: dict[tuple[int, int], tuple[str, str]] = {}
+    for key, name in kind_names.items():
+        members = kinds[key]
+        block, placed = _block_class(short, [at[m] for m in members], every, NameTable(), {})
+        block = _cell_inputs_named(replace(block, input=inputs[members[0]][0], extra_inputs=inputs[members[0]][1:]))
+        names = _cell_module_names(block, [placed[at[m]] for m in members], name, steps, held)
+        block = _with_module_names(block, names)
+        class_name = class_names.allocate_class(name)
+        suffixes = [_cell_suffix(steps, m) for m in members]  # NASNet's block ids: cells 1 to 12
+        where = f"the Keras model's cells {suffixes[0]} to {suffixes[-1]}" if all(suffixes) else "cells of the model"
+        classes.append(block := replace(block, class_name=class_name,
+                                        doc=f"{class_name}: {where} ({len(members)} instances)."))
+        for member in members:
+            paths: list[tuple[str, tuple[str | int, ...]]] = []
+            for flat, (inner, *rest) in placed[at[member]].paths:
+                attr = names[str(inner)]
+                if flat in held:  # a held block's modules: through its attribute in the cell
+                    paths += [(f, (attr, *p)) for f, p in kind_of.pop(held[flat][1]).paths]
+                else:
+                    paths.append((flat, (attr, *rest)))
+            kind_of[member] = replace(placed[at[member]], block=block, paths=tuple(paths))
+            cells[member] = inputs[member]
+    return [*blocks, *classes], cells
+
+
+def _cell_inputs_named(block: BlockClass) -> BlockClass:
+    """The cell's ``forward(x, p)``, as timm's NASNet cells read them, where its body uses neither name."""
+    used = {n for step in block.steps for n in (*step.bound, *free_names(step.value))}
+    if {"x", "p"} & (used - {block.input, *block.extra_inputs}):
+        return block
+    rename = {block.input: "x", block.extra_inputs[0]: "p"}
+    steps = []
+    for step in block.steps:
+        value = step.value
+        for old, new in rename.items():
+            value = renamed(value, old, new)
+        target = step.target
+        if isinstance(target, Name):
+            target = Name(rename.get(target.id, target.id))
+        steps.append(replace(step, target=target, value=value))
+    return replace(block, steps=tuple(steps), input="x", extra_inputs=("p",),
+                   output=rename.get(block.output, block.output))
+
+
+def _cell_module_names(block: BlockClass, members: list[_Member], word: str, steps: list[Step],
+                       held: Mapping[str, tuple[ModuleSpec, tuple[int, int]]]) -> dict[str, str]:
+    """The cell's modules named as Keras names them in every cell, the cell's counter, the kind's word and any
+    suffix all share left out (``normal_left1_0`` … ``normal_left1_12`` → ``left1``); the class's own names
+    where that leaves two alike or none."""
+    own = {attr: attr for attr, *_ in block.modules}
+    named: dict[str, list[str]] = {}
+    for member in members:
+        for flat, path in member.paths:
+            keras = _span_name(steps, held[flat][1]) if flat in held else flat
+            named.setdefault(str(path[0]), []).append(keras)
+    stems = {attr: _shared_inner_name(names) for attr, names in named.items()}
+    lead = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", word.removesuffix("Cell")).lower().removeprefix("first_") + "_"
+    trail = common_prefix([stem[::-1] for stem in stems.values()])[::-1]  # the words all end with (``reduce``)
+    short = {attr: stem.removesuffix(f"_{trail}" if trail else "").removeprefix(lead) for attr, stem in stems.items()}
+    if any(not name or not name.isidentifier() or named_by_keras(name) for name in short.values()) or \
+            len(set(short.values())) != len(short) or set(short.values()) & set(block.parameters) or \
+            set(short) != set(own):
+        return own
+    return short
+
+
+def _cell_suffix(steps: list[Step], span: tuple[int, int]) -> str:
+    """What NASNet's layer names in a cell all end with (``0``, ``reduce_4``); empty where they share none that
+    counts."""
+    names = [snake_identifier(steps[i].keras_layer) for i in range(span[0], span[1] + 1)
+             if steps[i].keras_layer and not named_by_keras(steps[i].keras_layer)]
+    suffix = common_prefix([name[::-1] for name in names])[::-1]  # the words all end with
+    return suffix if any(c.isdigit() for c in suffix) else ""
+
+
+def _first_read(steps: list[Step], span: tuple[int, int], names: tuple[str, str]) -> str:
+    """Which of ``names`` the span reads first."""
+    return next(n for i in range(span[0], span[1] + 1) for n in free_names(steps[i].value) if n in names)
+
+
+def _collapsed(ir: ModelIR, steps: list[Step], held: Mapping[tuple[int, int], _Member], modules: Mapping[str, Any]
+               ) -> tuple[list[Step], dict[int, int], dict[str, tuple[ModuleSpec, tuple[int, int]]]] | None:
+    """``steps`` with each held block's span as one call of a module standing for it (its class, its instance's
+    arguments): where each step went, and each stand-in's module and span. None where a span is not one value in,
+    one out."""
+    out: list[Step] = []
+    position: dict[int, int] = {}
+    stand_ins: dict[str, tuple[ModuleSpec, tuple[int, int]]] = {}
+    starts = {span[0]: span for span in held}
+    outputs = [port.value.name for port in ir.outputs]
+    index = 0
+    while index < len(steps):
+        span = starts.get(index)
+        if span is None:
+            position[index] = len(out)
+            out.append(steps[index])
+            index += 1
+            continue
+        inputs, results = run_interface(steps, list(range(span[0], span[1] + 1)), outputs)
+        if len(inputs) != 1 or len(results) != 1:
+            return None
+        attr = free_attribute(f"unit{span[0]}", set(modules) | set(stand_ins))
+        member = held[span]
+        stand_ins[attr] = (ModuleSpec(attr, Global((member.block.class_name,)), (), member.arguments), span)
+        position.update({i: len(out) for i in range(span[0], span[1] + 1)})
+        out.append(Step(Name(results[0]), Call(Attr(SELF, attr), (Name(inputs[0]),)), steps[span[0]].keras_layer))
+        index = span[1] + 1
+    return out, position, stand_ins
+
+
+def _cell_name(steps: list[Step], spans: list[tuple[int, int]]) -> str:
+    """``NormalCell``, ``ReductionCell``: the first word of the Keras name of the layer that ends each cell (its
+    concatenation, ``normal_concat_0``), else ``Cell``."""
+    words = {snake_identifier(steps[end].keras_layer).split("_")[0] for _, end in spans
+             if steps[end].keras_layer and not named_by_keras(steps[end].keras_layer)}
+    word = words.pop() if len(words) == 1 else ""
+    return f"{word.capitalize()}Cell" if word.isalpha() else "Cell"
 
 
 def _shared_inner_name(names: list[str]) -> str:
@@ -586,6 +754,8 @@ def _counted_only(steps: list[Step], span: tuple[int, int]) -> bool:
 def _documented(block: BlockClass, steps: list[Step], kind_of: Mapping[tuple[int, int], _Member]) -> BlockClass:
     """The class with a docstring that says which Keras blocks its instances are (``conv2_block1`` to
     ``conv5_block3``), when every instance is one of the model's own blocks (not held inside another)."""
+    if block.doc:
+        return block
     members = sorted(segment for segment, member in kind_of.items() if member.block.class_name == block.class_name)
     nested = any(row[1].path == (block.class_name,) for member in kind_of.values() for row in member.block.modules)
     names = [_span_name(steps, segment) for segment in members]
@@ -659,6 +829,41 @@ def _paired(steps: list[Step], keyed: dict[tuple[int, int], str], modules: Mappi
                 continue
         merged[segment] = key
     return merged
+
+
+def _with_trailing_chains(ir: ModelIR, steps: list[Step], keyed: dict[tuple[int, int], str],
+                          modules: Mapping[str, Any]) -> dict[tuple[int, int], str]:
+    """Each kind whose every block is followed by the same chain of steps, up to the next block of its kind and
+    as long after the last (ConvMixer's pointwise convolution after each depthwise residual), with that chain
+    inside: what repeats is the block and its chain, as timm's ConvMixer layer holds both. A kind some of whose
+    blocks come back to back (ResNet's, MobileNetV2's) keeps its spans."""
+    live = live_after(ir, steps)
+    claimed = {i for start, end in keyed for i in range(start, end + 1)}
+    kinds: dict[str, list[tuple[int, int]]] = {}
+    for segment, key in keyed.items():
+        kinds.setdefault(key, []).append(segment)
+    widened: dict[tuple[int, int], tuple[tuple[int, int], str]] = {}
+    for members in kinds.values():
+        members.sort()
+        if len(members) < 2:
+            continue
+        gaps = [(end + 1, following[0] - 1) for (_, end), following in pairwise(members)]
+        length = gaps[0][1] - gaps[0][0]
+        if length < 0 or any(last - first != length for first, last in gaps):
+            continue
+        gaps.append((members[-1][1] + 1, members[-1][1] + 1 + length))
+        chains = [range(first, last + 1) for first, last in gaps]
+        if gaps[-1][1] >= len(steps) or any(
+                i in claimed or live[i] != set(steps[i].bound) or len(steps[i].bound) != 1
+                for chain in chains for i in chain):
+            continue  # each step of a chain the one value that flows on
+        if len({_body_key([steps[i] for i in chain], modules, fewest=1) for chain in chains} - {None}) != 1:
+            continue
+        spans = [(start, last) for (start, _), (_, last) in zip(members, gaps, strict=True)]
+        keys = [_block_key(steps, *span, modules) for span in spans]
+        if len(set(keys)) == 1 and keys[0] is not None:
+            widened.update({member: (span, keys[0]) for member, span in zip(members, spans, strict=True)})
+    return dict(widened.get(segment, (segment, key)) for segment, key in keyed.items())
 
 
 @dataclass(frozen=True)
@@ -1164,8 +1369,16 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
     kinds = set(kinds_in_order)
     if residual and depthwise and body and "groups" in convs[0] and kinds & {"LayerScale", "ChannelLayerNorm"}:
         return "ConvNeXtBlock"  # a depthwise convolution first, then a norm over channels and the MLP (timm's name)
-    if residual and depthwise:
+    if len(kinds_in_order) == 2 and kinds_in_order[0].startswith("Conv") and kinds_in_order[1].startswith("BatchNorm"):
+        return "ConvBnAct"  # one convolution, its norm, an activation, its input added or not (timm's name)
+    projects, mixes = _pointwise_around_sum(block_modules, body)
+    if residual and depthwise and projects:  # expanded, filtered depthwise, projected back: then the sum
         return "MBConv" if excitation else "InvertedResidual"
+    if residual and depthwise and mixes and "groups" in convs[0]:
+        return "ConvMixerBlock"  # a depthwise convolution's residual, then a pointwise one mixing channels
+    if residual and not depthwise and len(main) == 2 and main[0].get("kernel_size") != Const(1) and \
+            main[1].get("kernel_size") == Const(1):
+        return "FusedMBConv"  # a full convolution expanding, a pointwise one projecting (EfficientNetV2's)
     if residual and len(main) == 3 and main[0].get("kernel_size") == Const(1) and \
             main[-1].get("kernel_size") == Const(1) and not excitation:
         return ("Projection" if projection else "") + "Bottleneck"
@@ -1202,6 +1415,22 @@ def _block_name(block_modules: list[Any], body: tuple[Step, ...], member_attrs: 
 
 
 _ATTENTION = ("MultiHeadAttention",)
+
+
+def _pointwise_around_sum(block_modules: list[Any], body: tuple[Step, ...]) -> tuple[bool, bool]:
+    """Whether a pointwise convolution follows the depthwise one before the block's last sum (the projection of an
+    inverted residual), and whether one follows the sum (ConvMixer's channel mixing)."""
+    kinds = {attr: (ctor, dict(kwargs)) for attr, ctor, _, kwargs in block_modules}
+    calls = [(index, attr) for index, step in enumerate(body) for attr in ordered_calls(step.value) if attr in kinds]
+    sums = [index for index, step in enumerate(body) if _is_sum(step.value)]
+    depthwise = [index for index, attr in calls if kinds[attr][0].path[-1].startswith("Conv")
+                 and "groups" in kinds[attr][1]]
+    if not sums or not depthwise:
+        return False, False
+    pointwise = [index for index, attr in calls if kinds[attr][0].path[-1].startswith("Conv")
+                 and _pointwise(*kinds[attr])]
+    return (any(depthwise[0] < index < sums[-1] for index in pointwise),
+            any(index > sums[-1] for index in pointwise))
 
 
 def _pointwise(constructor: Global, kwargs: Mapping[str, Expr]) -> bool:

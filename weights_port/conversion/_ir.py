@@ -483,6 +483,8 @@ class BlockClass:
     computed: tuple[tuple[str, Expr], ...] = ()
     """(name, rule): a value no parameter holds, computed first thing in ``__init__`` from the parameters
     (``padding = kernel_size // 2 if stride == 1 else 0``) and read by the modules as a parameter would be."""
+    extra_inputs: tuple[str, ...] = ()
+    """``forward``'s inputs after ``input`` (a NASNet cell's second: the output of the cell before the last)."""
 
 
 @dataclass(frozen=True)
@@ -499,6 +501,8 @@ class Stage:
     """(flat attribute, path inside the stage: block index, attribute)."""
     single: bool = False
     """One block held as itself (``self.<attr> = Block(...)``), its paths without an index."""
+    inputs: tuple[str, ...] = ()
+    """The locals a block of several inputs is called with, in its ``forward``'s order (a NASNet cell's)."""
 
 
 @dataclass

@@ -253,7 +253,8 @@ def structured_steps(ir: ModelIR) -> list[Step]:
             continue
         inputs, results = run_interface(steps, list(range(stage.start, stage.end + 1)),
                                         [p.value.name for p in ir.outputs])
-        out.append(Step(Name(results[-1]), Call(Attr(Name("self"), stage.attr), (Name(inputs[0]),)), stage.attr))
+        arguments = tuple(Name(name) for name in stage.inputs or inputs[:1])
+        out.append(Step(Name(results[-1]), Call(Attr(Name("self"), stage.attr), arguments), stage.attr))
         index = stage.end + 1
     return out
 
@@ -492,7 +493,8 @@ def block_ir(block: BlockClass) -> ModelIR:
     class's own parameters or constants)."""
     modules = [ModuleSpec(attr, constructor) for attr, constructor, _, _ in block.modules]
     modules += [ModuleSpec(attr, Global(("nn", "Sequential"))) for attr, _, _ in block.optional]
-    return ModelIR(block.class_name, [Port(block.input, Value(block.input, ()))], modules, list(block.steps),
+    return ModelIR(block.class_name, [Port(name, Value(name, ())) for name in (block.input, *block.extra_inputs)],
+                   modules, list(block.steps),
                    [Port(block.output, Value(block.output, ()))],
                    parameters=block.parameters + tuple(flag for flag, _ in block.derived) +  # self.<flag> is read
                    tuple(name for name, _ in block.computed))
@@ -538,7 +540,8 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
     if block.residual:  # the sum only where the instance adds its input: ``if self.residual: y = y + x``
         *steps, total = block.steps
         main = next(n for n in free_names(total.value) if n != block.input)
-        arguments, body, (kept, source) = recycle_names([block.input], _assigns(steps), [main, block.input])
+        arguments, body, (kept, source) = recycle_names([block.input], _assigns(steps), [main, block.input],
+                                                        generic=True)
         renamed = {main: kept, block.input: source}
         total_value = _expr(total.value)
         for node in ast.walk(total_value):
@@ -548,7 +551,8 @@ def _block_class_def(block: BlockClass, instances: list[dict[str, Expr]]) -> ast
         body += [ast.If(test, [ast.Assign([ast.Name(kept, ast.Store())], total_value)], []),
                  ast.Return(ast.Name(kept, ast.Load()))]
     else:
-        arguments, body, results = recycle_names([block.input], _assigns(list(block.steps)), [block.output])
+        arguments, body, results = recycle_names([block.input, *block.extra_inputs], _assigns(list(block.steps)),
+                                                 [block.output], generic=True)
         body = _returning(body, ast.Name(results[0], ast.Load()))
     forward = ast.FunctionDef("forward", _arguments(arguments), body, [], _tensor_annotation(), None)
     doc = (printable(block.doc) if block.doc else f"{block.class_name}: a block the Keras model repeats, one instance "
@@ -786,7 +790,7 @@ def is_generator_local(name: str, generated: set[str] | frozenset[str]) -> bool:
     return name == "pre_logits" or (base in generated and count.isdigit() and count.isascii())
 
 
-def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str]
+def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str], generic: bool = False
                   ) -> tuple[list[str], list[ast.stmt], list[str]]:
     """``forward`` holding each intermediate only until its last use, as a hand-written module does.
 
@@ -797,6 +801,7 @@ def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str]
     that carries one value keeps it (the Keras layer's); one that carries several gets a
     short name (``x`` for a single input's trunk, then ``y``, ``z``...). Several inputs keep
     their names while each branch is its own; the value that merges them starts a new one.
+    With ``generic`` every local gets a short name: a block class's Keras names are one instance's.
     """
     body, results = _single_assignment(body, results)
     local = set(arguments)
@@ -849,7 +854,7 @@ def recycle_names(arguments: list[str], body: list[ast.stmt], results: list[str]
     for slot, values in enumerate(carried):
         if slot == 0 and len(arguments) == 1 and "x" not in taken:
             names.append("x")  # a single input is the trunk: ``forward(self, x)``
-        elif len(values) == 1 or (slot < len(arguments) and len(arguments) > 1):
+        elif (len(values) == 1 and not generic) or (slot < len(arguments) and len(arguments) > 1):
             names.append(values[0])
         else:
             names.append(next(n for n in _generic_names() if n not in taken and n not in names))
