@@ -71,6 +71,7 @@ def test_zoo_check_names_where_an_installed_plugin_s_architecture_diverges(tmp_p
     assert "diverges at Conv1 (Keras) / stem.conv (PyTorch)" in check.stdout
 
 
+@pytest.mark.sweep  # 11 s in a child process; the default run's zoo check table: test_zoo_check_train_prints_a_table
 def test_zoo_check_table_in_float64(tmp_path: Path) -> None:
     result = _run("-m", "zoo", "check", "mlp", "cifar_cnn", "--dtype", "float64", "--examples", "2", cwd=tmp_path)
     assert result.returncode == 0, result.stderr

@@ -454,10 +454,10 @@ def test_nasnet_cells_of_two_inputs_are_classes_called_with_both(tmp_path: Path)
     image = keras.Input((32, 32, 3))
     x = L.BatchNormalization(name="stem_bn1")(L.Conv2D(8, 3, strides=2, use_bias=False, name="stem_conv1")(image))
     x, p = nasnet._reduction_a_cell(x, None, 4, block_id="stem_1")
-    for i in range(3):
+    for i in range(2):
         x, p = nasnet._normal_a_cell(x, p, 8, block_id=f"{i}")
-    x, p = nasnet._reduction_a_cell(x, p, 16, block_id="reduce_3")
-    for i in range(4, 7):
+    x, p = nasnet._reduction_a_cell(x, p, 16, block_id="reduce_2")
+    for i in range(3, 5):
         x, p = nasnet._normal_a_cell(x, p, 16, block_id=f"{i}")
     x = L.GlobalAveragePooling2D()(L.Activation("relu")(x))
     model = keras.Model(image, L.Dense(3, activation="softmax", name="predictions")(x))
@@ -465,12 +465,12 @@ def test_nasnet_cells_of_two_inputs_are_classes_called_with_both(tmp_path: Path)
     source = conversion.source
     assert "class NormalCell(nn.Module)" in source and "class FirstNormalCell(nn.Module)" in source
     assert source.count("def forward(self, x: torch.Tensor, p: torch.Tensor)") == 2
-    assert "self.cell_1 = NormalCell(" in source and "self.cell_4 = FirstNormalCell(" in source
+    assert "self.cell_1 = NormalCell(" in source and "self.cell_3 = FirstNormalCell(" in source
     cell = source.split("class NormalCell(nn.Module)")[1].split("\nclass ")[0]
     assert "self.left1 = SeparableConvBlock" in cell and "normal" not in cell.split("def forward")[1]
     features = source.split("def forward_features")[1].split("def forward_head")[0]
-    assert "= self.cell_5(" in features and "self.normal_" not in features
-    assert "cell_6.left1.sepconv1.depthwise.weight" in conversion.state_dict
+    assert "= self.cell_4(" in features and "self.normal_" not in features
+    assert "cell_4.left1.sepconv1.depthwise.weight" in conversion.state_dict
     manifest_maps_every_key(conversion, model)
 
 
