@@ -19,7 +19,7 @@ from typing import Any, TypeGuard
 
 import numpy as np
 
-from ._cells import cells_in_order
+from ._cells import Cell, cells_in_order
 from ._ir import (
     SELF,
     Attr,
@@ -46,7 +46,7 @@ from ._ir import (
     renamed,
     rewrite,
 )
-from ._names import NameTable, common_prefix, snake_identifier
+from ._names import NameTable, common_prefix, common_suffix, snake_identifier
 from ._render import (
     discard_unused,
     ordered_calls,
@@ -81,8 +81,9 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     steps = submodule_steps(ir)
     modules = {m.attr: m for m in ir.modules}
     ordered = cells_in_order(ir, steps) if not ir.submodules else None
-    keys = Counter(_block_key(ordered[0], cell.start, cell.end, modules) for cell in ordered[1]) if ordered else {}
-    if ordered is not None and any(count >= 2 for key, count in keys.items() if key is not None):
+    keys = Counter(key for cell in ordered[1] if (key := _block_key(ordered[0], cell.start, cell.end, modules))) \
+        if ordered else Counter()
+    if ordered is not None and max(keys.values(), default=0) >= 2:
         steps = ordered[0]  # each NASNet cell's steps together (Keras interleaves them); classes of them below
     else:
         ordered = None
@@ -139,7 +140,8 @@ def extract_stages(ir: ModelIR, state: dict[str, np.ndarray], manifest: dict[str
     if not kind_of and ordered is None:
         return ir
     blocks = _with_branches_in_order(_with_derived_values(blocks, kind_of), kind_of)
-    blocks, cells = _cell_classes(ir, steps, blocks, kind_of, modules, class_names) if ordered else (blocks, {})
+    blocks, cells = _cell_classes(ir, steps, ordered, blocks, kind_of, modules, class_names) if ordered \
+        else (blocks, {})
     if not kind_of:
         return ir
     attributes_table = NameTable()
@@ -242,17 +244,21 @@ def merge_alike_submodules(ir: ModelIR, state: dict[str, np.ndarray], manifest: 
     return replace(ir, submodules=[replaced.get(s.attr, s) for s in ir.submodules], blocks=[*ir.blocks, *blocks])
 
 
-def _cell_classes(ir: ModelIR, steps: list[Step], blocks: list[BlockClass], kind_of: dict[tuple[int, int], _Member],
-                  modules: Mapping[str, Any], class_names: NameTable
+def _cell_classes(ir: ModelIR, steps: list[Step], ordered: tuple[list[Step], list[Cell]], blocks: list[BlockClass],
+                  kind_of: dict[tuple[int, int], _Member], modules: Mapping[str, Any], class_names: NameTable
                   ) -> tuple[list[BlockClass], dict[tuple[int, int], tuple[str, str]]]:
     """NASNet's cells (``_cells``) of one structure, two or more, as one class whose ``forward(x, p)`` takes the
     last cell's output and the one before; the blocks a cell holds (its separable units) are its submodules, named
     as Keras names them in every cell (``left1``, ``right1``), their differing arguments its parameters. ``kind_of``
-    gets each cell in place of the blocks it holds. Returns the classes added and each cell's inputs."""
-    found = cells_in_order(ir, steps)
-    if found is None or found[0] != steps:
-        return blocks, {}
-    spans = [(cell.start, cell.end) for cell in found[1]]
+    gets each cell in place of the blocks it holds. Returns the classes added and each cell's inputs. ``ordered`` is
+    the steps as the cells were found in, ``steps`` as they are now (chains gathered inside the cells)."""
+    now = {id(step): index for index, step in enumerate(steps)}
+    spans = []
+    for cell in ordered[1]:
+        indices = sorted(now[id(step)] for step in ordered[0][cell.start:cell.end + 1])
+        if indices[-1] - indices[0] != cell.end - cell.start:
+            return blocks, {}  # a cell's steps no longer together
+        spans.append((indices[0], indices[-1]))
     crossed = {(s, e) for s, e in spans for m in kind_of if s <= m[1] and m[0] <= e and not s <= m[0] <= m[1] <= e}
     inside = {member: span for member in kind_of for span in spans
               if span not in crossed and span[0] <= member[0] and member[1] <= span[1]}
@@ -262,7 +268,7 @@ def _cell_classes(ir: ModelIR, steps: list[Step], blocks: list[BlockClass], kind
     short, position, held = collapsed
     every = {**modules, **{attr: spec for attr, (spec, _) in held.items()}}
     at = {span: (position[span[0]], position[span[1]]) for span in spans}
-    inputs = {span: cell.inputs for span, cell in zip(spans, found[1], strict=True)}
+    inputs = {span: cell.inputs for span, cell in zip(spans, ordered[1], strict=True)}
     kinds: dict[str, list[tuple[int, int]]] = {}
     for span in (span for span in spans if span not in crossed):  # a cell a block crosses the edge of stays inline
         key = _block_key(short, *at[span], every)
@@ -332,7 +338,7 @@ def _cell_module_names(block: BlockClass, members: list[_Member], word: str, ste
             named.setdefault(str(path[0]), []).append(keras)
     stems = {attr: _shared_inner_name(names) for attr, names in named.items()}
     lead = re.sub(r"(?<=[a-z])(?=[A-Z])", "_", word.removesuffix("Cell")).lower().removeprefix("first_") + "_"
-    trail = common_prefix([stem[::-1] for stem in stems.values()])[::-1]  # the words all end with (``reduce``)
+    trail = common_suffix(list(stems.values()))  # ``reduce``
     short = {attr: stem.removesuffix(f"_{trail}" if trail else "").removeprefix(lead) for attr, stem in stems.items()}
     if any(not name or not name.isidentifier() or named_by_keras(name) for name in short.values()) or \
             len(set(short.values())) != len(short) or set(short.values()) & set(block.parameters) or \
@@ -346,7 +352,7 @@ def _cell_suffix(steps: list[Step], span: tuple[int, int]) -> str:
     counts."""
     names = [snake_identifier(steps[i].keras_layer) for i in range(span[0], span[1] + 1)
              if steps[i].keras_layer and not named_by_keras(steps[i].keras_layer)]
-    suffix = common_prefix([name[::-1] for name in names])[::-1]  # the words all end with
+    suffix = common_suffix(names)
     return suffix if any(c.isdigit() for c in suffix) else ""
 
 
@@ -736,7 +742,7 @@ def _span_name(steps: list[Step], segment: tuple[int, int]) -> str:
               if steps[i].keras_layer]
     named = [name for name in layers if not named_by_keras(name)] or layers
     prefix = _majority_prefix(named)
-    suffix = common_prefix([name[::-1] for name in named])[::-1]
+    suffix = common_suffix(named)
     counted = [any(c.isdigit() for c in part) for part in (prefix, suffix)]  # an instance's name counts it
     if (counted[1], len(suffix)) > (counted[0], len(prefix)):
         return suffix
@@ -857,8 +863,9 @@ def _with_trailing_chains(ir: ModelIR, steps: list[Step], keyed: dict[tuple[int,
                 i in claimed or live[i] != set(steps[i].bound) or len(steps[i].bound) != 1
                 for chain in chains for i in chain):
             continue  # each step of a chain the one value that flows on
-        if len({_body_key([steps[i] for i in chain], modules, fewest=1) for chain in chains} - {None}) != 1:
-            continue
+        chain_keys = {_body_key([steps[i] for i in chain], modules, fewest=1) for chain in chains}
+        if None in chain_keys or len(chain_keys) != 1:
+            continue  # each chain calls a module, all alike
         spans = [(start, last) for (start, _), (_, last) in zip(members, gaps, strict=True)]
         keys = [_block_key(steps, *span, modules) for span in spans]
         if len(set(keys)) == 1 and keys[0] is not None:

@@ -75,19 +75,21 @@ def _run_of_cells(ir: ModelIR, steps: list[Step]
         return None
     binding: dict[str, int] = {}
     sources: list[dict[str, int]] = []  # per step, the step whose binding of each name it reads
+    reads = np.zeros((count, count), dtype=bool)  # [i, j]: step i reads the value step j bound
+    reads_input = np.zeros(count, dtype=bool)  # step i reads a model input
     for index, step in enumerate(steps):
         sources.append({name: binding[name] for name in free_names(step.value) if name in binding})
+        reads[index, list(sources[-1].values())] = True
+        reads_input[index] = any(name not in binding for name in free_names(step.value))
         binding.update({name: index for name in step.bound})
     ancestors = np.zeros((count, count), dtype=bool)
-    readers = np.zeros((count, count + 1), dtype=np.float32)  # a model output is read by a reader after every step
     for index, read in enumerate(sources):
         ancestors[index, index] = True
         for source in set(read.values()):
             ancestors[index] |= ancestors[source]
-            readers[source, index] = 1.0
-    for port in ir.outputs:
-        if port.value.name in binding:
-            readers[binding[port.value.name], count] = 1.0
+    outputs = np.zeros((count, 1), dtype=bool)  # a model output is read by a reader after every step
+    outputs[[binding[port.value.name] for port in ir.outputs if port.value.name in binding], 0] = True
+    readers = np.concatenate([reads.T, outputs], axis=1).astype(np.float32)
     outside = np.concatenate([~ancestors, np.ones((count, 1), dtype=bool)], axis=1).astype(np.float32)
     exported = ancestors & ((outside @ readers.T) > 0)  # [i, j]: step j, an ancestor of i, read by a step beyond
     named = np.array([isinstance(step.target, Name) for step in steps])
@@ -97,15 +99,6 @@ def _run_of_cells(ir: ModelIR, steps: list[Step]
     held = ancestors[cuts].astype(np.float32)
     within = (held @ (1.0 - held).T) == 0  # [a, b]: the a-th cut's ancestors are all the b-th's
     sizes = ancestors[cuts].sum(axis=1)
-
-    reads = np.zeros((count, count), dtype=bool)  # [i, j]: step i reads the value step j bound
-    reads_input = np.zeros(count, dtype=bool)  # step i reads a model input
-    for index, step in enumerate(steps):
-        for name in free_names(step.value):
-            if name in sources[index]:
-                reads[index, sources[index][name]] = True
-            else:
-                reads_input[index] = True
 
     def cell(start: int, end: int) -> tuple[tuple[str, str], str, list[int]] | None:
         """Steps after cut ``start`` up to ``end`` as a cell: they read both values flowing on at ``start`` and

@@ -14,7 +14,8 @@ import keyword
 import re
 import unicodedata
 
-__all__ = ["MAX_IDENTIFIER", "RESERVED", "NameTable", "class_name_for", "common_prefix", "is_safe_identifier",
+__all__ = ["MAX_IDENTIFIER", "RESERVED", "NameTable", "class_name_for", "common_prefix", "common_suffix",
+           "is_safe_identifier",
            "module_name_for", "snake_identifier"]
 
 MAX_IDENTIFIER = 60
@@ -100,6 +101,11 @@ def common_prefix(names: list[str]) -> str:
             break
         shared.append(words[0])
     return "_".join(w for w in shared if w)
+
+
+def common_suffix(names: list[str]) -> str:
+    """The trailing words the names share (``normal_left1_reduce_4``, ``adjust_bn_reduce_4`` → ``reduce_4``)."""
+    return common_prefix([name[::-1] for name in names])[::-1]
 
 
 class NameTable:
